@@ -1,0 +1,51 @@
+{#
+    The KPI formulas, defined once (DOMAIN.md "How each contact counts").
+    Every rate is a 0-1 double; a zero denominator gives null, never 0 or an
+    error. Each formula has a dbt unit test on hand-computed values
+    (models/marts/executive/_executive__models.yml).
+#}
+
+{% macro safe_divide(numerator, denominator) -%}
+    (cast({{ numerator }} as double) / nullif({{ denominator }}, 0))
+{%- endmacro %}
+
+{# answer rate (接通率) = answered / offered #}
+{% macro answer_rate(answered, offered) -%}
+    {{ safe_divide(answered, offered) }}
+{%- endmacro %}
+
+{# abandon rate (放弃率) = (abandoned - short abandoned) / (offered - short abandoned) #}
+{% macro abandon_rate(abandoned, short_abandoned, offered) -%}
+    {{ safe_divide(abandoned ~ ' - ' ~ short_abandoned, offered ~ ' - ' ~ short_abandoned) }}
+{%- endmacro %}
+
+{#
+    Service level (服务水平) in the tenant's variant (callops.yml
+    `service_level_variant`; KPIS_AND_ERLANG.md lists the published formulas):
+      exclude_short_abandons (default)     A_t / (O - Ab_s)
+      abandons_within_threshold_positive   (A_t + Ab_t) / O
+      ignore_abandons                      A_t / A
+      all_abandons_negative                A_t / O
+      exclude_abandons_within_threshold    A_t / (O - Ab_t)
+#}
+{% macro service_level_rate(
+    variant,
+    answered_within_sl,
+    abandoned_within_sl,
+    short_abandoned,
+    answered,
+    offered
+) -%}
+    case {{ variant }}
+        when 'exclude_short_abandons'
+            then {{ safe_divide(answered_within_sl, offered ~ ' - ' ~ short_abandoned) }}
+        when 'abandons_within_threshold_positive'
+            then {{ safe_divide(answered_within_sl ~ ' + ' ~ abandoned_within_sl, offered) }}
+        when 'ignore_abandons'
+            then {{ safe_divide(answered_within_sl, answered) }}
+        when 'all_abandons_negative'
+            then {{ safe_divide(answered_within_sl, offered) }}
+        when 'exclude_abandons_within_threshold'
+            then {{ safe_divide(answered_within_sl, offered ~ ' - ' ~ abandoned_within_sl) }}
+    end
+{%- endmacro %}

@@ -1,0 +1,162 @@
+{#
+    One row per tenant x inbound contact: its stints rolled up into the facts
+    the tenant-day KPIs count (DOMAIN.md "How each contact counts").
+    - A contact is offered once to the tenant, however many queues it visited.
+    - It is answered when any stint was answered; otherwise its last stint's
+      outcome decides (abandoned, timeout, ...).
+    - Its wait is the queue time until the first answer (all stints before and
+      including the answered one), or all queue time when never answered.
+    - It is dated by the tenant-local date of its first queue entry.
+    - Contained in the IVR (never queued): not offered, counted apart.
+    - Outbound contacts are excluded (outbound figures are apart).
+#}
+with
+
+contacts as (
+
+    select * from {{ ref('stg_telephony__contacts') }}
+    where direction = 'inbound'
+
+),
+
+tenants as (
+
+    select * from {{ ref('stg_config__tenants') }}
+
+),
+
+first_answers as (
+
+    select
+        *,
+        min(entered_at) filter (where outcome = 'answered') over (
+            partition by tenant_id, contact_id
+        ) as first_answered_stint_at
+    from contacts
+
+),
+
+rolled_up as (
+
+    select
+        tenant_id,
+        contact_id,
+        bool_or(outcome <> 'ivr_contained') as is_queued,
+        bool_or(outcome = 'answered') as is_answered,
+        arg_max(outcome, entered_at) filter (
+            where outcome <> 'ivr_contained'
+        ) as last_queue_outcome,
+        count(*) filter (where outcome <> 'ivr_contained') as stint_count,
+        sum(wait_seconds) filter (
+            where outcome <> 'ivr_contained'
+            and (
+                first_answered_stint_at is null
+                or entered_at <= first_answered_stint_at
+            )
+        ) as wait_seconds,
+        sum(
+            talk_seconds
+            + coalesce(hold_seconds, 0)
+            + coalesce(after_call_work_seconds, 0)
+        ) filter (where outcome = 'answered') as handle_seconds,
+        min(entered_at) filter (
+            where outcome <> 'ivr_contained'
+        ) as first_queued_at,
+        min(entered_at) as first_entered_at
+    from first_answers
+    group by 1, 2
+
+),
+
+classified as (
+
+    select
+        -- ids
+        rolled_up.tenant_id,
+        rolled_up.contact_id,
+
+        -- strings
+        case
+            when rolled_up.is_answered then 'answered'
+            when rolled_up.is_queued then rolled_up.last_queue_outcome
+            else 'ivr_contained'
+        end as contact_outcome,
+        tenants.service_level_variant,
+
+        -- numerics
+        rolled_up.stint_count,
+        rolled_up.wait_seconds,
+        rolled_up.handle_seconds,
+        tenants.service_level_seconds,
+        tenants.short_abandon_seconds,
+
+        -- booleans
+        rolled_up.is_queued as is_offered,
+        rolled_up.is_answered,
+        not rolled_up.is_queued as is_ivr_contained,
+        (
+            rolled_up.is_queued
+            and not rolled_up.is_answered
+            and rolled_up.last_queue_outcome = 'abandoned'
+        ) as is_abandoned,
+
+        -- timestamps
+        coalesce(
+            rolled_up.first_queued_at, rolled_up.first_entered_at
+        ) as first_entered_at,
+        {{ to_local(
+            'coalesce(rolled_up.first_queued_at, rolled_up.first_entered_at)',
+            'tenants.timezone'
+        ) }} as first_entered_at_local
+
+    from rolled_up
+    inner join tenants
+        on rolled_up.tenant_id = tenants.tenant_id
+
+),
+
+flagged as (
+
+    select
+        -- ids
+        tenant_id,
+        contact_id,
+
+        -- strings
+        contact_outcome,
+        service_level_variant,
+
+        -- numerics
+        stint_count,
+        wait_seconds,
+        handle_seconds,
+        service_level_seconds,
+        short_abandon_seconds,
+
+        -- booleans
+        is_offered,
+        is_answered,
+        is_ivr_contained,
+        is_abandoned,
+        coalesce(
+            is_abandoned and wait_seconds < short_abandon_seconds, false
+        ) as is_short_abandoned,
+        coalesce(
+            is_abandoned and wait_seconds <= service_level_seconds, false
+        ) as is_abandoned_within_sl,
+        coalesce(
+            is_answered and wait_seconds <= service_level_seconds, false
+        ) as is_answered_within_sl,
+
+        -- dates
+        cast(first_entered_at_local as date) as contact_date,
+
+        -- timestamps
+        first_entered_at,
+        first_entered_at_local
+
+    from classified
+
+)
+
+select * from flagged

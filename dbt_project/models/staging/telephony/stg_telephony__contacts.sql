@@ -1,0 +1,62 @@
+{#
+    One row per tenant x contact x queue stint (entered_at). A stint that was
+    delivered in several files counts once: the latest load wins.
+#}
+with
+
+telephony_contacts as (
+
+    select * from {{ source('telephony', 'telephony_contacts') }}
+
+),
+
+deduplicated as (
+
+    select *
+    from telephony_contacts
+    qualify row_number() over (
+        partition by tenant_id, contact_id, coalesce(queue_id, ''), entered_at
+        order by loaded_at desc, file_id desc, source_line desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        tenant_id,
+        contact_id,
+        queue_id,
+        agent_id,
+        file_id,
+
+        -- strings
+        direction,
+        outcome,
+
+        -- numerics: a missing wait is derived from the stint's own timestamps
+        coalesce(
+            wait_seconds,
+            date_diff(
+                'millisecond', entered_at, coalesce(answered_at, ended_at)
+            ) / 1000.0
+        ) as wait_seconds,
+        talk_seconds,
+        hold_seconds,
+        after_call_work_seconds,
+
+        -- dates
+        delivery_date,
+
+        -- timestamps (UTC)
+        entered_at,
+        answered_at,
+        ended_at,
+        loaded_at
+
+    from deduplicated
+
+)
+
+select * from renamed

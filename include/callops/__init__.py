@@ -1,0 +1,3 @@
+"""callops: contact-center operations warehouse."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,153 @@
+"""Tenant configuration: ``callops.yml`` (path overridable with ``CALLOPS_CONFIG``).
+
+Each tenant is one client brand served by the center. ``id``, ``name`` and
+``timezone`` are required; every other setting has the default of DOMAIN.md.
+Secrets never live in this file (the pseudonymisation key is an env var).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from callops import settings
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# Service-level formulas callops can publish (KPIS_AND_ERLANG.md, "Service level").
+# A_t answered within T, Ab_t abandoned within T, Ab_s short abandons, O offered, A answered.
+SERVICE_LEVEL_VARIANTS = {
+    "exclude_short_abandons": "A_t / (O - Ab_s)  (callops default)",
+    "abandons_within_threshold_positive": "(A_t + Ab_t) / O",
+    "ignore_abandons": "A_t / A",
+    "all_abandons_negative": "A_t / O",
+    "exclude_abandons_within_threshold": "A_t / (O - Ab_t)",
+}
+
+
+class ConfigError(ValueError):
+    """callops.yml is missing, unreadable or breaks a rule; the message names file and key."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    timezone: str
+    service_level_seconds: int = 20
+    short_abandon_seconds: int = 5
+    service_level_target: float = 0.8
+    service_level_variant: str = "exclude_short_abandons"
+    interval_minutes: int = 30
+    fcr_window_days: int = 7
+    reject_threshold: float = 0.01
+    roi_pause_threshold: float = 1.0
+
+
+TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
+REQUIRED_KEYS = ("id", "name", "timezone")
+RATE_KEYS = ("service_level_target", "reject_threshold")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    tenants: tuple[Tenant, ...]
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return next((t for t in self.tenants if t.id == tenant_id), None)
+
+    @property
+    def tenant_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.tenants)
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or settings.config_path()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (set CALLOPS_CONFIG to its path)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("tenants"), list):
+        raise ConfigError(f"{path}: expected a top-level 'tenants:' list")
+    tenants = tuple(_parse_tenant(path, index, entry) for index, entry in enumerate(document["tenants"]))
+    if not tenants:
+        raise ConfigError(f"{path}: 'tenants:' is empty")
+    seen: set[str] = set()
+    for tenant in tenants:
+        if tenant.id in seen:
+            raise ConfigError(f"{path}: tenant id '{tenant.id}' appears twice")
+        seen.add(tenant.id)
+    return Config(path=path, tenants=tenants)
+
+
+def _parse_tenant(path: Path, index: int, entry: object) -> Tenant:
+    where = f"{path}: tenants[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings")
+    unknown = sorted(set(entry) - set(TENANT_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(TENANT_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if entry.get(key) in (None, "")]
+    if missing:
+        raise ConfigError(f"{where}: missing required setting(s) {', '.join(missing)}")
+    where = f"{path}: tenant '{entry['id']}'"
+    values = {}
+    for field in dataclasses.fields(Tenant):
+        if field.name not in entry:
+            continue
+        values[field.name] = _coerce(where, field.name, entry[field.name], field.type)
+    tenant = Tenant(**values)
+    _validate(where, tenant)
+    return tenant
+
+
+def _coerce(where: str, key: str, value: object, type_name: str) -> object:
+    if type_name == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
+        return value
+    if type_name == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: '{key}' must be a whole number, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
+    return float(value)
+
+
+def _validate(where: str, tenant: Tenant) -> None:
+    if not TENANT_ID_PATTERN.match(tenant.id):
+        raise ConfigError(
+            f"{where}: id must be lowercase letters, digits and '_' starting with a letter "
+            "(it names landing folders and appears in every mart)"
+        )
+    try:
+        ZoneInfo(tenant.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: timezone '{tenant.timezone}' is not an IANA time zone") from None
+    for key in RATE_KEYS:
+        if not 0 <= getattr(tenant, key) <= 1:
+            raise ConfigError(f"{where}: '{key}' is a rate between 0 and 1, got {getattr(tenant, key)}")
+    if tenant.roi_pause_threshold < 0:
+        raise ConfigError(f"{where}: 'roi_pause_threshold' must be >= 0")
+    if tenant.service_level_seconds <= 0:
+        raise ConfigError(f"{where}: 'service_level_seconds' must be > 0")
+    if tenant.short_abandon_seconds < 0:
+        raise ConfigError(f"{where}: 'short_abandon_seconds' must be >= 0")
+    if tenant.interval_minutes not in (15, 30):
+        raise ConfigError(f"{where}: 'interval_minutes' must be 15 or 30, got {tenant.interval_minutes}")
+    if tenant.fcr_window_days < 1:
+        raise ConfigError(f"{where}: 'fcr_window_days' must be >= 1")
+    if tenant.service_level_variant not in SERVICE_LEVEL_VARIANTS:
+        raise ConfigError(
+            f"{where}: 'service_level_variant' must be one of {', '.join(SERVICE_LEVEL_VARIANTS)}, "
+            f"got '{tenant.service_level_variant}'"
+        )

@@ -1,0 +1,65 @@
+"""Run dbt in-process (dbtRunner) against the private build warehouse.
+
+dbt's target/ and logs/ go under CALLOPS_HOME, so the project directory can be
+read-only (a mounted checkout) and every run leaves its logs with its data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from callops import settings
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    nodes: int = 0
+    failures: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def environment() -> dict[str, str]:
+    """The env_var() values profiles.yml reads."""
+    return {
+        "CALLOPS_BUILD_DB": str(settings.build_db_path()),
+        "CALLOPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
+        "CALLOPS_DUCKDB_THREADS": str(settings.duckdb_threads()),
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def invoke(*args: str) -> DbtResult:
+    """Run one dbt command (``build``, ``test``, ...) with callops' project, profile and paths."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(environment())
+    settings.build_db_path().parent.mkdir(parents=True, exist_ok=True)
+    work = settings.dbt_work_dir()
+    project = str(settings.dbt_project_dir())
+    command = [
+        *args,
+        "--project-dir", project,
+        "--profiles-dir", project,
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+        "--no-version-check",
+        "--no-send-anonymous-usage-stats",
+    ]
+    outcome = dbtRunner().invoke(command)
+    results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []
+    failures = [
+        f"{r.node.resource_type} {r.node.name}: {r.status}" + (f" ({r.message})" if r.message else "")
+        for r in results
+        if str(r.status) in FAILED_STATUSES
+    ]
+    error = str(outcome.exception) if outcome.exception else None
+    return DbtResult(success=bool(outcome.success), nodes=len(results), failures=failures, error=error)
+
+
+def build() -> DbtResult:
+    """Models and their data tests; unit tests run in `make test`, not on every load."""
+    return invoke("build", "--exclude-resource-type", "unit_test")

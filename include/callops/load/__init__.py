@@ -1,0 +1,1 @@
+"""Feed adapters: each turns one delivered file into validated raw rows and quarantined rejects."""

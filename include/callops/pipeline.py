@@ -1,0 +1,325 @@
+"""The pipeline's steps: load -> build -> validate -> publish -> finish.
+
+One function per Airflow task (the DAG file only wires them; ``callops.tasks``
+adapts them to Airflow). Every step records what it did in the build
+warehouse (``ops.*``), so ``callops run`` can print a per-day summary and a
+failed run leaves a trail.
+
+Failure policy: bad data raises :class:`DataProblem` (the task fails without
+retries); anything else is a fault and may be retried. A file that cannot be
+loaded does not stop the others: the run loads, builds and publishes what is
+good, then fails at ``finish`` naming every file that did not load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from callops import settings, warehouse
+from callops.config import Config, Tenant, load_config
+from callops.landing import Delivery, find_deliveries, sha256_of
+from callops.load import contacts_csv
+from callops.load.contacts_csv import LoadError
+
+# feed -> adapters tried in order; each has FORMAT, detect(path) and load(...).
+FEED_ADAPTERS = {
+    "telephony": (contacts_csv,),
+}
+
+
+class DataProblem(RuntimeError):
+    """Bad input or a failed check: fail the task without retrying."""
+
+
+@dataclass
+class FileOutcome:
+    file_id: str
+    feed: str
+    tenant_id: str
+    delivery_date: dt.date
+    file_name: str
+    action: str  # loaded | replaced | unchanged | failed
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str | None = None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def record_step(con: duckdb.DuckDBPyConnection, run_id: str, step: str, status: str, detail: object) -> None:
+    con.execute(
+        "insert into ops.run_steps values (?, ?, ?, ?, ?)",
+        [run_id, step, status, _now(), json.dumps(detail, default=str)],
+    )
+
+
+def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
+    fields = [field.name for field in dataclasses.fields(Tenant)]
+    rows = [[getattr(tenant, name) for name in fields] for tenant in config.tenants]
+    con.execute(
+        """
+        create or replace table raw.tenants (
+            id varchar primary key, name varchar, timezone varchar,
+            service_level_seconds integer, short_abandon_seconds integer,
+            service_level_target double, service_level_variant varchar,
+            interval_minutes integer, fcr_window_days integer,
+            reject_threshold double, roi_pause_threshold double
+        )
+        """
+    )
+    con.executemany(f"insert into raw.tenants ({', '.join(fields)}) values ({', '.join('?' * len(fields))})", rows)
+
+
+# --- load -----------------------------------------------------------------------------------------
+
+
+def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
+    """Load every delivery of the delivery days [start, end]; one transaction per file."""
+    config = load_config()
+    with warehouse.writer_lock():
+        con = warehouse.connect()
+        try:
+            con.execute(
+                "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
+                [run_id, start, end, _now()],
+            )
+            write_tenants(con, config)
+            outcomes = [_load_one(con, config, delivery, run_id) for delivery in find_deliveries(start, end)]
+            summary = {
+                "files": len(outcomes),
+                "failed": [o.message for o in outcomes if o.action == "failed"],
+                "rows_loaded": sum(o.rows_loaded for o in outcomes),
+                "rows_rejected": sum(o.rows_rejected for o in outcomes),
+            }
+            record_step(con, run_id, "load", "failed" if summary["failed"] else "success", summary)
+        finally:
+            con.close()
+    return summary
+
+
+def _load_one(con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str) -> FileOutcome:
+    outcome = FileOutcome(
+        delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
+    )
+    path = delivery.path
+    stat = path.stat()
+    sha256 = sha256_of(path)
+    previous = con.execute(
+        "select sha256, status from raw.manifest where file_id = ?", [delivery.file_id]
+    ).fetchone()
+    manifest = {
+        "file_id": delivery.file_id,
+        "feed": delivery.feed,
+        "tenant_id": delivery.tenant_id,
+        "delivery_date": delivery.delivery_date,
+        "file_name": delivery.file_name,
+        "file_path": str(path),
+        "file_format": None,
+        "size_bytes": stat.st_size,
+        "sha256": sha256,
+        "received_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None),
+        "loaded_at": _now(),
+        "rows_loaded": 0,
+        "rows_rejected": 0,
+        "extra_columns": [],
+        "status": "failed",
+        "error": None,
+        "run_id": run_id,
+    }
+    if previous and previous[0] == sha256 and previous[1] == "loaded":
+        outcome.action = "unchanged"
+        outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
+        _record_file(con, run_id, outcome)
+        return outcome
+
+    con.execute("begin transaction")
+    try:
+        tenant = config.tenant(delivery.tenant_id)
+        if tenant is None:
+            raise LoadError(
+                f"{delivery.display}: tenant '{delivery.tenant_id}' is not in {config.path.name} "
+                f"(configured: {', '.join(config.tenant_ids)})"
+            )
+        adapters = FEED_ADAPTERS.get(delivery.feed)
+        if adapters is None:
+            raise LoadError(f"{delivery.display}: unknown feed '{delivery.feed}' (known: {', '.join(FEED_ADAPTERS)})")
+        adapter = next((a for a in adapters if a.detect(path)), None)
+        if adapter is None:
+            raise LoadError(
+                f"{delivery.display}: unknown format for feed '{delivery.feed}' "
+                f"(expected one of: {', '.join(a.FORMAT for a in adapters)}; "
+                f"a contact CSV needs the columns {', '.join(contacts_csv.REQUIRED_COLUMNS)})"
+            )
+        con.execute("delete from raw.telephony_contacts where file_id = ?", [delivery.file_id])
+        con.execute("delete from raw.rejects where file_id = ?", [delivery.file_id])
+        loaded = adapter.load(
+            con,
+            path,
+            file_id=delivery.file_id,
+            tenant_id=tenant.id,
+            timezone=tenant.timezone,
+            delivery_date=delivery.delivery_date.isoformat(),
+            feed=delivery.feed,
+            run_id=run_id,
+        )
+        manifest.update(
+            file_format=adapter.FORMAT,
+            rows_loaded=loaded.rows_loaded,
+            rows_rejected=loaded.rows_rejected,
+            extra_columns=loaded.extra_columns,
+            status="loaded",
+        )
+        _upsert_manifest(con, manifest)
+        outcome.action = "replaced" if previous and previous[1] == "loaded" else "loaded"
+        outcome.rows_loaded, outcome.rows_rejected = loaded.rows_loaded, loaded.rows_rejected
+        notes = []
+        if loaded.rows_rejected:
+            notes.append(f"{loaded.rows_rejected} row(s) rejected (see `callops rejects`)")
+        if loaded.extra_columns:
+            notes.append(f"unknown column(s) ignored: {', '.join(loaded.extra_columns)}")
+        outcome.message = f"{delivery.display}: " + "; ".join(notes) if notes else None
+        _record_file(con, run_id, outcome)
+        con.execute("commit")
+    except (LoadError, duckdb.Error, OSError) as error:
+        con.execute("rollback")
+        message = str(error) if isinstance(error, LoadError) else f"{delivery.display}: cannot be read: {error}"
+        outcome.action, outcome.message = "failed", message
+        manifest.update(status="failed", error=message)
+        if previous and previous[1] == "loaded":
+            outcome.message += " (the previously loaded version of this file is kept)"
+        else:
+            _upsert_manifest(con, manifest)
+        _record_file(con, run_id, outcome)
+    return outcome
+
+
+def _upsert_manifest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
+    names = list(manifest)
+    con.execute(
+        f"insert or replace into raw.manifest ({', '.join(names)}) values ({', '.join('?' * len(names))})",
+        list(manifest.values()),
+    )
+
+
+def _record_file(con: duckdb.DuckDBPyConnection, run_id: str, outcome: FileOutcome) -> None:
+    con.execute(
+        "insert into ops.run_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            outcome.file_id,
+            outcome.feed,
+            outcome.tenant_id,
+            outcome.delivery_date,
+            outcome.file_name,
+            outcome.action,
+            outcome.rows_loaded,
+            outcome.rows_rejected,
+            outcome.message,
+        ],
+    )
+
+
+# --- build, validate, publish ---------------------------------------------------------------------
+
+
+def build_marts(run_id: str) -> dict:
+    """dbt build (models and data tests) of staging -> marts into the build warehouse."""
+    from callops import dbt
+
+    with warehouse.writer_lock():
+        result = dbt.build()
+        con = warehouse.connect()
+        try:
+            record_step(con, run_id, "build", "success" if result.success else "failed", dataclasses.asdict(result))
+        finally:
+            con.close()
+    if not result.success:
+        raise DataProblem("dbt build failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
+    return {"nodes": result.nodes}
+
+
+def validate_marts(run_id: str) -> dict:
+    """Great Expectations gate on the candidate marts; a blocking failure stops publication."""
+    from callops.quality import gate
+
+    with warehouse.writer_lock():
+        con = warehouse.connect()
+        try:
+            results = gate.validate_candidates(con)
+            blocking = [r for r in results if not r.success and r.severity == "blocking"]
+            warnings = [r for r in results if not r.success and r.severity != "blocking"]
+            status = "failed" if blocking else ("warning" if warnings else "success")
+            record_step(con, run_id, "validate", status, [dataclasses.asdict(r) for r in results])
+        finally:
+            con.close()
+    if blocking:
+        raise DataProblem(
+            "candidate marts failed blocking checks, nothing published: " + "; ".join(r.describe() for r in blocking)
+        )
+    return {"checks": len(results), "warnings": [r.describe() for r in warnings]}
+
+
+def publish_marts(run_id: str) -> dict:
+    from callops import publish
+
+    with warehouse.writer_lock():
+        published = publish.publish(run_id)
+        con = warehouse.connect()
+        try:
+            record_step(con, run_id, "publish", "success", published)
+        finally:
+            con.close()
+    return published
+
+
+# --- finish ---------------------------------------------------------------------------------------
+
+
+def finish_run(run_id: str) -> dict:
+    """Close the run record; fail (no retry) if any file or step failed."""
+    with warehouse.writer_lock():
+        con = warehouse.connect()
+        try:
+            steps = dict(
+                con.execute(
+                    "select step, arg_max(status, finished_at) from ops.run_steps where run_id = ? group by 1",
+                    [run_id],
+                ).fetchall()
+            )
+            failed_files = [
+                row[0]
+                for row in con.execute(
+                    "select message from ops.run_files where run_id = ? and action = 'failed' order by file_name",
+                    [run_id],
+                ).fetchall()
+            ]
+            problems = [f"step {step} failed" for step, status in steps.items() if status == "failed" and step != "load"]
+            problems += [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in steps]
+            problems += failed_files
+            status = "failed" if problems else "success"
+            con.execute(
+                "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
+                [_now(), status, json.dumps({"steps": steps, "problems": problems}), run_id],
+            )
+        finally:
+            con.close()
+    if problems:
+        raise DataProblem("run failed: " + "; ".join(problems))
+    return {"status": status, "steps": steps}
+
+
+def parse_day(value: str | dt.date) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def published_path() -> Path:
+    return settings.published_db_path()

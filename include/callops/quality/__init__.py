@@ -1,0 +1,1 @@
+"""Publish gates: Great Expectations suites run on the candidate marts."""

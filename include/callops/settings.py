@@ -1,0 +1,106 @@
+"""Where callops keeps things: paths and environment, read lazily (never at import).
+
+Everything callops writes lives under ``CALLOPS_HOME`` (default: ``data/`` in the
+project directory)::
+
+    landing/<feed>/<tenant_id>/<YYYY-MM-DD>/<files>   deliveries, as they arrive
+    warehouse/build.duckdb                            private build warehouse (pipeline only)
+    published/callops.duckdb                          the file BI tools open, read-only
+    airflow/                                          embedded Airflow home (SQLite metadata)
+    dbt/                                              dbt target and logs
+    runs/                                             per-run Airflow logs of `callops run`
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR_ENV = "CALLOPS_PROJECT_DIR"
+HOME_ENV = "CALLOPS_HOME"
+CONFIG_ENV = "CALLOPS_CONFIG"
+DUCKDB_MEMORY_LIMIT_ENV = "CALLOPS_DUCKDB_MEMORY_LIMIT"
+DUCKDB_THREADS_ENV = "CALLOPS_DUCKDB_THREADS"
+
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+DEFAULT_DUCKDB_THREADS = 2
+
+
+def project_dir() -> Path:
+    """The repository root: holds dags/, dbt_project/, expectations/ and callops.yml."""
+    configured = os.environ.get(PROJECT_DIR_ENV)
+    if configured:
+        return Path(configured).resolve()
+    # include/callops/settings.py -> repository root (editable install or mounted checkout)
+    return Path(__file__).resolve().parents[2]
+
+
+def home() -> Path:
+    configured = os.environ.get(HOME_ENV)
+    base = Path(configured) if configured else project_dir() / "data"
+    return base.resolve()
+
+
+def config_path() -> Path:
+    configured = os.environ.get(CONFIG_ENV)
+    return Path(configured).resolve() if configured else project_dir() / "callops.yml"
+
+
+def landing_dir() -> Path:
+    return home() / "landing"
+
+
+def warehouse_dir() -> Path:
+    return home() / "warehouse"
+
+
+def build_db_path() -> Path:
+    return warehouse_dir() / "build.duckdb"
+
+
+def warehouse_lock_path() -> Path:
+    return warehouse_dir() / "warehouse.lock"
+
+
+def run_lock_path() -> Path:
+    return warehouse_dir() / "run.lock"
+
+
+def published_dir() -> Path:
+    return home() / "published"
+
+
+def published_db_path() -> Path:
+    return published_dir() / "callops.duckdb"
+
+
+def airflow_home() -> Path:
+    return home() / "airflow"
+
+
+def dbt_project_dir() -> Path:
+    return project_dir() / "dbt_project"
+
+
+def dbt_work_dir() -> Path:
+    return home() / "dbt"
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def dags_dir() -> Path:
+    return project_dir() / "dags"
+
+
+def expectations_dir() -> Path:
+    return project_dir() / "expectations"
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get(DUCKDB_MEMORY_LIMIT_ENV, DEFAULT_DUCKDB_MEMORY_LIMIT)
+
+
+def duckdb_threads() -> int:
+    return int(os.environ.get(DUCKDB_THREADS_ENV, DEFAULT_DUCKDB_THREADS))

@@ -1,0 +1,162 @@
+"""The private build warehouse: connection settings, the single-writer lock, raw and ops tables.
+
+Only the pipeline opens ``warehouse/build.duckdb``; BI tools read the published
+copy. DuckDB allows one writing process per file, so every writer takes
+``warehouse.lock`` first (and waits for it), and resources are capped so a
+backfill stays within its memory budget beside Airflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from callops import settings
+
+RAW_DDL = """
+create schema if not exists raw;
+create schema if not exists ops;
+
+create table if not exists raw.manifest (
+    file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)
+    feed varchar not null,
+    tenant_id varchar not null,
+    delivery_date date not null,
+    file_name varchar not null,
+    file_path varchar not null,
+    file_format varchar,
+    size_bytes bigint,
+    sha256 varchar,
+    received_at timestamp,                -- file modification time, UTC
+    loaded_at timestamp,                  -- UTC
+    rows_loaded bigint,
+    rows_rejected bigint,
+    extra_columns varchar[],
+    status varchar not null,              -- loaded | failed
+    error varchar,
+    run_id varchar
+);
+
+create table if not exists raw.telephony_contacts (
+    file_id varchar not null,
+    tenant_id varchar not null,
+    delivery_date date not null,
+    source_line bigint,
+    contact_id varchar not null,
+    queue_id varchar,
+    direction varchar not null,
+    outcome varchar not null,
+    agent_id varchar,
+    caller_number varchar,
+    wait_seconds double,
+    talk_seconds double,
+    hold_seconds double,
+    after_call_work_seconds double,
+    entered_at timestamp not null,        -- UTC
+    answered_at timestamp,                -- UTC
+    ended_at timestamp,                   -- UTC
+    loaded_at timestamp not null          -- UTC
+);
+
+create table if not exists raw.rejects (
+    file_id varchar not null,
+    feed varchar not null,
+    tenant_id varchar not null,
+    delivery_date date not null,
+    file_name varchar not null,
+    line bigint,
+    reason varchar not null,
+    raw_text varchar,
+    run_id varchar
+);
+
+create table if not exists ops.runs (
+    run_id varchar primary key,
+    start_date date,
+    end_date date,
+    started_at timestamp,
+    finished_at timestamp,
+    status varchar,                       -- running | success | failed
+    detail json
+);
+
+create table if not exists ops.run_files (
+    run_id varchar not null,
+    file_id varchar,
+    feed varchar,
+    tenant_id varchar,
+    delivery_date date,
+    file_name varchar,
+    action varchar not null,              -- loaded | replaced | unchanged | failed
+    rows_loaded bigint,
+    rows_rejected bigint,
+    message varchar
+);
+
+create table if not exists ops.run_steps (
+    run_id varchar not null,
+    step varchar not null,                -- load | build | validate | publish
+    status varchar not null,              -- success | failed | warning
+    finished_at timestamp,
+    detail json
+);
+"""
+
+
+def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the build warehouse with callops' memory and thread caps."""
+    path = path or settings.build_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Settings are applied with SET, not the connect-time config: dbt-duckdb keeps its own
+    # connection to the same file open in-process, and DuckDB refuses a second connection
+    # to one file with a different connect-time configuration.
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
+    con.execute(f"set threads = {settings.duckdb_threads()}")
+    con.execute("set TimeZone = 'UTC'")
+    if not read_only:
+        con.execute(RAW_DDL)
+    return con
+
+
+class LockBusy(RuntimeError):
+    """Another process holds a callops lock."""
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, purpose: str, wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold an exclusive flock on ``path``; wait up to ``wait_seconds`` (None: forever, 0: refuse)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown process"
+                    raise LockBusy(f"{purpose}: {path} is held by {holder}") from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def writer_lock(wait_seconds: float | None = 600) -> contextlib.AbstractContextManager[None]:
+    """The single-writer lock every task that writes the build warehouse takes."""
+    return file_lock(settings.warehouse_lock_path(), "build warehouse writer", wait_seconds)
