@@ -17,12 +17,10 @@ import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
-from pathlib import Path
-
 import duckdb
 
-from callops import settings, warehouse
-from callops.config import Config, Tenant, load_config
+from callops import warehouse
+from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import contacts_csv
 from callops.load.contacts_csv import LoadError
@@ -84,7 +82,10 @@ def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
     """Load every delivery of the delivery days [start, end]; one transaction per file."""
-    config = load_config()
+    try:
+        config = load_config()
+    except ConfigError as error:
+        raise DataProblem(str(error)) from None
     with warehouse.writer_lock():
         con = warehouse.connect()
         try:
@@ -316,10 +317,3 @@ def finish_run(run_id: str) -> dict:
         raise DataProblem("run failed: " + "; ".join(problems))
     return {"status": status, "steps": steps}
 
-
-def parse_day(value: str | dt.date) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def published_path() -> Path:
-    return settings.published_db_path()

@@ -1,0 +1,72 @@
+"""
+### callops_pipeline: landing files -> DuckDB -> dbt -> Great Expectations -> published marts
+
+One run covers a whole range of delivery days (params `start`, `end`, as
+`YYYY-MM-DD`; default: the run's logical day), so its cost follows the data,
+not the number of days. `callops run --start --end` triggers it.
+
+1. **load**: every file in `landing/<feed>/<tenant>/<day>/` for the range, into
+   the private build warehouse (validated rows; rejected rows quarantined).
+2. **build**: `dbt build` staging -> marts (models and data tests).
+3. **validate**: the Great Expectations suites of `expectations/suites/`.
+4. **publish**: new file, fsync, rename onto `published/callops.duckdb`.
+5. **finish**: closes the run record; fails naming every file or step that failed.
+
+Every task writing the warehouse runs in the single-slot pool `duckdb_writer`.
+Owner: callops data engineering. Runbook: README.md, "Running the pipeline".
+"""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, chain, dag, task
+
+from callops import tasks
+
+DEFAULT_ARGS = {
+    "owner": "callops",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id=tasks.DAG_ID,
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "start": Param(None, type=["null", "string"], format="date", description="first delivery day"),
+        "end": Param(None, type=["null", "string"], format="date", description="last delivery day"),
+    },
+    tags=["callops", "warehouse", "dbt", "gx"],
+    doc_md=__doc__,
+)
+def callops_pipeline():
+    @task(pool=tasks.WRITER_POOL)
+    def load(**context):
+        return tasks.load(context)
+
+    @task(pool=tasks.WRITER_POOL)
+    def build(**context):
+        return tasks.build(context)
+
+    @task(pool=tasks.WRITER_POOL)
+    def validate(**context):
+        return tasks.validate(context)
+
+    @task(pool=tasks.WRITER_POOL)
+    def publish(**context):
+        return tasks.publish(context)
+
+    @task(pool=tasks.WRITER_POOL, trigger_rule="all_done", retries=0)
+    def finish(**context):
+        return tasks.finish(context)
+
+    chain(load(), build(), validate(), publish(), finish())
+
+
+callops_pipeline()

@@ -1,0 +1,140 @@
+"""The `callops` command.
+
+    callops run --start YYYY-MM-DD --end YYYY-MM-DD   run the pipeline through Airflow
+    callops sample --start D --end D                  write a sample delivery for the configured tenants
+    callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
+    callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import uuid
+
+from callops import settings
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _print(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# --- run ------------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from callops import airflow_runner, report, warehouse
+    from callops.config import ConfigError, load_config
+
+    if args.end < args.start:
+        _print(f"callops run: --end {args.end} is before --start {args.start}")
+        return 2
+    try:
+        load_config()
+    except ConfigError as error:
+        _print(f"callops run: {error}")
+        return 2
+    run_id = dt.datetime.now(dt.UTC).strftime("run_%Y%m%dT%H%M%SZ_") + uuid.uuid4().hex[:6]
+    log = settings.runs_dir() / f"{run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warehouse.file_lock(settings.run_lock_path(), "callops run", wait_seconds=0):
+            _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
+            _print(f"  Airflow DAG callops_pipeline, log: {log}")
+            returncode = airflow_runner.run_pipeline(args.start.isoformat(), args.end.isoformat(), run_id, log)
+            summary = report.run_summary(run_id)
+    except warehouse.LockBusy as busy:
+        _print(f"callops run: another run is in progress ({busy}); try again when it has finished")
+        return 3
+    if summary is None:
+        _print(f"callops run: the DAG run failed before recording anything; last lines of {log}:")
+        _print("\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        return 1
+    _print(summary.text)
+    ok = returncode == 0 and summary.status == "success"
+    _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
+    return 0 if ok else 1
+
+
+# --- sample ---------------------------------------------------------------------------------------
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from callops import sample
+    from callops.config import load_config
+
+    config = load_config()
+    written = sample.write_sample(
+        config, args.start, args.end, calls_per_day=args.calls_per_day, seed=args.seed, landing=settings.landing_dir()
+    )
+    for path, rows in written:
+        _print(f"  wrote {rows:6d} rows  {path.relative_to(settings.home())}")
+    _print(f"sample: {len(written)} file(s) under {settings.landing_dir()}")
+    return 0
+
+
+# --- kpis / rejects -------------------------------------------------------------------------------
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from callops import report
+
+    text = report.published_kpis(args.tenant, args.start, args.end)
+    if text is None:
+        _print(f"no published marts yet at {settings.published_db_path()} (run `callops run` first)")
+        return 1
+    _print(text)
+    return 0
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    from callops import report
+
+    _print(report.rejects(args.tenant, args.date))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callops", description="contact-center operations warehouse")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="load, build, gate and publish a range of delivery days through Airflow")
+    run.add_argument("--start", type=_day, required=True, help="first delivery day (YYYY-MM-DD)")
+    run.add_argument("--end", type=_day, required=True, help="last delivery day (YYYY-MM-DD)")
+    run.set_defaults(handler=cmd_run)
+
+    sample = commands.add_parser("sample", help="write a sample contact CSV delivery for every configured tenant")
+    sample.add_argument("--start", type=_day, required=True)
+    sample.add_argument("--end", type=_day, required=True)
+    sample.add_argument("--calls-per-day", type=int, default=400)
+    sample.add_argument("--seed", type=int, default=7)
+    sample.set_defaults(handler=cmd_sample)
+
+    kpis = commands.add_parser("kpis", help="print marts.rpt_daily_kpis from the published file")
+    kpis.add_argument("--tenant")
+    kpis.add_argument("--start", type=_day)
+    kpis.add_argument("--end", type=_day)
+    kpis.set_defaults(handler=cmd_kpis)
+
+    rejects = commands.add_parser("rejects", help="list quarantined rows with file, line and reason")
+    rejects.add_argument("--tenant")
+    rejects.add_argument("--date", type=_day, help="delivery day")
+    rejects.set_defaults(handler=cmd_rejects)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

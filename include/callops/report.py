@@ -1,0 +1,172 @@
+"""Text reports for the CLI: a run's per-day summary, published KPIs, quarantined rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from callops import settings, warehouse
+
+KPI_COLUMNS = (
+    "tenant_id",
+    "kpi_date",
+    "offered_count",
+    "answered_count",
+    "abandoned_count",
+    "short_abandoned_count",
+    "answered_within_sl_count",
+    "answer_rate",
+    "service_level_rate",
+    "abandon_rate",
+    "asa_seconds",
+    "aht_seconds",
+)
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def cell(value: object) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value)
+
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in text_rows]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(columns))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in text_rows)])
+
+
+@dataclass
+class RunSummary:
+    status: str
+    text: str
+
+
+def run_summary(run_id: str) -> RunSummary | None:
+    if not settings.build_db_path().exists():
+        return None
+    with warehouse.writer_lock():
+        con = warehouse.connect(read_only=True)
+        try:
+            return _run_summary(con, run_id)
+        finally:
+            con.close()
+
+
+def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | None:
+    run = con.execute("select status, detail from ops.runs where run_id = ?", [run_id]).fetchone()
+    if run is None:
+        return None
+    status, detail = run
+    per_day = con.execute(
+        """
+        select delivery_date, tenant_id, feed, count(*) as files,
+            count(*) filter (where action in ('loaded', 'replaced')) as loaded,
+            count(*) filter (where action = 'unchanged') as unchanged,
+            count(*) filter (where action = 'failed') as failed,
+            sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected
+        from ops.run_files where run_id = ?
+        group by all order by all
+        """,
+        [run_id],
+    ).fetchall()
+    lines = ["", "per delivery day:"]
+    if per_day:
+        lines.append(
+            format_table(
+                ["delivery_day", "tenant", "feed", "files", "loaded", "unchanged", "failed", "rows", "rejected"],
+                per_day,
+            )
+        )
+    else:
+        lines.append("  no deliveries found in the landing zone for this range")
+    steps = con.execute(
+        "select step, status, detail from ops.run_steps where run_id = ? order by finished_at", [run_id]
+    ).fetchall()
+    lines += ["", "steps:"]
+    for step, step_status, step_detail in steps:
+        lines.append(f"  {step:<9} {step_status}{_step_note(step, json.loads(step_detail))}")
+    notes = con.execute(
+        "select message from ops.run_files where run_id = ? and message is not null and action <> 'unchanged' "
+        "order by action = 'failed' desc, file_name",
+        [run_id],
+    ).fetchall()
+    problems = (json.loads(detail) or {}).get("problems", []) if detail else []
+    if notes or problems:
+        lines += ["", "notes and problems:"]
+        lines += [f"  - {message}" for (message,) in notes]
+        lines += [f"  - {p}" for p in problems if not any(p == m for (m,) in notes)]
+    return RunSummary(status=status or "failed", text="\n".join(lines))
+
+
+def _step_note(step: str, detail: object) -> str:
+    if step == "load" and isinstance(detail, dict):
+        return f"  ({detail.get('files', 0)} files, {detail.get('rows_loaded', 0)} rows, {detail.get('rows_rejected', 0)} rejected)"
+    if step == "build" and isinstance(detail, dict):
+        failures = detail.get("failures") or ([detail["error"]] if detail.get("error") else [])
+        return f"  ({detail.get('nodes', 0)} dbt nodes)" + "".join(f"\n      {f}" for f in failures)
+    if step == "validate" and isinstance(detail, list):
+        failed = [d for d in detail if not d.get("success")]
+        text = f"  ({len(detail)} checks, {len(failed)} failed)"
+        for item in failed:
+            keys = f" at {', '.join(item['failing_keys'])}" if item.get("failing_keys") else ""
+            text += f"\n      [{item['severity']}] {item['table']}: {item['check']} on {item['column']}{keys}"
+        return text
+    if step == "publish" and isinstance(detail, dict):
+        tables = ", ".join(f"marts.{t} {n} rows" for t, n in (detail.get("tables") or {}).items())
+        return f"  ({detail.get('path')}: {tables})"
+    return ""
+
+
+def published_kpis(tenant: str | None, start: dt.date | None, end: dt.date | None) -> str | None:
+    path = settings.published_db_path()
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            f"""
+            select {', '.join(KPI_COLUMNS)} from marts.rpt_daily_kpis
+            where ($tenant is null or tenant_id = $tenant)
+              and ($start is null or kpi_date >= $start)
+              and ($end is null or kpi_date <= $end)
+            order by tenant_id, kpi_date
+            """,
+            {"tenant": tenant, "start": start, "end": end},
+        ).fetchall()
+    finally:
+        con.close()
+    header = [c.replace("_count", "").replace("_seconds", "_s") for c in KPI_COLUMNS]
+    return f"marts.rpt_daily_kpis ({path}):\n" + format_table(header, rows)
+
+
+def rejects(tenant: str | None, delivery_date: dt.date | None) -> str:
+    if not settings.build_db_path().exists():
+        return "no build warehouse yet: nothing was loaded"
+    with warehouse.writer_lock():
+        con = warehouse.connect(read_only=True)
+        try:
+            rows = con.execute(
+                """
+                select delivery_date, tenant_id, feed, file_name, line, reason, raw_text
+                from raw.rejects
+                where ($tenant is null or tenant_id = $tenant)
+                  and ($date is null or delivery_date = $date)
+                order by delivery_date, tenant_id, feed, file_name, line
+                """,
+                {"tenant": tenant, "date": delivery_date},
+            ).fetchall()
+        finally:
+            con.close()
+    if not rows:
+        return "no rejected rows"
+    return format_table(["delivery_day", "tenant", "feed", "file", "line", "reason", "raw_text"], rows)
