@@ -49,7 +49,10 @@ def invoke(*args: str) -> DbtResult:
         "--no-version-check",
         "--no-send-anonymous-usage-stats",
     ]
-    outcome = dbtRunner().invoke(command)
+    try:
+        outcome = dbtRunner().invoke(command)
+    finally:
+        _release_warehouse()
     results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []
     failures = [
         f"{r.node.resource_type} {r.node.name}: {r.status}" + (f" ({r.message})" if r.message else "")
@@ -60,6 +63,33 @@ def invoke(*args: str) -> DbtResult:
     return DbtResult(success=bool(outcome.success), nodes=len(results), failures=failures, error=error)
 
 
+def _release_warehouse() -> None:
+    """Close dbt-duckdb's process-wide DuckDB instance once dbt is done.
+
+    dbt-duckdb keeps the database open for the life of the process; the next step
+    in the same process (``airflow dags test`` runs every task in one) would then
+    be refused a read-only connection to the same file, and the file would stay
+    locked against other processes.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
 def build() -> DbtResult:
     """Models and their data tests; unit tests run in `make test`, not on every load."""
     return invoke("build", "--exclude-resource-type", "unit_test")
+
+
+def unit_tests() -> DbtResult:
+    """The dbt unit tests of every KPI formula; parents are created empty first (dbt needs their columns)."""
+    from callops import warehouse
+
+    warehouse.connect().close()  # raw schema and tables
+    prepared = invoke("run", "--empty")
+    if not prepared.success:
+        return prepared
+    return invoke("test", "--select", "test_type:unit")

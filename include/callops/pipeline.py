@@ -63,17 +63,7 @@ def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
     fields = [field.name for field in dataclasses.fields(Tenant)]
     rows = [[getattr(tenant, name) for name in fields] for tenant in config.tenants]
-    con.execute(
-        """
-        create or replace table raw.tenants (
-            id varchar primary key, name varchar, timezone varchar,
-            service_level_seconds integer, short_abandon_seconds integer,
-            service_level_target double, service_level_variant varchar,
-            interval_minutes integer, fcr_window_days integer,
-            reject_threshold double, roi_pause_threshold double
-        )
-        """
-    )
+    con.execute("delete from raw.tenants")
     con.executemany(f"insert into raw.tenants ({', '.join(fields)}) values ({', '.join('?' * len(fields))})", rows)
 
 

@@ -95,7 +95,8 @@ def contacts_for_day(tenant: Tenant, day: dt.date, calls_per_day: int, seed: int
                 }
             )
             entered, queue = entered + dt.timedelta(seconds=overflow_wait), "general"
-        wait = rng.expovariate(1 / 22)
+        # Half the callers find a free agent at once; the rest queue (exponential wait).
+        wait = rng.uniform(0, 3) if rng.random() < 0.5 else rng.expovariate(1 / 30)
         patience = rng.expovariate(1 / 120)
         leave = rng.random()
         stint = {**base, "queue_id": queue, "entered_at": _iso(entered)}

@@ -23,6 +23,20 @@ RAW_DDL = """
 create schema if not exists raw;
 create schema if not exists ops;
 
+create table if not exists raw.tenants (  -- callops.yml, rewritten by every load
+    id varchar primary key,
+    name varchar,
+    timezone varchar,
+    service_level_seconds integer,
+    short_abandon_seconds integer,
+    service_level_target double,
+    service_level_variant varchar,
+    interval_minutes integer,
+    fcr_window_days integer,
+    reject_threshold double,
+    roi_pause_threshold double
+);
+
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)
     feed varchar not null,

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from callops.config import ConfigError, Tenant, load_config
+from callops import settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "callops.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_defaults_fill_every_optional_setting(tmp_path):
+    config = load_config(write(tmp_path, "tenants:\n  - {id: a, name: A, timezone: Europe/Paris}\n"))
+    tenant = config.tenant("a")
+    assert tenant == Tenant(id="a", name="A", timezone="Europe/Paris")
+    assert (tenant.service_level_seconds, tenant.short_abandon_seconds) == (20, 5)
+    assert (tenant.service_level_target, tenant.service_level_variant) == (0.8, "exclude_short_abandons")
+    assert (tenant.interval_minutes, tenant.fcr_window_days) == (30, 7)
+    assert (tenant.reject_threshold, tenant.roi_pause_threshold) == (0.01, 1.0)
+
+
+def test_repository_config_is_valid():
+    config = load_config(settings.project_dir() / "callops.yml")
+    assert len(config.tenants) >= 2
+
+
+def test_callops_config_env_overrides_path(tmp_path, monkeypatch):
+    path = write(tmp_path, "tenants:\n  - {id: only_me, name: X, timezone: UTC}\n")
+    monkeypatch.setenv("CALLOPS_CONFIG", str(path))
+    assert load_config().tenant_ids == ("only_me",)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{name: A, timezone: UTC}", "missing required setting(s) id"),
+        ("{id: a, name: A}", "missing required setting(s) timezone"),
+        ("{id: a, name: A, timezone: Mars/Olympus}", "not an IANA time zone"),
+        ("{id: A-1, name: A, timezone: UTC}", "id must be lowercase"),
+        ("{id: a, name: A, timezone: UTC, service_level_target: 80}", "rate between 0 and 1"),
+        ("{id: a, name: A, timezone: UTC, interval_minutes: 20}", "must be 15 or 30"),
+        ("{id: a, name: A, timezone: UTC, service_level_variant: best}", "must be one of"),
+        ("{id: a, name: A, timezone: UTC, sla_seconds: 20}", "unknown setting(s) sla_seconds"),
+        ("{id: a, name: A, timezone: UTC, service_level_seconds: '20'}", "must be a whole number"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path, entry, message):
+    path = write(tmp_path, f"tenants:\n  - {entry}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_duplicate_tenant_ids_are_refused(tmp_path):
+    path = write(tmp_path, "tenants:\n  - {id: a, name: A, timezone: UTC}\n  - {id: a, name: B, timezone: UTC}\n")
+    with pytest.raises(ConfigError, match="appears twice"):
+        load_config(path)
+
+
+def test_missing_file_says_where_it_looked(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yml")

@@ -1,0 +1,167 @@
+"""Loading contact CSV deliveries: validation, quarantine, idempotence, clear failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from callops import pipeline, warehouse
+from tests.conftest import deliver
+
+DAY = dt.date(2026, 3, 2)
+HEADER = "contact_id,queue_id,entered_at,outcome,wait_seconds,talk_seconds,answered_at\n"
+
+
+def load(run_id: str = "r1", start: dt.date = DAY, end: dt.date = DAY) -> dict:
+    return pipeline.load_deliveries(run_id, start, end)
+
+
+def query(sql: str, params: list | None = None) -> list[tuple]:
+    con = warehouse.connect(read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_rows_load_and_bad_rows_are_quarantined_with_line_and_rule(home):
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "contacts.csv",
+        HEADER
+        + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n"
+        + "c2,q1,yesterday,answered,10,100,\n"
+        + "c3,q1,2026-03-02 09:10:00,hung_up,10,,\n"
+        + "c4,q1,2026-03-02 09:20:00,answered,10,100,,surplus\n"
+        + "c5,q1,2026-03-02 09:30:00,abandoned,-4,,\n"
+        + "c6,,2026-03-02 09:40:00,abandoned,4,,\n"
+        + "c7,q1,2026-02-30 09:50:00,abandoned,4,,\n"
+        + "c8,q1,2026-03-02 10:00:00,answered,,,\n"
+        + "c9,q1,2026-03-02 10:10:00,answered,,120,2026-03-02 10:09:00\n"
+        + "c10,,2026-03-02 10:20:00,ivr_contained,,,\n",
+    )
+    summary = load()
+    assert summary == {"files": 1, "failed": [], "rows_loaded": 2, "rows_rejected": 8}
+    assert query("select contact_id from raw.telephony_contacts order by source_line") == [("c1",), ("c10",)]
+    rejects = query("select line, reason, raw_text, file_name from raw.rejects order by line")
+    reasons = {line: reason for line, reason, _, _ in rejects}
+    assert reasons[3] == "entered_at is not a timestamp: yesterday"
+    assert reasons[4].startswith("outcome 'hung_up' is not one of answered, abandoned")
+    assert reasons[5].startswith("TOO MANY COLUMNS")
+    assert reasons[6] == "wait_seconds is not a number of seconds >= 0: -4"
+    assert reasons[7] == "queue_id is empty (only ivr_contained contacts have no queue)"
+    assert reasons[8] == "entered_at is not a timestamp: 2026-02-30 09:50:00"
+    assert reasons[9] == "an answered contact needs answered_at or wait_seconds"
+    assert reasons[10] == "answered_at is before entered_at"
+    assert all(name == "contacts.csv" for *_, name in rejects)
+    assert rejects[0][2] == "c2,q1,yesterday,answered,10,100,"
+    manifest = query("select status, rows_loaded, rows_rejected, file_format from raw.manifest")
+    assert manifest == [("loaded", 2, 8, "callops_contact_csv")]
+
+
+def test_timestamps_become_utc_with_or_without_offset_across_dst(home):
+    # Stockholm leaves CET (+01) for CEST (+02) at 01:00 UTC on 2026-03-29.
+    deliver(
+        home,
+        "stockholm_telco",
+        "2026-03-29",
+        "contacts.csv",
+        """
+        contact_id,queue_id,entered_at,outcome,wait_seconds
+        before,q1,2026-03-29 01:30:00,abandoned,30
+        after,q1,2026-03-29 03:30:00,abandoned,30
+        offset,q1,2026-03-29T12:00:00+08:00,abandoned,30
+        zulu,q1,2026-03-29T12:00:00Z,abandoned,30
+        """,
+    )
+    load(start=dt.date(2026, 3, 29), end=dt.date(2026, 3, 29))
+    rows = dict(query("select contact_id, strftime(entered_at, '%Y-%m-%d %H:%M') from raw.telephony_contacts"))
+    assert rows == {
+        "before": "2026-03-29 00:30",
+        "after": "2026-03-29 01:30",
+        "offset": "2026-03-29 04:00",
+        "zulu": "2026-03-29 12:00",
+    }
+
+
+def test_same_file_twice_is_a_no_op_and_rerunning_a_day_never_duplicates(home):
+    deliver(home, "shanghai_bank", "2026-03-02", "a.csv", HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n")
+    load("r1")
+    second = load("r2")
+    assert second["rows_loaded"] == 0
+    assert query("select count(*) from raw.telephony_contacts") == [(1,)]
+    assert query("select action from ops.run_files where run_id = 'r2'") == [("unchanged",)]
+
+
+def test_corrected_redelivery_replaces_what_the_file_contributed(home):
+    path = deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "a.csv",
+        HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\nc2,q1,bad,answered,10,100,\n",
+    )
+    load("r1")
+    path.write_text(HEADER + "c1,q1,2026-03-02 09:00:00,answered,12,100,\nc2,q1,2026-03-02 09:05:00,answered,5,50,\n")
+    load("r2")
+    assert query("select contact_id, wait_seconds from raw.telephony_contacts order by 1") == [("c1", 12.0), ("c2", 5.0)]
+    assert query("select count(*) from raw.rejects") == [(0,)]
+    assert query("select action from ops.run_files where run_id = 'r2'") == [("replaced",)]
+
+
+def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(home):
+    deliver(home, "shanghai_bank", "2026-03-02", "good.csv", HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n")
+    deliver(home, "unknown_brand", "2026-03-02", "x.csv", HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n")
+    deliver(home, "shanghai_bank", "2026-03-02", "no_outcome.csv", "contact_id,queue_id,entered_at\nc1,q1,2026-03-02\n")
+    deliver(home, "shanghai_bank", "2026-03-02", "notes.txt", "these are not contacts\n")
+    deliver(home, "shanghai_bank", "2026-03-02", "b.csv", HEADER + "c2,q1,2026-03-02 09:00:00,answered,10,100,\n", feed="crm")
+    summary = load()
+    failed = "\n".join(summary["failed"])
+    assert "landing/telephony/unknown_brand/2026-03-02/x.csv: tenant 'unknown_brand' is not in callops.yml" in failed
+    assert "landing/telephony/shanghai_bank/2026-03-02/no_outcome.csv: unknown format" in failed
+    assert "landing/telephony/shanghai_bank/2026-03-02/notes.txt: unknown format" in failed
+    assert "landing/crm/shanghai_bank/2026-03-02/b.csv: unknown feed 'crm'" in failed
+    assert summary["rows_loaded"] == 1
+    statuses = dict(query("select file_name, status from raw.manifest"))
+    assert statuses == {"good.csv": "loaded", "x.csv": "failed", "no_outcome.csv": "failed", "notes.txt": "failed", "b.csv": "failed"}
+
+
+def test_missing_required_column_is_named(home, tmp_path):
+    from callops.load import contacts_csv
+
+    path = tmp_path / "c.csv"
+    path.write_text("contact_id,queue_id,entered_at,outcome_code\nc1,q1,2026-03-02,answered\n")
+    con = warehouse.connect()
+    with pytest.raises(contacts_csv.LoadError, match=r"c\.csv: missing required column\(s\) outcome"):
+        contacts_csv.load(
+            con, path, file_id="f", tenant_id="t", timezone="UTC", delivery_date="2026-03-02", feed="telephony", run_id="r"
+        )
+
+
+def test_unknown_extra_column_loads_and_is_reported(home):
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "a.csv",
+        "contact_id,queue_id,entered_at,outcome,wait_seconds,skill_group\nc1,q1,2026-03-02 09:00:00,abandoned,3,vip\n",
+    )
+    summary = load()
+    assert summary["rows_loaded"] == 1
+    assert query("select extra_columns from raw.manifest") == [(["skill_group"],)]
+    assert "unknown column(s) ignored: skill_group" in query("select message from ops.run_files")[0][0]
+
+
+def test_only_delivery_days_in_range_and_no_in_flight_files_are_loaded(home):
+    row = HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n"
+    deliver(home, "shanghai_bank", "2026-03-01", "a.csv", row)
+    deliver(home, "shanghai_bank", "2026-03-02", "a.csv", row)
+    deliver(home, "shanghai_bank", "2026-03-02", "b.csv.partial", row)
+    deliver(home, "shanghai_bank", "2026-03-03", "a.csv", row)
+    deliver(home, "shanghai_bank", "not-a-day", "a.csv", row)
+    summary = load()
+    assert summary["files"] == 1
+    assert query("select delivery_date, file_name from raw.manifest") == [(DAY, "a.csv")]
