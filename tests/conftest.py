@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -32,6 +33,8 @@ TEST_CONFIG = textwrap.dedent(
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Never touch ~/airflow: DagBag and anything else Airflow reads config from here.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="callops-tests-airflow-"))
 
 
 @pytest.fixture

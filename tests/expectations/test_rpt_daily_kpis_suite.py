@@ -1,0 +1,63 @@
+"""The publish gate of marts.rpt_daily_kpis: a good table passes, each kind of damage is caught."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from callops.quality import gate
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+@pytest.fixture(scope="module")
+def suite():
+    modules = {m.TABLE: m for m in gate.suite_modules()}
+    return modules["rpt_daily_kpis"]
+
+
+def good_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "tenant_id": ["a", "a", "b"],
+            "kpi_date": pd.to_datetime(["2026-03-29", "2026-03-30", "2026-03-30"]),
+            "offered_count": [12, 0, 5],
+            "answered_count": [6, 0, 2],
+            "abandoned_count": [4, 0, 2],
+            "short_abandoned_count": [2, 0, 1],
+            "answered_within_sl_count": [4, 0, 1],
+            "answer_rate": [0.5, None, 0.4],
+            "service_level_rate": [0.4, None, 0.25],
+            "abandon_rate": [0.2, None, 0.25],
+            "asa_seconds": [20.0, None, 27.5],
+            "aht_seconds": [350.0, None, 100.0],
+        }
+    )
+
+
+def failed(results) -> dict[tuple[str, str | None], list[str]]:
+    return {(r.check, r.column): r.failing_keys for r in results if not r.success}
+
+
+def test_good_table_passes(suite):
+    results = gate.validate_frame(suite, good_frame(), AS_OF)
+    assert failed(results) == {}
+    assert len(results) == 15
+    assert all(r.severity == "blocking" for r in results)
+
+
+def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(suite):
+    frame = good_frame()
+    frame.loc[0, "service_level_rate"] = 40.0  # a percentage slipped in
+    frame.loc[2, "asa_seconds"] = -3.0
+    frame.loc[2, "answered_count"] = 7  # more answered than offered
+    frame.loc[1, "kpi_date"] = pd.Timestamp("2026-04-05")  # in the future
+    results = failed(gate.validate_frame(suite, frame, AS_OF))
+    assert results == {
+        ("expect_column_values_to_be_between", "service_level_rate"): ["a 2026-03-29"],
+        ("expect_column_values_to_be_between", "asa_seconds"): ["b 2026-03-30"],
+        ("expect_column_pair_values_a_to_be_greater_than_b", "offered_count/answered_count"): ["b 2026-03-30"],
+        ("expect_column_values_to_be_between", "kpi_date"): ["a 2026-04-05"],
+    }

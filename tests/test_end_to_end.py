@@ -1,0 +1,136 @@
+"""End to end through the real components: `callops run` -> Airflow DAG run -> DuckDB load ->
+dbt build -> Great Expectations gate -> published/callops.duckdb, on tiny hand-made deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import TEST_CONFIG, deliver
+
+pytestmark = pytest.mark.integration
+
+CALLOPS = str(Path(sys.executable).parent / "callops")
+HEADER = "contact_id,queue_id,entered_at,outcome,wait_seconds,talk_seconds,hold_seconds,after_call_work_seconds\n"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("e2e")
+    (root / "callops.yml").write_text(TEST_CONFIG)
+    environment = dict(os.environ)
+    environment.update(CALLOPS_HOME=str(root / "data"), CALLOPS_CONFIG=str(root / "callops.yml"))
+    environment.pop("AIRFLOW_HOME", None)  # callops puts it under CALLOPS_HOME
+    return environment
+
+
+def home(env: dict[str, str]) -> Path:
+    return Path(env["CALLOPS_HOME"])
+
+
+def callops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CALLOPS, *args], env=env, capture_output=True, text=True, timeout=600)
+
+
+def published(env: dict[str, str]) -> dict[tuple[str, dt.date], tuple]:
+    con = duckdb.connect(str(home(env) / "published" / "callops.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "select tenant_id, kpi_date, offered_count, answered_count, abandoned_count, short_abandoned_count, "
+            "answered_within_sl_count, answer_rate, service_level_rate, abandon_rate, asa_seconds, aht_seconds "
+            "from marts.rpt_daily_kpis"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def test_run_publishes_hand_computed_kpis(env):
+    # shanghai_bank: T = 20 s, short abandon < 5 s, Asia/Shanghai (UTC+8).
+    deliver(
+        home(env),
+        "shanghai_bank",
+        "2026-03-01",
+        "contacts.csv",
+        HEADER
+        + "c1,cards,2026-03-01 09:00:00,answered,10,200,20,40\n"
+        + "c2,cards,2026-03-01 09:05:00,answered,30,100,0,20\n"
+        + "c3,cards,2026-03-01 09:10:00,abandoned,4,,,\n"
+        + "c4,cards,2026-03-01 09:15:00,abandoned,60,,,\n"
+        + "c5,cards,2026-03-01T23:30:00+08:00,answered,5,60,0,0\n",
+    )
+    deliver(
+        home(env),
+        "stockholm_telco",
+        "2026-03-01",
+        "contacts.csv",
+        HEADER + "s1,care,2026-03-01 10:00:00,answered,9,120,0,30\n",
+    )
+    done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2026-03-01    shanghai_bank    telephony" in done.stdout
+    assert "result: success" in done.stdout
+    kpis = published(env)
+    # offered 5, answered 3 (c1 c2 c5), abandoned 2 (c3 short), within 20 s: c1 c5.
+    # SL 2/(5-1), abandon (2-1)/(5-1), ASA (10+30+5)/3, AHT (260+120+60)/3.
+    assert kpis[("shanghai_bank", dt.date(2026, 3, 1))] == pytest.approx(
+        (5, 3, 2, 1, 2, 0.6, 0.5, 0.25, 15.0, 440 / 3)
+    )
+    assert kpis[("stockholm_telco", dt.date(2026, 3, 1))] == pytest.approx((1, 1, 0, 0, 1, 1.0, 1.0, 0.0, 9.0, 150.0))
+    # Written for DuckDB 1.x readers: storage version 64 (v1.0.0), not this engine's default.
+    header = (home(env) / "published" / "callops.duckdb").read_bytes()[:20]
+    assert header[8:12] == b"DUCK" and struct.unpack("<Q", header[12:20])[0] == 64
+
+
+def test_bad_delivery_fails_the_run_names_the_file_and_good_data_still_publishes(env):
+    before = published(env)
+    deliver(home(env), "acme_unknown", "2026-03-02", "contacts.csv", HEADER + "x1,q,2026-03-02 09:00:00,answered,1,1,0,0\n")
+    deliver(
+        home(env),
+        "shanghai_bank",
+        "2026-03-02",
+        "contacts.csv",
+        HEADER + "d1,cards,2026-03-02 09:00:00,answered,1,50,0,10\nd2,cards,not-a-time,answered,1,50,0,10\n",
+    )
+    done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-02")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "landing/telephony/acme_unknown/2026-03-02/contacts.csv: tenant 'acme_unknown' is not in callops.yml" in done.stdout
+    assert "result: FAILED" in done.stdout
+    kpis = published(env)
+    assert kpis[("shanghai_bank", dt.date(2026, 3, 2))] == pytest.approx((1, 1, 0, 0, 1, 1.0, 1.0, 0.0, 1.0, 60.0))
+    # Re-running day 1 (its files unchanged) changed nothing and duplicated nothing.
+    assert kpis[("shanghai_bank", dt.date(2026, 3, 1))] == before[("shanghai_bank", dt.date(2026, 3, 1))]
+    rejects = callops(env, "rejects", "--date", "2026-03-02")
+    assert "entered_at is not a timestamp: not-a-time" in rejects.stdout
+    assert "contacts.csv" in rejects.stdout and "  3  " in rejects.stdout
+
+
+def test_a_second_run_at_the_same_time_is_refused_clearly(env):
+    lock = home(env) / "warehouse" / "run.lock"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from callops.warehouse import file_lock
+        with file_lock(Path({str(lock)!r}), "test"):
+            print("locked", flush=True)
+            time.sleep(30)
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-01")
+        assert done.returncode == 3
+        assert "another run is in progress" in done.stdout
+    finally:
+        holder.kill()
+        holder.wait()
