@@ -59,6 +59,15 @@ def record_step(con: duckdb.DuckDBPyConnection, run_id: str, step: str, status: 
     )
 
 
+def _record_step_now(run_id: str, step: str, status: str, detail: object) -> None:
+    """Record a step that did its work without a warehouse connection of its own (dbt, publish)."""
+    con = warehouse.connect()
+    try:
+        record_step(con, run_id, step, status, detail)
+    finally:
+        con.close()
+
+
 def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
     fields = [field.name for field in dataclasses.fields(Tenant)]
@@ -228,11 +237,7 @@ def build_marts(run_id: str) -> dict:
 
     with warehouse.writer_lock():
         result = dbt.build()
-        con = warehouse.connect()
-        try:
-            record_step(con, run_id, "build", "success" if result.success else "failed", dataclasses.asdict(result))
-        finally:
-            con.close()
+        _record_step_now(run_id, "build", "success" if result.success else "failed", dataclasses.asdict(result))
     if not result.success:
         raise DataProblem("dbt build failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
     return {"nodes": result.nodes}
@@ -264,11 +269,7 @@ def publish_marts(run_id: str) -> dict:
 
     with warehouse.writer_lock():
         published = publish.publish(run_id)
-        con = warehouse.connect()
-        try:
-            record_step(con, run_id, "publish", "success", published)
-        finally:
-            con.close()
+        _record_step_now(run_id, "publish", "success", published)
     return published
 
 
