@@ -165,3 +165,22 @@ def test_only_delivery_days_in_range_and_no_in_flight_files_are_loaded(home):
     summary = load()
     assert summary["files"] == 1
     assert query("select delivery_date, file_name from raw.manifest") == [(DAY, "a.csv")]
+
+
+def test_common_export_variants_load(home):
+    # Semicolon-delimited with CRLF line ends, clock-style durations, year-first slash dates.
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "export.csv",
+        "\ufeffContact_ID;Queue_ID;Entered_At;Outcome;Wait_Seconds;Talk_Seconds\r\n"
+        + "c1;q1;2026/03/02 09:00:00;ANSWERED;0:00:42;0:03:05\r\n"
+        + "c2;q1;2026/03/02 09:30;abandoned;15.5;\r\n"
+        + "c3;q1;2026-03-02 10:00:00;abandoned;1:30;\r\n",
+    )
+    summary = load()
+    assert summary["rows_loaded"] == 2
+    rows = query("select contact_id, outcome, wait_seconds, talk_seconds, strftime(entered_at, '%H:%M') from raw.telephony_contacts order by 1")
+    assert rows == [("c1", "answered", 42.0, 185.0, "01:00"), ("c2", "abandoned", 15.5, None, "01:30")]
+    assert query("select line, reason from raw.rejects") == [(4, "wait_seconds is not a number of seconds >= 0: 1:30")]

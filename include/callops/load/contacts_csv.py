@@ -48,6 +48,9 @@ OUTCOMES = (
 )
 DIRECTIONS = ("inbound", "outbound")
 
+# Wall-clock formats accepted besides ISO 8601 (year first, so never ambiguous).
+SLASH_DATE_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M")
+
 # A trailing UTC offset after a time of day: Z, +08, +0800, +08:00.
 OFFSET_PATTERN = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
 
@@ -63,8 +66,20 @@ class FileLoad:
     extra_columns: list[str] = field(default_factory=list)
 
 
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a header line: the candidate that occurs most (comma on a tie)."""
+    return max(DELIMITERS, key=lambda d: (header_line.count(d), d == ","))
+
+
 def read_header(path: Path) -> list[str]:
     """Column names of the first line (lower-cased, trimmed, BOM dropped)."""
+    return _header(path)[0]
+
+
+def _header(path: Path) -> tuple[list[str], str]:
     with path.open("rb") as handle:
         first = handle.readline(1 << 16)
     if not first.strip():
@@ -73,8 +88,9 @@ def read_header(path: Path) -> list[str]:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
         raise LoadError(f"{path}: header line is not UTF-8 text") from None
-    text = text.lstrip(codecs.BOM_UTF8.decode())
-    return [name.strip().lower() for name in next(csv.reader(io.StringIO(text)))]
+    text = text.lstrip(codecs.BOM_UTF8.decode()).rstrip("\r\n")
+    delimiter = sniff_delimiter(text)
+    return [name.strip().lower() for name in next(csv.reader(io.StringIO(text), delimiter=delimiter))], delimiter
 
 
 def detect(path: Path) -> bool:
@@ -90,6 +106,10 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _quote_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_quote(v) for v in values) + "]"
+
+
 def _timestamp_sql(column: str) -> str:
     """UTC timestamp from text: honour an explicit offset, else the tenant's zone."""
     raw = f"nullif(trim({column}), '')"
@@ -97,7 +117,19 @@ def _timestamp_sql(column: str) -> str:
         when {raw} is null then null
         when regexp_matches({raw}, '{OFFSET_PATTERN}')
             then timezone('UTC', try_cast({raw} as timestamptz))
-        else timezone('UTC', timezone($timezone, try_cast({raw} as timestamp)))
+        else timezone('UTC', timezone($timezone, coalesce(
+            try_cast({raw} as timestamp), try_strptime({raw}, {_quote_list(SLASH_DATE_FORMATS)})
+        )))
+    end"""
+
+
+def _duration_sql(column: str) -> str:
+    """Seconds from a number (``90``, ``90.5``) or a clock duration (``0:01:30``, h:mm:ss)."""
+    raw = f"trim({column})"
+    return f"""case
+        when regexp_full_match({raw}, '\\d+:[0-5]\\d:[0-5]\\d(\\.\\d+)?')
+            then epoch(try_cast({raw} as interval))
+        else try_cast(nullif({raw}, '') as double)
     end"""
 
 
@@ -159,7 +191,7 @@ def load(
     run_id: str,
 ) -> FileLoad:
     """Load one contact CSV into raw.telephony_contacts / raw.rejects (caller owns the transaction)."""
-    header = read_header(path)
+    header, delimiter = _header(path)
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise LoadError(
@@ -182,7 +214,7 @@ def load(
             columns = {column_types},
             header = true,
             auto_detect = false,
-            delim = ',',
+            delim = {_quote(delimiter)},
             quote = '"',
             escape = '"',
             strict_mode = true,
@@ -227,7 +259,7 @@ def load(
     raw_text = " || ',' || ".join(f"coalesce({text(name)}, '')" for name in header)
     parsed_columns = ",\n            ".join(
         [f"{_timestamp_sql(name)} as {name}" for name in TIMESTAMP_COLUMNS]
-        + [f"try_cast(nullif(trim({name}), '') as double) as {name}" for name in DURATION_COLUMNS]
+        + [f"{_duration_sql(name)} as {name}" for name in DURATION_COLUMNS]
         + [f"nullif(trim({name}), '') as {name}_raw" for name in TIMESTAMP_COLUMNS + DURATION_COLUMNS]
     )
     con.execute(
