@@ -25,10 +25,6 @@ class PublishError(RuntimeError):
     pass
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -51,7 +47,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     con = warehouse.connect(build_db)
     try:
         catalog = con.execute("select current_database()").fetchone()[0]
-        con.execute(f"attach {_quote(str(staging))} as pub (storage_version '{STORAGE_VERSION}')")
+        con.execute(f"attach {warehouse.sql_literal(str(staging))} as pub (storage_version '{STORAGE_VERSION}')")
         tables = [
             row[0]
             for row in con.execute(

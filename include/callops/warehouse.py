@@ -123,6 +123,11 @@ create table if not exists ops.run_steps (
 """
 
 
+def sql_literal(value: str) -> str:
+    """A SQL string literal (for the few places DuckDB takes no parameter: ATTACH, read_csv options)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the build warehouse with callops' memory and thread caps."""
     path = path or settings.build_db_path()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from callops.warehouse import sql_literal
+
 FORMAT = "callops_contact_csv"
 
 REQUIRED_COLUMNS = ("contact_id", "queue_id", "entered_at", "outcome")
@@ -102,12 +104,8 @@ def detect(path: Path) -> bool:
     return set(REQUIRED_COLUMNS) <= set(header)
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _quote_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(_quote(v) for v in values) + "]"
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
 
 
 def _timestamp_sql(column: str) -> str:
@@ -140,11 +138,11 @@ def _rules_sql() -> str:
         ("entered_at_raw is null", "'entered_at is empty'"),
         ("entered_at is null", "'entered_at is not a timestamp: ' || entered_at_raw"),
         (
-            f"outcome not in ({', '.join(map(_quote, OUTCOMES))}) or outcome is null",
+            f"outcome not in ({', '.join(map(sql_literal, OUTCOMES))}) or outcome is null",
             f"'outcome ''' || coalesce(outcome_raw, '') || ''' is not one of {', '.join(OUTCOMES)}'",
         ),
         (
-            f"direction not in ({', '.join(map(_quote, DIRECTIONS))})",
+            f"direction not in ({', '.join(map(sql_literal, DIRECTIONS))})",
             "'direction ''' || direction || ''' is not inbound or outbound'",
         ),
         (
@@ -203,18 +201,18 @@ def load(
         raise LoadError(f"{path}: column(s) {', '.join(duplicated)} appear more than once in the header")
     result = FileLoad(extra_columns=[name for name in header if name not in COLUMNS])
 
-    column_types = "{" + ", ".join(f"{_quote(name or f'column{i}')}: 'VARCHAR'" for i, name in enumerate(header)) + "}"
+    column_types = "{" + ", ".join(f"{sql_literal(name or f'column{i}')}: 'VARCHAR'" for i, name in enumerate(header)) + "}"
     con.execute("drop table if exists scan_rejects; drop table if exists scan_reject_scans")
     con.execute(
         f"""
         create or replace temp table scan as
         select row_number() over () as row_index, *
         from read_csv(
-            {_quote(str(path))},
+            {sql_literal(str(path))},
             columns = {column_types},
             header = true,
             auto_detect = false,
-            delim = {_quote(delimiter)},
+            delim = {sql_literal(delimiter)},
             quote = '"',
             escape = '"',
             strict_mode = true,
