@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 import duckdb
 
-from callops import warehouse
+from callops import pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import contacts_csv
@@ -93,7 +93,8 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
                 [run_id, start, end, _now()],
             )
             write_tenants(con, config)
-            outcomes = [_load_one(con, config, delivery, run_id) for delivery in find_deliveries(start, end)]
+            pads = pseudonym.pads()
+            outcomes = [_load_one(con, config, delivery, run_id, pads) for delivery in find_deliveries(start, end)]
             summary = {
                 "files": len(outcomes),
                 "failed": [o.message for o in outcomes if o.action == "failed"],
@@ -106,7 +107,9 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
     return summary
 
 
-def _load_one(con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str) -> FileOutcome:
+def _load_one(
+    con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str, pads: dict[str, str]
+) -> FileOutcome:
     outcome = FileOutcome(
         delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
     )
@@ -170,6 +173,7 @@ def _load_one(con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery
             delivery_date=delivery.delivery_date.isoformat(),
             feed=delivery.feed,
             run_id=run_id,
+            pads=pads,
         )
         manifest.update(
             file_format=adapter.FORMAT,

@@ -9,6 +9,7 @@ project directory)::
     airflow/                                          embedded Airflow home (SQLite metadata)
     dbt/                                              dbt target and logs
     runs/                                             per-run Airflow logs of `callops run`
+    secrets/                                          generated pseudonymisation key (0600)
 """
 
 from __future__ import annotations

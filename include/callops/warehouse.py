@@ -67,7 +67,8 @@ create table if not exists raw.telephony_contacts (
     direction varchar not null,
     outcome varchar not null,
     agent_id varchar,
-    caller_number varchar,
+    caller_number varchar,                -- personal data: private warehouse only
+    caller_id_hash varchar,               -- HMAC pseudonym of the normalised number; null when withheld
     wait_seconds double,
     talk_seconds double,
     hold_seconds double,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from callops import pipeline, warehouse
+from callops import pipeline, pseudonym, warehouse
 from tests.conftest import deliver
 
 DAY = dt.date(2026, 3, 2)
@@ -137,7 +137,15 @@ def test_missing_required_column_is_named(home, tmp_path):
     con = warehouse.connect()
     with pytest.raises(contacts_csv.LoadError, match=r"c\.csv: missing required column\(s\) outcome"):
         contacts_csv.load(
-            con, path, file_id="f", tenant_id="t", timezone="UTC", delivery_date="2026-03-02", feed="telephony", run_id="r"
+            con,
+            path,
+            file_id="f",
+            tenant_id="t",
+            timezone="UTC",
+            delivery_date="2026-03-02",
+            feed="telephony",
+            run_id="r",
+            pads=pseudonym.pads(b"k"),
         )
 
 
@@ -184,3 +192,32 @@ def test_common_export_variants_load(home):
     rows = query("select contact_id, outcome, wait_seconds, talk_seconds, strftime(entered_at, '%H:%M') from raw.telephony_contacts order by 1")
     assert rows == [("c1", "answered", 42.0, 185.0, "01:00"), ("c2", "abandoned", 15.5, None, "01:30")]
     assert query("select line, reason from raw.rejects") == [(4, "wait_seconds is not a number of seconds >= 0: 1:30")]
+
+
+def test_caller_numbers_are_pseudonymised_with_the_keyed_hmac(home, monkeypatch):
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("CALLOPS_PSEUDONYM_KEY", "tenant-secret")
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "a.csv",
+        "contact_id,queue_id,entered_at,outcome,wait_seconds,caller_number\n"
+        "c1,q1,2026-03-02 09:00:00,abandoned,3,+86 138-0000-0000\n"
+        "c2,q1,2026-03-02 09:01:00,abandoned,3,+8613800000000\n"
+        "c3,q1,2026-03-02 09:02:00,abandoned,3,Anonymous\n"
+        "c4,q1,2026-03-02 09:03:00,abandoned,3,\n",
+    )
+    load()
+    hashes = dict(query("select contact_id, caller_id_hash from raw.telephony_contacts"))
+    expected = hmac.new(b"tenant-secret", b"+8613800000000", hashlib.sha256).hexdigest()
+    assert hashes == {"c1": expected, "c2": expected, "c3": None, "c4": None}
+
+
+def test_without_a_configured_key_one_is_generated_once_and_kept_private(home, monkeypatch):
+    monkeypatch.delenv("CALLOPS_PSEUDONYM_KEY", raising=False)
+    first = pseudonym.key()
+    assert pseudonym.key() == first and len(first) == 64
+    assert pseudonym.key_path().stat().st_mode & 0o777 == 0o600

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from callops import pseudonym
 from callops.warehouse import sql_literal
 
 FORMAT = "callops_contact_csv"
@@ -187,6 +188,7 @@ def load(
     delivery_date: str,
     feed: str,
     run_id: str,
+    pads: dict[str, str],
 ) -> FileLoad:
     """Load one contact CSV into raw.telephony_contacts / raw.rejects (caller owns the transaction)."""
     header, delimiter = _header(path)
@@ -296,17 +298,18 @@ def load(
         "run_id": run_id,
     }
     con.execute(
-        """
+        f"""
         insert into raw.telephony_contacts
         select
             $file_id, $tenant_id, $delivery_date::date, line,
             contact_id, queue_id, direction, outcome, agent_id, caller_number,
+            {pseudonym.hmac_sql(pseudonym.phone_sql('caller_number'))},
             wait_seconds, talk_seconds, hold_seconds, after_call_work_seconds,
             entered_at, answered_at, ended_at, now()::timestamp
         from validated
         where reject_reason is null
         """,
-        {k: params[k] for k in ("file_id", "tenant_id", "delivery_date")},
+        {**{k: params[k] for k in ("file_id", "tenant_id", "delivery_date")}, **pads},
     )
     con.execute(
         """

@@ -29,6 +29,7 @@ renamed as (
         contact_id,
         queue_id,
         agent_id,
+        caller_id_hash,
         file_id,
 
         -- strings
