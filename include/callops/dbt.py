@@ -32,15 +32,13 @@ def environment() -> dict[str, str]:
     }
 
 
-def invoke(*args: str) -> DbtResult:
-    """Run one dbt command (``build``, ``test``, ...) with callops' project, profile and paths."""
-    from dbt.cli.main import dbtRunner
-
+def command(*args: str) -> list[str]:
+    """dbt arguments with callops' project, profile and paths; sets the env profiles.yml reads."""
     os.environ.update(environment())
     settings.build_db_path().parent.mkdir(parents=True, exist_ok=True)
     work = settings.dbt_work_dir()
     project = str(settings.dbt_project_dir())
-    command = [
+    return [
         *args,
         "--project-dir", project,
         "--profiles-dir", project,
@@ -49,8 +47,14 @@ def invoke(*args: str) -> DbtResult:
         "--no-version-check",
         "--no-send-anonymous-usage-stats",
     ]
+
+
+def invoke(*args: str) -> DbtResult:
+    """Run one dbt command (``build``, ``test``, ...) in-process."""
+    from dbt.cli.main import dbtRunner
+
     try:
-        outcome = dbtRunner().invoke(command)
+        outcome = dbtRunner().invoke(command(*args))
     finally:
         _release_warehouse()
     results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []

@@ -61,11 +61,8 @@ def record_step(con: duckdb.DuckDBPyConnection, run_id: str, step: str, status: 
 
 def _record_step_now(run_id: str, step: str, status: str, detail: object) -> None:
     """Record a step that did its work without a warehouse connection of its own (dbt, publish)."""
-    con = warehouse.connect()
-    try:
+    with warehouse.connection() as con:
         record_step(con, run_id, step, status, detail)
-    finally:
-        con.close()
 
 
 def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -85,25 +82,21 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         config = load_config()
     except ConfigError as error:
         raise DataProblem(str(error)) from None
-    with warehouse.writer_lock():
-        con = warehouse.connect()
-        try:
-            con.execute(
-                "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
-                [run_id, start, end, _now()],
-            )
-            write_tenants(con, config)
-            pads = pseudonym.pads()
-            outcomes = [_load_one(con, config, delivery, run_id, pads) for delivery in find_deliveries(start, end)]
-            summary = {
-                "files": len(outcomes),
-                "failed": [o.message for o in outcomes if o.action == "failed"],
-                "rows_loaded": sum(o.rows_loaded for o in outcomes),
-                "rows_rejected": sum(o.rows_rejected for o in outcomes),
-            }
-            record_step(con, run_id, "load", "failed" if summary["failed"] else "success", summary)
-        finally:
-            con.close()
+    with warehouse.session() as con:
+        con.execute(
+            "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
+            [run_id, start, end, _now()],
+        )
+        write_tenants(con, config)
+        pads = pseudonym.pads()
+        outcomes = [_load_one(con, config, delivery, run_id, pads) for delivery in find_deliveries(start, end)]
+        summary = {
+            "files": len(outcomes),
+            "failed": [o.message for o in outcomes if o.action == "failed"],
+            "rows_loaded": sum(o.rows_loaded for o in outcomes),
+            "rows_rejected": sum(o.rows_rejected for o in outcomes),
+        }
+        record_step(con, run_id, "load", "failed" if summary["failed"] else "success", summary)
     return summary
 
 
@@ -251,16 +244,12 @@ def validate_marts(run_id: str) -> dict:
     """Great Expectations gate on the candidate marts; a blocking failure stops publication."""
     from callops.quality import gate
 
-    with warehouse.writer_lock():
-        con = warehouse.connect()
-        try:
-            results = gate.validate_candidates(con)
-            blocking = [r for r in results if not r.success and r.severity == "blocking"]
-            warnings = [r for r in results if not r.success and r.severity != "blocking"]
-            status = "failed" if blocking else ("warning" if warnings else "success")
-            record_step(con, run_id, "validate", status, [dataclasses.asdict(r) for r in results])
-        finally:
-            con.close()
+    with warehouse.session() as con:
+        results = gate.validate_candidates(con)
+        blocking = [r for r in results if not r.success and r.severity == "blocking"]
+        warnings = [r for r in results if not r.success and r.severity != "blocking"]
+        status = "failed" if blocking else ("warning" if warnings else "success")
+        record_step(con, run_id, "validate", status, [dataclasses.asdict(r) for r in results])
     if blocking:
         raise DataProblem(
             "candidate marts failed blocking checks, nothing published: " + "; ".join(r.describe() for r in blocking)
@@ -282,32 +271,28 @@ def publish_marts(run_id: str) -> dict:
 
 def finish_run(run_id: str) -> dict:
     """Close the run record; fail (no retry) if any file or step failed."""
-    with warehouse.writer_lock():
-        con = warehouse.connect()
-        try:
-            steps = dict(
-                con.execute(
-                    "select step, arg_max(status, finished_at) from ops.run_steps where run_id = ? group by 1",
-                    [run_id],
-                ).fetchall()
-            )
-            failed_files = [
-                row[0]
-                for row in con.execute(
-                    "select message from ops.run_files where run_id = ? and action = 'failed' order by file_name",
-                    [run_id],
-                ).fetchall()
-            ]
-            problems = [f"step {step} failed" for step, status in steps.items() if status == "failed" and step != "load"]
-            problems += [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in steps]
-            problems += failed_files
-            status = "failed" if problems else "success"
+    with warehouse.session() as con:
+        steps = dict(
             con.execute(
-                "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
-                [_now(), status, json.dumps({"steps": steps, "problems": problems}), run_id],
-            )
-        finally:
-            con.close()
+                "select step, arg_max(status, finished_at) from ops.run_steps where run_id = ? group by 1",
+                [run_id],
+            ).fetchall()
+        )
+        failed_files = [
+            row[0]
+            for row in con.execute(
+                "select message from ops.run_files where run_id = ? and action = 'failed' order by file_name",
+                [run_id],
+            ).fetchall()
+        ]
+        problems = [f"step {step} failed" for step, status in steps.items() if status == "failed" and step != "load"]
+        problems += [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in steps]
+        problems += failed_files
+        status = "failed" if problems else "success"
+        con.execute(
+            "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
+            [_now(), status, json.dumps({"steps": steps, "problems": problems}), run_id],
+        )
     if problems:
         raise DataProblem("run failed: " + "; ".join(problems))
     return {"status": status, "steps": steps}

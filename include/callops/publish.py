@@ -42,10 +42,9 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     for leftover in (staging, Path(f"{staging}.wal")):
         leftover.unlink(missing_ok=True)
 
-    # Through the warehouse's own connection: in one process DuckDB opens a file once
-    # (dbt-duckdb may still hold it), so the candidate is read from the main database.
-    con = warehouse.connect(build_db)
-    try:
+    # Through the warehouse's own connection (DuckDB opens a file once per process, and
+    # `airflow dags test` runs every step in one): the candidate is its main database.
+    with warehouse.connection(build_db) as con:
         catalog = con.execute("select current_database()").fetchone()[0]
         con.execute(f"attach {warehouse.sql_literal(str(staging))} as pub (storage_version '{STORAGE_VERSION}')")
         tables = [
@@ -67,8 +66,6 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
             counts[table] = con.execute(f'select count(*) from pub.{PUBLISHED_SCHEMA}."{table}"').fetchone()[0]
         con.execute("checkpoint pub")
         con.execute("detach pub")
-    finally:
-        con.close()
 
     wal = Path(f"{staging}.wal")
     if wal.exists():

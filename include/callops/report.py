@@ -54,12 +54,8 @@ class RunSummary:
 def run_summary(run_id: str) -> RunSummary | None:
     if not settings.build_db_path().exists():
         return None
-    with warehouse.writer_lock():
-        con = warehouse.connect(read_only=True)
-        try:
-            return _run_summary(con, run_id)
-        finally:
-            con.close()
+    with warehouse.session(read_only=True) as con:
+        return _run_summary(con, run_id)
 
 
 def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | None:
@@ -152,21 +148,17 @@ def published_kpis(tenant: str | None, start: dt.date | None, end: dt.date | Non
 def rejects(tenant: str | None, delivery_date: dt.date | None) -> str:
     if not settings.build_db_path().exists():
         return "no build warehouse yet: nothing was loaded"
-    with warehouse.writer_lock():
-        con = warehouse.connect(read_only=True)
-        try:
-            rows = con.execute(
-                """
-                select delivery_date, tenant_id, feed, file_name, line, reason, raw_text
-                from raw.rejects
-                where ($tenant is null or tenant_id = $tenant)
-                  and ($date is null or delivery_date = $date)
-                order by delivery_date, tenant_id, feed, file_name, line
-                """,
-                {"tenant": tenant, "date": delivery_date},
-            ).fetchall()
-        finally:
-            con.close()
+    with warehouse.session(read_only=True) as con:
+        rows = con.execute(
+            """
+            select delivery_date, tenant_id, feed, file_name, line, reason, raw_text
+            from raw.rejects
+            where ($tenant is null or tenant_id = $tenant)
+              and ($date is null or delivery_date = $date)
+            order by delivery_date, tenant_id, feed, file_name, line
+            """,
+            {"tenant": tenant, "date": delivery_date},
+        ).fetchall()
     if not rows:
         return "no rejected rows"
     return format_table(["delivery_day", "tenant", "feed", "file", "line", "reason", "raw_text"], rows)

@@ -145,6 +145,16 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     return con
 
 
+@contextlib.contextmanager
+def connection(path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A capped connection to the build warehouse, closed on exit (the caller holds the lock)."""
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 class LockBusy(RuntimeError):
     """Another process holds a callops lock."""
 
@@ -180,3 +190,10 @@ def file_lock(path: Path, purpose: str, wait_seconds: float | None = None) -> It
 def writer_lock(wait_seconds: float | None = 600) -> contextlib.AbstractContextManager[None]:
     """The single-writer lock every task that writes the build warehouse takes."""
     return file_lock(settings.warehouse_lock_path(), "build warehouse writer", wait_seconds)
+
+
+@contextlib.contextmanager
+def session(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The writer lock plus a connection: how every step and report opens the build warehouse."""
+    with writer_lock(), connection(read_only=read_only) as con:
+        yield con

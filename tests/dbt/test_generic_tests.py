@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
-from callops import dbt, settings, warehouse
+from callops import dbt, warehouse
 
 
 def run_inline(sql: str) -> list[tuple]:
     from dbt.cli.main import dbtRunner
 
     warehouse.connect().close()
-    os.environ.update(dbt.environment())
-    project = str(settings.dbt_project_dir())
-    work = settings.dbt_work_dir()
-    outcome = dbtRunner().invoke(
-        ["show", "--inline", sql, "--limit", "100", "--project-dir", project, "--profiles-dir", project,
-         "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    )
-    dbt._release_warehouse()
+    try:
+        outcome = dbtRunner().invoke(dbt.command("show", "--inline", sql, "--limit", "100"))
+    finally:
+        dbt._release_warehouse()
     assert outcome.success, outcome.exception
     return [tuple(row) for row in outcome.result.results[0].agate_table.rows]
 

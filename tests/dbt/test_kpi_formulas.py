@@ -30,13 +30,10 @@ def build(run_id: str, start: str, end: str) -> None:
 
 
 def kpis(tenant: str) -> dict[dt.date, tuple]:
-    con = warehouse.connect(read_only=True)
-    try:
+    with warehouse.connection(read_only=True) as con:
         rows = con.execute(
             f"select kpi_date, {COLUMNS} from marts.rpt_daily_kpis where tenant_id = ? order by kpi_date", [tenant]
         ).fetchall()
-    finally:
-        con.close()
     return {row[0]: row[1:] for row in rows}
 
 
