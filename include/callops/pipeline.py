@@ -22,13 +22,8 @@ import duckdb
 from callops import pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
-from callops.load import contacts_csv
-from callops.load.contacts_csv import LoadError
-
-# feed -> adapters tried in order; each has FORMAT, detect(path) and load(...).
-FEED_ADAPTERS = {
-    "telephony": (contacts_csv,),
-}
+from callops.load import registry
+from callops.load.base import LoadContext, LoadError, detect_encoding, read_head, utf8_source
 
 
 class DataProblem(RuntimeError):
@@ -127,6 +122,7 @@ def _load_one(
         "rows_loaded": 0,
         "rows_rejected": 0,
         "extra_columns": [],
+        "encoding": None,
         "status": "failed",
         "error": None,
         "run_id": run_id,
@@ -145,34 +141,47 @@ def _load_one(
                 f"{delivery.display}: tenant '{delivery.tenant_id}' is not in {config.path.name} "
                 f"(configured: {', '.join(config.tenant_ids)})"
             )
-        adapters = FEED_ADAPTERS.get(delivery.feed)
-        if adapters is None:
-            raise LoadError(f"{delivery.display}: unknown feed '{delivery.feed}' (known: {', '.join(FEED_ADAPTERS)})")
-        adapter = next((a for a in adapters if a.detect(path)), None)
+        if delivery.feed not in registry.feeds():
+            raise LoadError(
+                f"{delivery.display}: unknown feed '{delivery.feed}' (known: {', '.join(registry.feeds())})"
+            )
+        if stat.st_size == 0:
+            raise LoadError(f"{delivery.display}: the file is empty")
+        encoding = detect_encoding(path)
+        head = read_head(path, encoding)
+        adapter = registry.choose(delivery.feed, head)
+        if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
+            raise LoadError(f"{delivery.display}: {near_miss}")
         if adapter is None:
             raise LoadError(
                 f"{delivery.display}: unknown format for feed '{delivery.feed}' "
-                f"(expected one of: {', '.join(a.FORMAT for a in adapters)}; "
-                f"a contact CSV needs the columns {', '.join(contacts_csv.REQUIRED_COLUMNS)})"
+                f"(known formats: {registry.describe(delivery.feed)})"
             )
-        con.execute("delete from raw.telephony_contacts where file_id = ?", [delivery.file_id])
+        for table in registry.raw_tables():
+            con.execute(f"delete from {table} where file_id = ?", [delivery.file_id])
         con.execute("delete from raw.rejects where file_id = ?", [delivery.file_id])
-        loaded = adapter.load(
-            con,
-            path,
-            file_id=delivery.file_id,
-            tenant_id=tenant.id,
-            timezone=tenant.timezone,
-            delivery_date=delivery.delivery_date.isoformat(),
-            feed=delivery.feed,
-            run_id=run_id,
-            pads=pads,
-        )
+        with utf8_source(path, encoding) as source:
+            loaded = adapter.load(
+                LoadContext(
+                    con=con,
+                    path=path,
+                    source=source,
+                    display=delivery.display,
+                    file_id=delivery.file_id,
+                    tenant=tenant,
+                    delivery_date=delivery.delivery_date,
+                    feed=delivery.feed,
+                    run_id=run_id,
+                    pads=pads,
+                    encoding=encoding,
+                )
+            )
         manifest.update(
             file_format=adapter.FORMAT,
             rows_loaded=loaded.rows_loaded,
             rows_rejected=loaded.rows_rejected,
             extra_columns=loaded.extra_columns,
+            encoding=encoding,
             status="loaded",
         )
         _upsert_manifest(con, manifest)
@@ -182,7 +191,10 @@ def _load_one(
         if loaded.rows_rejected:
             notes.append(f"{loaded.rows_rejected} row(s) rejected (see `callops rejects`)")
         if loaded.extra_columns:
-            notes.append(f"unknown column(s) ignored: {', '.join(loaded.extra_columns)}")
+            notes.append(f"unknown column(s) kept in `extra`, not modelled: {', '.join(loaded.extra_columns)}")
+        if encoding != "utf-8":
+            notes.append(f"read as {encoding.upper()}")
+        notes += loaded.notes
         outcome.message = f"{delivery.display}: " + "; ".join(notes) if notes else None
         _record_file(con, run_id, outcome)
         con.execute("commit")

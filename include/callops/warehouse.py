@@ -56,28 +56,7 @@ create table if not exists raw.manifest (
     error varchar,
     run_id varchar
 );
-
-create table if not exists raw.telephony_contacts (
-    file_id varchar not null,
-    tenant_id varchar not null,
-    delivery_date date not null,
-    source_line bigint,
-    contact_id varchar not null,
-    queue_id varchar,
-    direction varchar not null,
-    outcome varchar not null,
-    agent_id varchar,
-    caller_number varchar,                -- personal data: private warehouse only
-    caller_id_hash varchar,               -- HMAC pseudonym of the normalised number; null when withheld
-    wait_seconds double,
-    talk_seconds double,
-    hold_seconds double,
-    after_call_work_seconds double,
-    entered_at timestamp not null,        -- UTC
-    answered_at timestamp,                -- UTC
-    ended_at timestamp,                   -- UTC
-    loaded_at timestamp not null          -- UTC
-);
+alter table raw.manifest add column if not exists encoding varchar;
 
 create table if not exists raw.rejects (
     file_id varchar not null,
@@ -141,7 +120,10 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     con.execute(f"set threads = {settings.duckdb_threads()}")
     con.execute("set TimeZone = 'UTC'")
     if not read_only:
+        from callops.load import registry  # the adapters own their raw tables
+
         con.execute(RAW_DDL)
+        con.execute(registry.raw_ddl())
     return con
 
 

@@ -51,7 +51,7 @@ def test_rows_load_and_bad_rows_are_quarantined_with_line_and_rule(home):
     assert reasons[3] == "entered_at is not a timestamp: yesterday"
     assert reasons[4].startswith("outcome 'hung_up' is not one of answered, abandoned")
     assert reasons[5].startswith("TOO MANY COLUMNS")
-    assert reasons[6] == "wait_seconds is not a number of seconds >= 0: -4"
+    assert reasons[6] == "wait_seconds is below 0: -4"
     assert reasons[7] == "queue_id is empty (only ivr_contained contacts have no queue)"
     assert reasons[8] == "entered_at is not a timestamp: 2026-02-30 09:50:00"
     assert reasons[9] == "an answered contact needs answered_at or wait_seconds"
@@ -121,7 +121,7 @@ def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(h
     summary = load()
     failed = "\n".join(summary["failed"])
     assert "landing/telephony/unknown_brand/2026-03-02/x.csv: tenant 'unknown_brand' is not in callops.yml" in failed
-    assert "landing/telephony/shanghai_bank/2026-03-02/no_outcome.csv: unknown format" in failed
+    assert "landing/telephony/shanghai_bank/2026-03-02/no_outcome.csv: missing required column(s) outcome" in failed
     assert "landing/telephony/shanghai_bank/2026-03-02/notes.txt: unknown format" in failed
     assert "landing/crm/shanghai_bank/2026-03-02/b.csv: unknown feed 'crm'" in failed
     assert summary["rows_loaded"] == 1
@@ -129,24 +129,13 @@ def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(h
     assert statuses == {"good.csv": "loaded", "x.csv": "failed", "no_outcome.csv": "failed", "notes.txt": "failed", "b.csv": "failed"}
 
 
-def test_missing_required_column_is_named(home, tmp_path):
-    from callops.load import contacts_csv
-
-    path = tmp_path / "c.csv"
-    path.write_text("contact_id,queue_id,entered_at,outcome_code\nc1,q1,2026-03-02,answered\n")
-    con = warehouse.connect()
-    with pytest.raises(contacts_csv.LoadError, match=r"c\.csv: missing required column\(s\) outcome"):
-        contacts_csv.load(
-            con,
-            path,
-            file_id="f",
-            tenant_id="t",
-            timezone="UTC",
-            delivery_date="2026-03-02",
-            feed="telephony",
-            run_id="r",
-            pads=pseudonym.pads(b"k"),
-        )
+def test_missing_required_column_is_named(home):
+    deliver(home, "shanghai_bank", "2026-03-02", "c.csv", "contact_id,queue_id,entered_at,outcome_code\nc1,q1,2026-03-02,answered\n")
+    summary = load()
+    assert summary["failed"] == [
+        "landing/telephony/shanghai_bank/2026-03-02/c.csv: missing required column(s) outcome for "
+        "callops_contact_csv (header has: contact_id, queue_id, entered_at, outcome_code)"
+    ]
 
 
 def test_unknown_extra_column_loads_and_is_reported(home):
@@ -160,7 +149,8 @@ def test_unknown_extra_column_loads_and_is_reported(home):
     summary = load()
     assert summary["rows_loaded"] == 1
     assert query("select extra_columns from raw.manifest") == [(["skill_group"],)]
-    assert "unknown column(s) ignored: skill_group" in query("select message from ops.run_files")[0][0]
+    assert "unknown column(s) kept in `extra`, not modelled: skill_group" in query("select message from ops.run_files")[0][0]
+    assert query("select extra->>'skill_group' from raw.telephony_contacts") == [("vip",)]
 
 
 def test_only_delivery_days_in_range_and_no_in_flight_files_are_loaded(home):
@@ -191,7 +181,7 @@ def test_common_export_variants_load(home):
     assert summary["rows_loaded"] == 2
     rows = query("select contact_id, outcome, wait_seconds, talk_seconds, strftime(entered_at, '%H:%M') from raw.telephony_contacts order by 1")
     assert rows == [("c1", "answered", 42.0, 185.0, "01:00"), ("c2", "abandoned", 15.5, None, "01:30")]
-    assert query("select line, reason from raw.rejects") == [(4, "wait_seconds is not a number of seconds >= 0: 1:30")]
+    assert query("select line, reason from raw.rejects") == [(4, "wait_seconds is not a number of seconds: 1:30")]
 
 
 def test_caller_numbers_are_pseudonymised_with_the_keyed_hmac(home, monkeypatch):

@@ -1,6 +1,8 @@
 {#
     One row per tenant x contact x queue stint (entered_at). A stint that was
-    delivered in several files counts once: the latest load wins.
+    delivered in several files counts once: the latest version of the record
+    (the source's own update time where it has one, e.g. Amazon Connect's
+    LastUpdateTimestamp), then the latest load, wins.
 #}
 with
 
@@ -16,7 +18,9 @@ deduplicated as (
     from telephony_contacts
     qualify row_number() over (
         partition by tenant_id, contact_id, coalesce(queue_id, ''), entered_at
-        order by loaded_at desc, file_id desc, source_line desc
+        order by
+            source_updated_at desc nulls last,
+            loaded_at desc, file_id desc, source_line desc
     ) = 1
 
 ),
@@ -33,19 +37,19 @@ renamed as (
         file_id,
 
         -- strings
+        source_format,
         direction,
         outcome,
+        segment,
 
-        -- numerics: a missing wait is derived from the stint's own timestamps
-        coalesce(
-            wait_seconds,
-            date_diff(
-                'millisecond', entered_at, coalesce(answered_at, ended_at)
-            ) / 1000.0
-        ) as wait_seconds,
+        -- numerics (null where the format cannot express the figure)
+        wait_seconds,
         talk_seconds,
         hold_seconds,
         after_call_work_seconds,
+
+        -- booleans
+        is_transferred,
 
         -- dates
         delivery_date,
