@@ -49,3 +49,14 @@
             then {{ safe_divide(answered_within_sl, offered ~ ' - ' ~ abandoned_within_sl) }}
     end
 {%- endmacro %}
+
+{#
+    Count of rows where a flag holds, or null when the flag is unknown (null)
+    for any row: a count over partly unknown data would be a guess.
+#}
+{% macro count_if_known(flag) -%}
+    case
+        when bool_and({{ flag }} is not null)
+            then count(*) filter (where {{ flag }})
+    end
+{%- endmacro %}

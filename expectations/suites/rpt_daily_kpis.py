@@ -65,6 +65,7 @@ def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
                 column_A=larger,
                 column_B=smaller,
                 or_equal=True,
+                ignore_row_if="either_value_is_missing",
                 notes=f"{smaller} is part of {larger}",
                 meta=BLOCKING,
             )

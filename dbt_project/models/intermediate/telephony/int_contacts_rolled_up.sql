@@ -47,13 +47,24 @@ rolled_up as (
             where outcome <> 'ivr_contained'
         ) as last_queue_outcome,
         count(*) filter (where outcome <> 'ivr_contained') as stint_count,
-        sum(wait_seconds) filter (
-            where outcome <> 'ivr_contained'
-            and (
-                first_answered_stint_at is null
-                or entered_at <= first_answered_stint_at
+        -- null when any counted stint's wait is unknown (a format without
+        -- queue wait, e.g. Asterisk CDR): never a partial sum
+        case
+            when bool_and(wait_seconds is not null) filter (
+                where outcome <> 'ivr_contained'
+                and (
+                    first_answered_stint_at is null
+                    or entered_at <= first_answered_stint_at
+                )
             )
-        ) as wait_seconds,
+                then sum(wait_seconds) filter (
+                    where outcome <> 'ivr_contained'
+                    and (
+                        first_answered_stint_at is null
+                        or entered_at <= first_answered_stint_at
+                    )
+                )
+        end as wait_seconds,
         sum(
             talk_seconds
             + coalesce(hold_seconds, 0)
@@ -138,15 +149,19 @@ flagged as (
         is_answered,
         is_ivr_contained,
         is_abandoned,
-        coalesce(
-            is_abandoned and wait_seconds < short_abandon_seconds, false
-        ) as is_short_abandoned,
-        coalesce(
-            is_abandoned and wait_seconds <= service_level_seconds, false
-        ) as is_abandoned_within_sl,
-        coalesce(
-            is_answered and wait_seconds <= service_level_seconds, false
-        ) as is_answered_within_sl,
+        -- wait-based flags are null when the wait is unknown
+        case
+            when is_abandoned then wait_seconds < short_abandon_seconds
+            else false
+        end as is_short_abandoned,
+        case
+            when is_abandoned then wait_seconds <= service_level_seconds
+            else false
+        end as is_abandoned_within_sl,
+        case
+            when is_answered then wait_seconds <= service_level_seconds
+            else false
+        end as is_answered_within_sl,
 
         -- dates
         cast(first_entered_at_local as date) as contact_date,

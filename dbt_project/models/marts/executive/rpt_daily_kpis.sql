@@ -1,6 +1,8 @@
 {#
     One row per tenant per local date: the day's contact-centre KPIs, counted
-    per contact (DOMAIN.md). Formulas live in macros/kpis.sql.
+    per contact (DOMAIN.md). Formulas live in macros/kpis.sql. A figure that
+    needs the queue wait is null for a day with contacts whose format cannot
+    express it (Asterisk CDR), never a guess.
 #}
 with
 
@@ -20,15 +22,16 @@ counted as (
         count(*) filter (where is_offered) as offered_count,
         count(*) filter (where is_answered) as answered_count,
         count(*) filter (where is_abandoned) as abandoned_count,
-        count(*) filter (where is_short_abandoned) as short_abandoned_count,
-        count(*) filter (
-            where is_answered_within_sl
-        ) as answered_within_sl_count,
-        count(*) filter (
-            where is_abandoned_within_sl
-        ) as abandoned_within_sl_count,
+        {{ count_if_known('is_short_abandoned') }} as short_abandoned_count,
+        {{ count_if_known('is_answered_within_sl') }}
+            as answered_within_sl_count,
+        {{ count_if_known('is_abandoned_within_sl') }}
+            as abandoned_within_sl_count,
         count(*) filter (where is_ivr_contained) as ivr_contained_count,
-        avg(wait_seconds) filter (where is_answered) as asa_seconds,
+        case
+            when bool_and(wait_seconds is not null) filter (where is_answered)
+                then avg(wait_seconds) filter (where is_answered)
+        end as asa_seconds,
         avg(handle_seconds) filter (where is_answered) as aht_seconds
     from contacts
     group by 1, 2
