@@ -239,7 +239,7 @@ def _parsed_sql(column: Column) -> str:
     if column.kind == "boolean":
         return boolean_sql(name)
     if column.kind == "list":
-        return f"list_filter(list_transform(regexp_split_to_array({text_sql(name)}, '[;|]'), x -> trim(x)), x -> x <> '')"
+        return f"list_filter(list_transform(regexp_split_to_array({text_sql(name)}, '[;|]'), lambda x: trim(x)), lambda x: x <> '')"
     raise AssertionError(column.kind)
 
 
@@ -389,8 +389,12 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
 def finish(ctx: LoadContext, result: FileLoad) -> FileLoad:
     """Quarantine the rule and structural rejects of ``validated``; count what loaded."""
     rejected = ctx.reject("validated", where="reject_reason is not null")
+    # The reader reports one error per bad field; the quarantine keeps one row per line.
     rejected += ctx.reject(
-        "scan_rejects", line="line", reason="error_type || ': ' || error_message", raw_text="csv_line"
+        "(select * from scan_rejects qualify row_number() over (partition by line order by column_idx) = 1)",
+        line="line",
+        reason="error_type || ': ' || error_message",
+        raw_text="csv_line",
     )
     result.rows_loaded = ctx.con.execute("select count(*) from validated where reject_reason is null").fetchone()[0]
     result.rows_rejected = rejected
