@@ -364,8 +364,7 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
         + [f"{text_sql(c.name)} as {c.name}_raw" for c in contract.columns]
     )
     rules = [rule for column in contract.columns for rule in _column_rules(column)] + list(contract.rules)
-    con.execute(
-        f"""
+    sql = f"""
         create or replace temp table validated as
         with source as (
             select scan.row_index, line_map.line, {raw_text} as raw_text, {extra_sql} as extra,
@@ -380,9 +379,9 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
         )
         select *, {first_failing_rule_sql(rules)} as reject_reason
         from parsed
-        """,
-        ctx.params("timezone"),
-    )
+        """
+    # DuckDB rejects unused parameters: a contract without timestamps has no $timezone.
+    con.execute(sql, ctx.params("timezone") if "$timezone" in sql else {})
     return result
 
 
