@@ -23,7 +23,7 @@ from callops import pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import registry
-from callops.load.base import LoadContext, LoadError, detect_encoding, read_head, utf8_source
+from callops.load.base import LoadContext, LoadError, binary_problem, detect_encoding, read_head, utf8_source
 
 
 class DataProblem(RuntimeError):
@@ -147,6 +147,8 @@ def _load_one(
             )
         if stat.st_size == 0:
             raise LoadError(f"{delivery.display}: the file is empty")
+        if problem := binary_problem(path):
+            raise LoadError(f"{delivery.display}: {problem}")
         encoding = detect_encoding(path)
         head = read_head(path, encoding)
         adapter = registry.choose(delivery.feed, head)
@@ -198,7 +200,7 @@ def _load_one(
         outcome.message = f"{delivery.display}: " + "; ".join(notes) if notes else None
         _record_file(con, run_id, outcome)
         con.execute("commit")
-    except (LoadError, duckdb.Error, OSError) as error:
+    except (LoadError, duckdb.Error, OSError, EOFError) as error:
         con.execute("rollback")
         message = str(error) if isinstance(error, LoadError) else f"{delivery.display}: cannot be read: {error}"
         outcome.action, outcome.message = "failed", message

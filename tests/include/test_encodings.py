@@ -74,3 +74,16 @@ def test_a_gzipped_file_is_read_whatever_its_name(home):
     assert query("select agent_id from raw.telephony_contacts where contact_id = 'c1'") == [("张伟",)]
     # The transcoded temporary copy is removed after the load.
     assert not any((home / "tmp").glob("transcoded-*"))
+
+
+def test_binary_and_broken_files_fail_by_name_and_the_rest_loads(home):
+    write_bytes(home, "good.csv", (HEADER + ROWS).encode())
+    write_bytes(home, "report.xlsx", b"PK\x03\x04" + b"\x00" * 64)
+    write_bytes(home, "dump.bin", b"\x01\x02\x00\x00binary")
+    write_bytes(home, "queue_log.2.gz", gzip.compress(b"1717400000|NONE|NONE|NONE|QUEUESTART|\n" * 100)[:40])
+    summary = load()
+    failed = "\n".join(summary["failed"])
+    assert "landing/telephony/shanghai_bank/2026-03-02/report.xlsx: the file is a zip archive or Excel workbook" in failed
+    assert "dump.bin: the file is binary (it holds NUL bytes)" in failed
+    assert "queue_log.2.gz: cannot be read" in failed
+    assert summary["rows_loaded"] == 2

@@ -145,6 +145,26 @@ class Head:
         return lines[0] if lines else ""
 
 
+BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a zip archive or Excel workbook (.xlsx): export it as CSV",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office document (.xls): export it as CSV",
+    b"%PDF": "a PDF document",
+    b"PAR1": "a Parquet file, which callops does not read as a delivery",
+}
+
+
+def binary_problem(path: Path) -> str | None:
+    """Why a delivered file is not text (None when it looks like text)."""
+    with open_bytes(path) as handle:
+        head = handle.read(HEAD_BYTES)
+    for signature, what in BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            return f"the file is {what}"
+    if b"\x00" in head:
+        return "the file is binary (it holds NUL bytes), not a text export"
+    return None
+
+
 def read_head(path: Path, encoding: str) -> Head:
     with open_bytes(path) as handle:
         raw = handle.read(HEAD_BYTES)
