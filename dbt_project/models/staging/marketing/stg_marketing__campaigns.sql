@@ -1,0 +1,59 @@
+{#
+    One row per tenant x campaign. Campaign exports repeat every campaign
+    with its current terms: the latest delivery day, then the latest load,
+    then the last line wins.
+#}
+with
+
+marketing_campaigns as (
+
+    select * from {{ source('marketing', 'marketing_campaigns') }}
+
+),
+
+deduplicated as (
+
+    select *
+    from marketing_campaigns
+    qualify row_number() over (
+        partition by tenant_id, campaign_id
+        order by delivery_date desc, loaded_at desc, file_id desc, source_line desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        tenant_id,
+        campaign_id,
+        file_id,
+
+        -- strings
+        campaign_name,
+        product,
+        direction,
+        lower(target_segment) as target_segment,
+        upper(currency) as currency,
+
+        -- numerics
+        unit_value,
+        commission_per_sale,
+        agent_cost_per_hour,
+        fixed_cost,
+        business_weight,
+
+        -- dates
+        starts_on as start_date,
+        ends_on as end_date,
+        delivery_date,
+
+        -- timestamps (UTC)
+        loaded_at
+
+    from deduplicated
+
+)
+
+select * from renamed
