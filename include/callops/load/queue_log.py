@@ -1,3 +1,431 @@
-"""Placeholder: filled in this session (issue 3)."""
+"""Asterisk ``queue_log`` (FORMATS.md D1): app_queue's event log, as a file or as a realtime/DB table export.
 
-ADAPTERS = ()
+Two layouts are read:
+
+- the file ``/var/log/asterisk/queue_log`` (and its rotations ``queue_log.1``,
+  ``queue_log-20240603``, often without an extension): one event per line,
+  ``epoch|callid|queuename|agent|event|data1|...`` with a variable number of
+  data fields;
+- the realtime/DB export (Wazo, FreePBX, Issabel): a CSV with a header
+  ``time,callid,queuename,agent,event`` and either ``data1..data5`` or one
+  ``data`` column (optionally an ``id`` column), ``time`` written as
+  ``%F %T.%6q`` wall-clock (the tenant's time zone unless it carries an offset)
+  or as epoch seconds.
+
+A call's events can span files (logs rotate at arbitrary times) and re-exports
+overlap, so this adapter does not assemble calls: every valid line lands in
+``raw.queue_log_events`` (typed, with the queue wait, talk and ring time
+already picked out of the verb's data fields), and dbt de-duplicates the events
+across files and assembles the stints (``int_queue_log__stints``). Member and
+pause events also land in the canonical ``raw.agent_state_events``.
+
+The caller number (ENTERQUEUE data2) stays in the private raw layer; its keyed
+HMAC pseudonym is computed here (``caller_id_hash``) so dbt never needs the key.
+
+Lines are read by DuckDB's CSV reader, one whole line per value, and split in
+SQL (a WITHDRAW info or a custom verb may carry more ``|`` than any fixed
+column count); nothing is parsed row by row in Python.
+"""
+
+from __future__ import annotations
+
+import re
+
+from callops import pseudonym
+from callops.load import telephony
+from callops.load.base import (
+    FileLoad,
+    Head,
+    LoadContext,
+    LoadError,
+    epoch_sql,
+    first_failing_rule_sql,
+    impossible_time_rules,
+    text_sql,
+    timestamp_sql,
+)
+from callops.load.csv_contract import parse_header, read_header
+from callops.warehouse import sql_literal
+
+FORMAT = "asterisk_queue_log"
+DESCRIPTION = (
+    "Asterisk queue_log: lines 'epoch|callid|queuename|agent|event|data...' (the file, e.g. queue_log, "
+    "queue_log.1), or a realtime/DB export CSV with the header time,callid,queuename,agent,event,data1..data5 "
+    "(or data)"
+)
+
+EVENTS_TABLE = "raw.queue_log_events"
+RAW_TABLES = (EVENTS_TABLE, *telephony.AGENT_STATE_TABLES)
+
+RAW_DDL = (
+    """
+create table if not exists raw.queue_log_events (
+    file_id varchar not null,
+    tenant_id varchar not null,
+    delivery_date date not null,
+    source_line bigint,
+    source_layout varchar,                -- file (pipe-separated lines) | realtime_csv (DB table export)
+    callid varchar,                       -- caller channel uniqueid; null for NONE
+    queue_id varchar,                     -- queuename; null for NONE (system lines, PAUSEALL, DID)
+    agent varchar,                        -- member interface or member name; null for NONE
+    event varchar not null,               -- the verb, upper case (ENTERQUEUE, CONNECT, ..., custom verbs)
+    data1 varchar,
+    data2 varchar,                        -- ENTERQUEUE: the caller number (personal data: private raw layer only)
+    data3 varchar,
+    data4 varchar,                        -- ENTERQUEUE: the caller name when log_caller_id_name=yes (personal)
+    data5 varchar,                        -- the fifth data field and any further ones, joined by |
+    data varchar,                         -- every data field as delivered, joined by |
+    caller_id_hash varchar,               -- ENTERQUEUE: HMAC pseudonym of the normalised caller number
+    wait_seconds double,                  -- queue wait: holdtime (CONNECT, COMPLETE*, *TRANSFER) or waittime (exits)
+    talk_seconds double,                  -- calltime of COMPLETECALLER/COMPLETEAGENT/*TRANSFER
+    ring_seconds double,                  -- RINGNOANSWER/RINGCANCELED ringtime (logged in ms), CONNECT ringtime
+    event_at timestamp not null,          -- UTC
+    loaded_at timestamp not null          -- UTC
+);
+"""
+    + telephony.AGENT_STATE_DDL
+)
+
+# A queue_log line: epoch|callid|queuename|agent|EVENT...
+LINE_PATTERN = re.compile(r"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
+HEAD_LINES = 50
+REALTIME_COLUMNS = ("time", "callid", "queuename", "agent", "event")
+
+# Verbs of a queued call: they need a callid and a queue.
+CALL_VERBS = (
+    "ENTERQUEUE", "CONNECT", "COMPLETECALLER", "COMPLETEAGENT", "ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY",
+    "EXITEMPTY", "WITHDRAW", "RINGNOANSWER", "RINGCANCELED", "ATTENDEDTRANSFER", "BLINDTRANSFER", "TRANSFER",
+    "AGENTDUMP", "SYSCOMPAT",
+)
+# Member verbs: they need an agent.
+MEMBER_VERBS = (
+    "ADDMEMBER", "REMOVEMEMBER", "AGENTLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF",
+    "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL", "PENALTY", "RINGINUSE",
+)
+
+# Numeric data fields: verb -> (field name, position in the data fields (negative: from the end), required).
+# ATTENDEDTRANSFER logs its method and method data as one string that holds one or two `|` (LINK has two
+# channels), so its times are counted from the end: holdtime|calltime|origposition.
+NUMERIC_FIELDS: dict[str, tuple[tuple[str, int, bool], ...]] = {
+    "CONNECT": (("holdtime", 1, True), ("ringtime", 3, False)),
+    "COMPLETECALLER": (("holdtime", 1, True), ("calltime", 2, True)),
+    "COMPLETEAGENT": (("holdtime", 1, True), ("calltime", 2, True)),
+    "ABANDON": (("waittime", 3, True),),
+    "EXITWITHTIMEOUT": (("waittime", 3, True),),
+    "EXITEMPTY": (("waittime", 3, True),),
+    "WITHDRAW": (("waittime", 3, True),),
+    "EXITWITHKEY": (("waittime", 4, True),),
+    "RINGNOANSWER": (("ringtime_ms", 1, True),),
+    "RINGCANCELED": (("ringtime_ms", 1, True),),
+    "BLINDTRANSFER": (("holdtime", 3, True), ("calltime", 4, True)),
+    "TRANSFER": (("holdtime", 3, True), ("calltime", 4, True)),
+    "ATTENDEDTRANSFER": (("holdtime", -3, True), ("calltime", -2, True)),
+    "AGENTLOGOFF": (("logintime", 2, False),),
+}
+
+# The typed columns, from the numeric fields above: column -> {verb: field name}.
+TYPED_COLUMNS: dict[str, dict[str, str]] = {
+    "wait_seconds": {
+        "CONNECT": "holdtime", "COMPLETECALLER": "holdtime", "COMPLETEAGENT": "holdtime",
+        "BLINDTRANSFER": "holdtime", "TRANSFER": "holdtime", "ATTENDEDTRANSFER": "holdtime",
+        "ABANDON": "waittime", "EXITWITHTIMEOUT": "waittime", "EXITEMPTY": "waittime", "WITHDRAW": "waittime",
+        "EXITWITHKEY": "waittime",
+    },
+    "talk_seconds": {
+        "COMPLETECALLER": "calltime", "COMPLETEAGENT": "calltime", "BLINDTRANSFER": "calltime",
+        "TRANSFER": "calltime", "ATTENDEDTRANSFER": "calltime",
+    },
+    "ring_seconds": {"RINGNOANSWER": "ringtime_ms", "RINGCANCELED": "ringtime_ms", "CONNECT": "ringtime"},
+}
+
+# Member and pause verbs -> canonical agent states (raw.agent_state_events).
+AGENT_STATE_SQL = """
+    select line, event_at, agent, queue_id, 'logged_in' as state, cast(null as varchar) as reason, 0 as step
+    from accepted_events where event in ('ADDMEMBER', 'AGENTLOGIN', 'AGENTCALLBACKLOGIN')
+    union all
+    select line, event_at, agent, queue_id, 'paused', null, 1
+    from accepted_events where event = 'ADDMEMBER' and upper(data1) = 'PAUSED'
+    union all
+    select line, event_at, agent, queue_id, 'logged_out', null, 0
+    from accepted_events where event in ('REMOVEMEMBER', 'AGENTLOGOFF', 'AGENTCALLBACKLOGOFF')
+    union all
+    select line, event_at, agent, case when event = 'PAUSE' then queue_id end, 'paused', data1, 0
+    from accepted_events where event in ('PAUSE', 'PAUSEALL')
+    union all
+    select line, event_at, agent, case when event = 'UNPAUSE' then queue_id end, 'ready', null, 0
+    from accepted_events where event in ('UNPAUSE', 'UNPAUSEALL')
+"""
+
+
+def _is_realtime_header(line: str) -> bool:
+    try:
+        header = parse_header(line)[0]
+    except LoadError:
+        return False
+    return set(REALTIME_COLUMNS) <= set(header) and ("data" in header or "data1" in header)
+
+
+def detect(head: Head) -> int:
+    """1000 when most of the first lines are queue_log lines, or the header is the realtime table's; else 0."""
+    if _is_realtime_header(head.first_line):
+        return 1000
+    lines = [line for line in head.lines[:HEAD_LINES] if line.strip()]
+    if not lines:
+        return 0
+    matched = sum(1 for line in lines if LINE_PATTERN.match(line.lstrip("\ufeff")))
+    return 1000 if matched * 2 > len(lines) else 0
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _scan(ctx: LoadContext, header: bool, columns: dict[str, str], delimiter: str, quote: str) -> None:
+    """Read ``ctx.source`` into the temp table ``scan`` (row_index, all VARCHAR) and map rows to physical lines."""
+    con = ctx.con
+    types = "{" + ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in columns) + "}"
+    con.execute("drop table if exists scan_rejects; drop table if exists scan_reject_scans")
+    con.execute(
+        f"""
+        create or replace temp table scan as
+        select row_number() over () as row_index, *
+        from read_csv(
+            {ctx.source_sql},
+            columns = {types},
+            header = {str(header).lower()},
+            auto_detect = false,
+            delim = {sql_literal(delimiter)},
+            quote = {sql_literal(quote)},
+            escape = {sql_literal(quote)},
+            null_padding = true,
+            strict_mode = false,
+            store_rejects = true,
+            rejects_table = 'scan_rejects',
+            rejects_scan = 'scan_reject_scans'
+        )
+        """
+    )
+    # Physical line of each record: the lines left once the reader's rejected lines are removed.
+    first = 2 if header else 1
+    con.execute(
+        f"""
+        create or replace temp table line_map as
+        with rejected as (
+            select distinct line from scan_rejects
+        ),
+        candidate as (
+            select line
+            from range({first}, {first} + (select count(*) from scan) + (select count(*) from rejected)) as r(line)
+            where line not in (select line from rejected)
+        )
+        select line, row_number() over (order by line) as row_index from candidate
+        """
+    )
+
+
+def _read_file_layout(ctx: LoadContext) -> None:
+    """The pipe-separated file: each whole line is one value, split on ``|`` in SQL."""
+    _scan(ctx, header=False, columns={"text": "VARCHAR"}, delimiter=chr(1), quote="")
+    ctx.con.execute(
+        """
+        create or replace temp table lines as
+        with split as (
+            select line_map.line, scan.text as raw_text, string_split(scan.text, '|') as parts
+            from scan
+            inner join line_map using (row_index)
+            where trim(coalesce(scan.text, '')) <> ''
+        )
+        select
+            line, raw_text, 'file' as source_layout, len(parts) >= 5 as is_complete,
+            parts[1] as time_raw, parts[2] as callid_raw, parts[3] as queue_raw, parts[4] as agent_raw,
+            parts[5] as event_raw, parts[6:] as fields
+        from split
+        """
+    )
+
+
+def _read_realtime_layout(ctx: LoadContext) -> None:
+    """The realtime/DB table export: a CSV with a header; data1..data5, or one ``data`` column split on ``|``."""
+    try:
+        header, delimiter = read_header(ctx.source)
+    except LoadError as error:
+        raise ctx.fail(str(error)) from None
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise ctx.fail(f"column(s) {', '.join(duplicated)} appear more than once in the header")
+    names = [name or f"column{i + 1}" for i, name in enumerate(header)]
+    _scan(ctx, header=True, columns=dict.fromkeys(names, "VARCHAR"), delimiter=delimiter, quote='"')
+
+    def col(name: str) -> str:
+        return f'scan."{name}"' if name in names else "cast(null as varchar)"
+
+    split_data = f"string_split({col('data')}, '|')" if "data" in names else "cast([] as varchar[])"
+    numbered = [f"data{i}" for i in range(1, 6) if f"data{i}" in names]
+    if numbered:
+        # data1..data5 joined back and re-split: data5 may hold several fields, trailing empty ones are dropped.
+        parts = " || '|' || ".join(f"coalesce({col(name)}, '')" for name in numbered)
+        joined = f"regexp_replace({parts}, '\\|+$', '')"
+        fields = f"case when {joined} <> '' then string_split({joined}, '|') else {split_data} end"
+    else:
+        fields = split_data
+    raw_text = " || ',' || ".join(f"coalesce({col(name)}, '')" for name in names)
+    ctx.con.execute(
+        f"""
+        create or replace temp table lines as
+        select
+            line_map.line, {raw_text} as raw_text, 'realtime_csv' as source_layout, true as is_complete,
+            {col('time')} as time_raw, {col('callid')} as callid_raw, {col('queuename')} as queue_raw,
+            {col('agent')} as agent_raw, {col('event')} as event_raw,
+            coalesce({fields}, cast([] as varchar[])) as fields
+        from scan
+        inner join line_map using (row_index)
+        """
+    )
+
+
+# --- parsing and validation -----------------------------------------------------------------------
+
+
+def _field_sql(position: int) -> str:
+    return f"nullif(trim(fields[{position}]), '')"
+
+
+def _numeric_sql(position: int) -> str:
+    return f"try_cast({_field_sql(position)} as double)"
+
+
+def _numeric_rules() -> list[tuple[str, str]]:
+    rules = []
+    for verb, numbers in NUMERIC_FIELDS.items():
+        for name, position, required in numbers:
+            raw, value = _field_sql(position), _numeric_sql(position)
+            unit = "milliseconds" if name.endswith("_ms") else "seconds"
+            if required:
+                rules.append((f"event = '{verb}' and {raw} is null", f"'{verb} {name} is empty'"))
+            rules.append(
+                (
+                    f"event = '{verb}' and {raw} is not null and ({value} is null or not isfinite({value}))",
+                    f"'{verb} {name} is not a number of {unit}: ' || {raw}",
+                )
+            )
+            rules.append((f"event = '{verb}' and {value} < 0", f"'{verb} {name} is below 0: ' || {raw}"))
+    return rules
+
+
+def _typed_sql(column: str) -> str:
+    cases = []
+    for verb, name in TYPED_COLUMNS[column].items():
+        position = next(p for n, p, _ in NUMERIC_FIELDS[verb] if n == name)
+        scale = " / 1000.0" if name.endswith("_ms") else ""
+        cases.append(f"when '{verb}' then {_numeric_sql(position)}{scale}")
+    return f"case event {' '.join(cases)} end"
+
+
+def _none_sql(expression: str) -> str:
+    """Text with queue_log's ``NONE`` placeholder as null."""
+    return f"case when upper({text_sql(expression)}) = 'NONE' then null else {text_sql(expression)} end"
+
+
+def _parse(ctx: LoadContext) -> None:
+    """``lines`` -> the temp table ``parsed_events``: typed columns, raw text and the first rule a line breaks."""
+    call_verbs = ", ".join(map(sql_literal, CALL_VERBS))
+    member_verbs = ", ".join(map(sql_literal, MEMBER_VERBS))
+    rules = [
+        (
+            "not is_complete",
+            "'not a queue_log line (expected time|callid|queuename|agent|event|data...)'",
+        ),
+        ("time_raw is null", "'time is empty'"),
+        (
+            "event_at is null and source_layout = 'file'",
+            "'time is not a Unix epoch (seconds): ' || time_raw",
+        ),
+        ("event_at is null", "'time is not a timestamp: ' || time_raw"),
+        *impossible_time_rules("event_at", "time_raw"),
+        ("event is null", "'event is empty'"),
+        (f"event in ({call_verbs}) and callid is null", "event || ' has no callid'"),
+        (f"event in ({call_verbs}) and queue_id is null", "event || ' has no queue'"),
+        (f"event in ({member_verbs}) and agent is null", "event || ' has no agent'"),
+        *_numeric_rules(),
+    ]
+    time_text = text_sql("time_raw")
+    ctx.con.execute(
+        f"""
+        create or replace temp table parsed_events as
+        with typed as (
+            select
+                line, raw_text, source_layout, is_complete, fields,
+                {time_text} as time_raw,
+                case
+                    when regexp_full_match({time_text}, '\\d{{9,11}}(\\.\\d+)?') then {epoch_sql('time_raw')}
+                    when source_layout = 'realtime_csv' then {timestamp_sql('time_raw')}
+                end as event_at,
+                {_none_sql('callid_raw')} as callid,
+                {_none_sql('queue_raw')} as queue_id,
+                {_none_sql('agent_raw')} as agent,
+                upper({text_sql('event_raw')}) as event,
+                {_field_sql(1)} as data1,
+                {_field_sql(2)} as data2,
+                {_field_sql(3)} as data3,
+                {_field_sql(4)} as data4,
+                nullif(trim(array_to_string(fields[5:], '|')), '') as data5,
+                nullif(array_to_string(fields, '|'), '') as data
+            from lines
+        )
+        select
+            *,
+            {_typed_sql('wait_seconds')} as wait_seconds,
+            {_typed_sql('talk_seconds')} as talk_seconds,
+            {_typed_sql('ring_seconds')} as ring_seconds,
+            {first_failing_rule_sql(rules)} as reject_reason
+        from typed
+        """,
+        ctx.params("timezone"),
+    )
+
+
+def load(ctx: LoadContext) -> FileLoad:
+    """Load one queue_log file into raw.queue_log_events, raw.agent_state_events and raw.rejects."""
+    with ctx.source.open("rb") as handle:
+        first_line = handle.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+    if _is_realtime_header(first_line):
+        _read_realtime_layout(ctx)
+    else:
+        _read_file_layout(ctx)
+    _parse(ctx)
+    con = ctx.con
+    con.execute("create or replace temp view accepted_events as from parsed_events where reject_reason is null")
+    con.execute(
+        f"""
+        insert into raw.queue_log_events by name
+        select
+            $file_id as file_id, $tenant_id as tenant_id, $delivery_date::date as delivery_date,
+            line as source_line, source_layout,
+            callid, queue_id, agent, event, data1, data2, data3, data4, data5, data,
+            case when event = 'ENTERQUEUE' then {pseudonym.hmac_sql(pseudonym.phone_sql('data2'))} end
+                as caller_id_hash,
+            wait_seconds, talk_seconds, ring_seconds, event_at,
+            now()::timestamp as loaded_at
+        from accepted_events
+        """,
+        ctx.params("file_id", "tenant_id", "delivery_date", "hmac_ipad", "hmac_opad"),
+    )
+    con.execute(
+        f"""
+        insert into raw.agent_state_events by name
+        select
+            $file_id as file_id, $tenant_id as tenant_id, $delivery_date::date as delivery_date,
+            line as source_line, '{FORMAT}' as source_format,
+            agent as agent_id, queue_id, state, reason, event_at, now()::timestamp as loaded_at
+        from ({AGENT_STATE_SQL})
+        order by line, step
+        """,
+        ctx.params("file_id", "tenant_id", "delivery_date"),
+    )
+    rejected = ctx.reject("parsed_events", where="reject_reason is not null")
+    rejected += ctx.reject(
+        "scan_rejects", line="line", reason="error_type || ': ' || error_message", raw_text="csv_line"
+    )
+    result = FileLoad()
+    result.rows_loaded = con.execute("select count(*) from accepted_events").fetchone()[0]
+    result.rows_rejected = rejected
+    return result
