@@ -20,7 +20,9 @@ deduplicated as (
     from hr_roster
     qualify row_number() over (
         partition by tenant_id, agent_id
-        order by delivery_date desc, loaded_at desc, file_id desc, source_line desc
+        order by
+            delivery_date desc, loaded_at desc,
+            file_id desc, source_line desc
     ) = 1
 
 ),

@@ -17,7 +17,9 @@ deduplicated as (
     from marketing_offers
     qualify row_number() over (
         partition by tenant_id, offer_id
-        order by delivery_date desc, loaded_at desc, file_id desc, source_line desc
+        order by
+            delivery_date desc, loaded_at desc,
+            file_id desc, source_line desc
     ) = 1
 
 ),

@@ -17,7 +17,9 @@ deduplicated as (
     from csat_surveys
     qualify row_number() over (
         partition by tenant_id, survey_id
-        order by delivery_date desc, loaded_at desc, file_id desc, source_line desc
+        order by
+            delivery_date desc, loaded_at desc,
+            file_id desc, source_line desc
     ) = 1
 
 ),
