@@ -42,7 +42,10 @@ ROSTER = Contract(
         Column("cost_per_hour", "number", minimum=0, description="Loaded staff cost per paid hour."),
     ),
     rules=(
-        ("termination_date < hire_date", "'termination_date ' || termination_date_raw || ' is before hire_date ' || hire_date_raw"),
+        (
+            "termination_date < hire_date",
+            "'termination_date ' || termination_date_raw || ' is before hire_date ' || hire_date_raw",
+        ),
         (
             "termination_date is null and (termination_type is not null or termination_reason is not null)",
             "'termination_type or termination_reason given without termination_date'",
@@ -88,7 +91,10 @@ ATTENDANCE = Contract(
         Column("clock_out_at", "timestamp"),
     ),
     rules=(
-        ("clock_out_at < clock_in_at", "'clock_out_at ' || clock_out_at_raw || ' is before clock_in_at ' || clock_in_at_raw"),
+        (
+            "clock_out_at < clock_in_at",
+            "'clock_out_at ' || clock_out_at_raw || ' is before clock_in_at ' || clock_in_at_raw",
+        ),
         (
             "status in ('absent', 'day_off') and clock_in_at is not null",
             "'an agent who is ' || status || ' has no clock_in_at'",
@@ -115,7 +121,10 @@ TRAINING = Contract(
         Column("certified_until", "date", description="Certificate expiry."),
     ),
     rules=(
-        ("completed_on < started_on", "'completed_on ' || completed_on_raw || ' is before started_on ' || started_on_raw"),
+        (
+            "completed_on < started_on",
+            "'completed_on ' || completed_on_raw || ' is before started_on ' || started_on_raw",
+        ),
         ("is_passed is not null and completed_on is null", "'is_passed is given without completed_on'"),
         ("certified_until < started_on", "'certified_until is before started_on'"),
     ),
