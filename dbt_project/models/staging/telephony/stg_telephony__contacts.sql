@@ -3,6 +3,11 @@
     delivered in several files counts once: the latest version of the record
     (the source's own update time where it has one, e.g. Amazon Connect's
     LastUpdateTimestamp), then the latest load, wins.
+
+    Asterisk queue_log stints are not loaded as rows (a call's events span
+    files): dbt assembles them from the de-duplicated events
+    (int_queue_log__stints, same columns) and they are unioned here, so every
+    contact source reaches the KPIs through this one model.
 #}
 with
 
@@ -12,10 +17,24 @@ telephony_contacts as (
 
 ),
 
+queue_log_stints as (
+
+    select * from {{ ref('int_queue_log__stints') }}
+
+),
+
+unioned as (
+
+    select * from telephony_contacts
+    union all by name
+    select * from queue_log_stints
+
+),
+
 deduplicated as (
 
     select *
-    from telephony_contacts
+    from unioned
     qualify row_number() over (
         partition by tenant_id, contact_id, coalesce(queue_id, ''), entered_at
         order by

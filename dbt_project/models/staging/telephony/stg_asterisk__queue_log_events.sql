@@ -1,0 +1,82 @@
+{#
+    One row per tenant per distinct Asterisk queue_log event (every verb:
+    call, member, pause, system and custom lines), de-duplicated across
+    delivered files.
+
+    Logs rotate at arbitrary times and are re-exported with overlap, so the
+    same event can arrive in several files: an event is identified by its full
+    content (tenant, time, callid, queue, agent, verb and every data field)
+    and counts once, wherever and however often it was delivered. The copy of
+    the latest load is kept (its file, line and delivery day).
+
+    Typed at load (callops.load.queue_log): times in UTC, queue_log's NONE as
+    null, the queue wait / talk / ring time picked out of each verb's data
+    fields (RINGNOANSWER's ring time converted from milliseconds), the caller
+    number of ENTERQUEUE pseudonymised. The clear caller number and name
+    (data2, data4 of ENTERQUEUE) are not selected here.
+#}
+with
+
+queue_log_events as (
+
+    select * from {{ source('telephony', 'queue_log_events') }}
+
+),
+
+deduplicated as (
+
+    select *
+    from queue_log_events
+    qualify row_number() over (
+        partition by
+            tenant_id,
+            event_at,
+            coalesce(callid, ''),
+            coalesce(queue_id, ''),
+            coalesce(agent, ''),
+            event,
+            coalesce(data, '')
+        order by loaded_at desc, file_id desc, source_line desc
+    ) = 1
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        tenant_id,
+        callid,
+        queue_id,
+        agent as agent_id,
+        file_id,
+
+        -- strings
+        event,
+        source_layout,
+        data1,
+        case when event = 'ENTERQUEUE' then null else data2 end as data2,
+        data3,
+        case when event = 'ENTERQUEUE' then null else data4 end as data4,
+        data5,
+        case when event = 'ENTERQUEUE' then null else data end as data,
+        caller_id_hash,
+
+        -- numerics
+        source_line,
+        wait_seconds,
+        talk_seconds,
+        ring_seconds,
+
+        -- dates
+        delivery_date,
+
+        -- timestamps (UTC)
+        event_at,
+        loaded_at
+
+    from deduplicated
+
+)
+
+select * from renamed
