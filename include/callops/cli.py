@@ -2,6 +2,7 @@
 
     callops run --start YYYY-MM-DD --end YYYY-MM-DD   run the pipeline through Airflow
     callops sample --start D --end D                  write a sample delivery for the configured tenants
+    callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
 """
@@ -81,6 +82,44 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- simulate -------------------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from callops.config import ConfigError, load_config
+    from callops.simulate.run import simulate
+
+    if args.tenants < 1 or args.days < 1 or args.calls_per_day <= 0:
+        _print("callops simulate: --tenants, --days and --calls-per-day must be positive")
+        return 2
+    try:
+        config = load_config()
+    except ConfigError as error:
+        _print(f"callops simulate: {error}")
+        return 2
+    summary = simulate(
+        config.tenants,
+        tenants=args.tenants,
+        days=args.days,
+        start=args.start,
+        calls_per_day=args.calls_per_day,
+        seed=args.seed,
+        landing=settings.landing_dir(),
+        workers=args.workers,
+        rotate_hour=args.rotate_hour,
+        overlap_seconds=args.overlap_minutes * 60,
+        write_feeds=not args.telephony_only,
+    )
+    for tenant, fmt in zip(summary["tenants"], summary["formats"]):
+        note = "" if config.tenant(tenant) else "  (not in callops.yml: `callops run` will refuse its files)"
+        _print(f"  {tenant:16s} {fmt}{note}")
+    _print(
+        f"simulate: {summary['contacts']:,} contacts in {summary['seconds']:.1f} s "
+        f"({summary['calls_per_second']:,.0f} calls/s) under {settings.landing_dir()}"
+    )
+    return 0
+
+
 # --- kpis / rejects -------------------------------------------------------------------------------
 
 
@@ -117,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--calls-per-day", type=int, default=400)
     sample.add_argument("--seed", type=int, default=7)
     sample.set_defaults(handler=cmd_sample)
+
+    simulate = commands.add_parser(
+        "simulate", help="simulate tenants' contact centers and write their deliveries in the real formats"
+    )
+    simulate.add_argument("--tenants", type=int, default=3, help="tenants (the first N of callops.yml)")
+    simulate.add_argument("--days", type=int, default=14)
+    simulate.add_argument("--start", type=_day, required=True, help="first day (YYYY-MM-DD)")
+    simulate.add_argument("--calls-per-day", type=float, default=1500, help="mean calls per day over a week")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--workers", type=int, default=None, help="processes (default: the CPU count)")
+    simulate.add_argument("--rotate-hour", type=int, default=0, help="local hour queue_log rotates at (0-23)")
+    simulate.add_argument(
+        "--overlap-minutes", type=int, default=0, help="queue_log re-export overlap with the previous file"
+    )
+    simulate.add_argument("--telephony-only", action="store_true", help="skip the QA, HR and marketing feeds")
+    simulate.set_defaults(handler=cmd_simulate)
 
     kpis = commands.add_parser("kpis", help="print marts.rpt_daily_kpis from the published file")
     kpis.add_argument("--tenant")
