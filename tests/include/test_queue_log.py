@@ -278,12 +278,24 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
             "answered", "PJSIP/101", 5.0, 60.0, False,
             t("2026-03-02 01:03:20"), t("2026-03-02 01:03:25"), t("2026-03-02 01:04:25"),
         ),
-        ("1772413500.3", "sales"): ("abandoned", None, 45.0, None, False, t("2026-03-02 01:05:00"), None, t("2026-03-02 01:05:45")),
-        ("1772413600.4", "sales"): ("abandoned", None, 3.0, None, False, t("2026-03-02 01:06:40"), None, t("2026-03-02 01:06:43")),
-        ("1772413700.5", "sales"): ("timeout", None, 60.0, None, False, t("2026-03-02 01:08:20"), None, t("2026-03-02 01:09:20")),
-        ("1772413800.6", "sales"): ("exit_key", None, 20.0, None, False, t("2026-03-02 01:10:00"), None, t("2026-03-02 01:10:20")),
-        ("1772413900.7", "sales"): ("exit_empty", None, 2.0, None, False, t("2026-03-02 01:11:40"), None, t("2026-03-02 01:11:42")),
-        ("1772414000.8", "sales"): ("withdrawn", None, 30.0, None, False, t("2026-03-02 01:13:20"), None, t("2026-03-02 01:13:50")),
+        ("1772413500.3", "sales"): (
+            "abandoned", None, 45.0, None, False, t("2026-03-02 01:05:00"), None, t("2026-03-02 01:05:45"),
+        ),
+        ("1772413600.4", "sales"): (
+            "abandoned", None, 3.0, None, False, t("2026-03-02 01:06:40"), None, t("2026-03-02 01:06:43"),
+        ),
+        ("1772413700.5", "sales"): (
+            "timeout", None, 60.0, None, False, t("2026-03-02 01:08:20"), None, t("2026-03-02 01:09:20"),
+        ),
+        ("1772413800.6", "sales"): (
+            "exit_key", None, 20.0, None, False, t("2026-03-02 01:10:00"), None, t("2026-03-02 01:10:20"),
+        ),
+        ("1772413900.7", "sales"): (
+            "exit_empty", None, 2.0, None, False, t("2026-03-02 01:11:40"), None, t("2026-03-02 01:11:42"),
+        ),
+        ("1772414000.8", "sales"): (
+            "withdrawn", None, 30.0, None, False, t("2026-03-02 01:13:20"), None, t("2026-03-02 01:13:50"),
+        ),
         ("1772414100.9", "sales"): (
             "answered", "PJSIP/102", 10.0, 100.0, True,
             t("2026-03-02 01:15:00"), t("2026-03-02 01:15:10"), t("2026-03-02 01:16:50"),
@@ -301,14 +313,22 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
             t("2026-03-02 01:20:00"), t("2026-03-02 01:20:04"), t("2026-03-02 01:20:44"),
         ),
         # AGENTDUMP as the last event: abandoned (as app_queue counts it), wait from the timestamps.
-        ("1772414500.13", "sales"): ("abandoned", None, 15.0, None, False, t("2026-03-02 01:21:40"), None, t("2026-03-02 01:21:55")),
+        ("1772414500.13", "sales"): (
+            "abandoned", None, 15.0, None, False, t("2026-03-02 01:21:40"), None, t("2026-03-02 01:21:55"),
+        ),
         # SYSCOMPAT: the queue could not serve the call.
-        ("1772414600.14", "sales"): ("exit_empty", None, 7.0, None, False, t("2026-03-02 01:23:20"), None, t("2026-03-02 01:23:27")),
+        ("1772414600.14", "sales"): (
+            "exit_empty", None, 7.0, None, False, t("2026-03-02 01:23:20"), None, t("2026-03-02 01:23:27"),
+        ),
         # 1772414700.15 only entered and rang: still in the queue, left out.
         # CONNECT without an end: answered, talk, end and transfer unknown.
-        ("1772414800.16", "sales"): ("answered", "PJSIP/103", 12.0, None, None, t("2026-03-02 01:26:40"), t("2026-03-02 01:26:52"), None),
+        ("1772414800.16", "sales"): (
+            "answered", "PJSIP/103", 12.0, None, None, t("2026-03-02 01:26:40"), t("2026-03-02 01:26:52"), None,
+        ),
         # Multi-stint overflow: sales timed out after 60 s, support answered after 15 s.
-        ("1772414900.18", "sales"): ("timeout", None, 60.0, None, False, t("2026-03-02 01:28:20"), None, t("2026-03-02 01:29:20")),
+        ("1772414900.18", "sales"): (
+            "timeout", None, 60.0, None, False, t("2026-03-02 01:28:20"), None, t("2026-03-02 01:29:20"),
+        ),
         ("1772414900.18", "support"): (
             "answered", "Agent/1001", 15.0, 100.0, False,
             t("2026-03-02 01:29:20"), t("2026-03-02 01:29:35"), t("2026-03-02 01:31:15"),
@@ -394,7 +414,9 @@ def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole
             "answered", "PJSIP/102", 12.0, 120.0, False,
             t("2026-03-03 01:03:20"), t("2026-03-03 01:03:32"), t("2026-03-03 01:05:32"),
         ),
-        ("1772500000.3", "sales"): ("abandoned", None, 8.0, None, False, t("2026-03-03 01:06:40"), None, t("2026-03-03 01:06:48")),
+        ("1772500000.3", "sales"): (
+            "abandoned", None, 8.0, None, False, t("2026-03-03 01:06:40"), None, t("2026-03-03 01:06:48"),
+        ),
     }
     # The split call is dated by the file that brought its end.
     assert query(
@@ -417,7 +439,9 @@ def test_realtime_exports_assemble_like_the_file(home):
             "answered", "PJSIP/201", 8.0, 120.0, False,
             t("2026-03-02 08:00:05.250"), t("2026-03-02 08:00:13.250"), t("2026-03-02 08:02:13.250"),
         ),
-        ("1772438700.2", "support"): ("abandoned", None, 2.0, None, False, t("2026-03-02 08:05:00"), None, t("2026-03-02 08:05:02")),
+        ("1772438700.2", "support"): (
+            "abandoned", None, 2.0, None, False, t("2026-03-02 08:05:00"), None, t("2026-03-02 08:05:02"),
+        ),
         ("1772439000.3", "support"): (
             "answered", "PJSIP/202", 9.0, 120.0, True,
             t("2026-03-02 08:10:00"), t("2026-03-02 08:10:09"), t("2026-03-02 08:12:09"),
@@ -462,7 +486,9 @@ def test_a_missing_enterqueue_is_reconstructed_and_a_queue_reentered_is_two_stin
             t("2026-03-02 01:01:40"), t("2026-03-02 01:02:10"), t("2026-03-02 01:05:10"),
         ),
         # No ENTERQUEUE line: entered = ABANDON time - waittime.
-        ("1772413600.2", "sales"): ("abandoned", None, 40.0, None, False, t("2026-03-02 01:06:00"), None, t("2026-03-02 01:06:40")),
+        ("1772413600.2", "sales"): (
+            "abandoned", None, 40.0, None, False, t("2026-03-02 01:06:00"), None, t("2026-03-02 01:06:40"),
+        ),
     }
     revisits = query(
         f"select {STINT_COLUMNS} from intermediate.int_queue_log__stints "

@@ -64,7 +64,8 @@ distinct_changes as (
     select *
     from scoped
     qualify row_number() over (
-        partition by tenant_id, agent_id, coalesce(queue_id, ''), event_at, state
+        partition by
+            tenant_id, agent_id, coalesce(queue_id, ''), event_at, state
         order by source_line, reason
     ) = 1
 

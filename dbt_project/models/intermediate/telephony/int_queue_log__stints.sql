@@ -222,7 +222,9 @@ assembled as (
         timed.queue_id,
         case
             when timed.outcome = 'answered'
-                then coalesce(timed.connected_agent_id, timed.completed_agent_id)
+                then coalesce(
+                    timed.connected_agent_id, timed.completed_agent_id
+                )
         end as agent_id,
         timed.caller_id_hash,
 
