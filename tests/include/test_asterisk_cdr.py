@@ -232,3 +232,18 @@ def test_an_overlapping_redelivery_counts_each_call_once_and_kpis_are_right(home
     assert aht == pytest.approx(200.0)
     # A CDR has no queue wait: ASA, service level, short abandons (and so the abandon rate) are null, not a guess.
     assert wait_based == [None, None, None, None, None]
+
+
+def test_crlf_line_ends_and_a_line_that_is_not_utf8_keep_line_numbers_right(home):
+    lines = (FIXTURES / "Master.csv").read_text().splitlines()
+    broken = lines[1].replace("Wang", "W\xffng").encode("latin-1", "replace")
+    folder = home / "landing" / "telephony" / TENANT / DAY
+    folder.mkdir(parents=True)
+    (folder / "Master.csv").write_bytes(b"\r\n".join([lines[0].encode(), broken, lines[2].encode()]) + b"\r\n")
+    summary = load()
+    assert (summary["rows_loaded"], summary["rows_rejected"]) == (2, 1)
+    assert query("select contact_id, source_line from raw.telephony_contacts order by 2") == [
+        ("1717405200.1", 1),
+        ("1717412400.7", 3),
+    ]
+    assert query("select line, reason like 'INVALID ENCODING%' from raw.rejects") == [(2, True)]
