@@ -81,7 +81,7 @@ STINT_COLUMNS = (
 
 def stints(tenant: str) -> dict[tuple[str, str], tuple]:
     rows = query(
-        f"select {STINT_COLUMNS} from intermediate.int_queue_log__stints where tenant_id = ? order by entered_at",
+        f"select {STINT_COLUMNS} from staging.base_asterisk__queue_log_stints where tenant_id = ? order by entered_at",
         [tenant],
     )
     return {(row[0], row[1]): row[2:] for row in rows}
@@ -334,7 +334,7 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
             t("2026-03-02 01:29:20"), t("2026-03-02 01:29:35"), t("2026-03-02 01:31:15"),
         ),
     }
-    extra = dict(query("select contact_id, extra from intermediate.int_queue_log__stints where queue_id = 'sales'"))
+    extra = dict(query("select contact_id, extra from staging.base_asterisk__queue_log_stints where queue_id = 'sales'"))
     assert json.loads(extra["1772413300.1"]) == {
         "did": "+862150000000",
         "terminal_event": "COMPLETECALLER",
@@ -344,10 +344,10 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
     }
     assert query(
         "select count(*), count(caller_id_hash), count(caller_number), count(hold_seconds), "
-        "count(after_call_work_seconds), min(source_format), min(direction) from intermediate.int_queue_log__stints"
+        "count(after_call_work_seconds), min(source_format), min(direction) from staging.base_asterisk__queue_log_stints"
     ) == [(17, 16, 0, 0, 0, "asterisk_queue_log", "inbound")]
     assert query(
-        "select caller_id_hash from intermediate.int_queue_log__stints where contact_id = '1772413300.1'"
+        "select caller_id_hash from staging.base_asterisk__queue_log_stints where contact_id = '1772413300.1'"
     ) == [(caller_hash("+8613800000001"),)]
     # The stints reach the contacts every KPI reads.
     assert query(
@@ -420,7 +420,7 @@ def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole
     }
     # The split call is dated by the file that brought its end.
     assert query(
-        "select delivery_date from intermediate.int_queue_log__stints where contact_id = '1772499800.2'"
+        "select delivery_date from staging.base_asterisk__queue_log_stints where contact_id = '1772499800.2'"
     ) == [(dt.date(2026, 3, 4),)]
     # 3 contacts, 2 answered within 20 s, 1 abandoned (8 s, not short); ASA 11, AHT (90 + 120) / 2.
     assert kpis("shanghai_bank") == {
@@ -491,13 +491,13 @@ def test_a_missing_enterqueue_is_reconstructed_and_a_queue_reentered_is_two_stin
         ),
     }
     revisits = query(
-        f"select {STINT_COLUMNS} from intermediate.int_queue_log__stints "
+        f"select {STINT_COLUMNS} from staging.base_asterisk__queue_log_stints "
         "where contact_id = '1772413700.3' order by entered_at"
     )
     assert [row[2:5] for row in revisits] == [("exit_key", None, 10.0), ("answered", "PJSIP/102", 7.0)]
     assert [row[7] for row in revisits] == [t("2026-03-02 01:08:20"), t("2026-03-02 01:10:00")]
     reconstructed = query(
-        "select contact_id, extra->>'is_entered_at_reconstructed' from intermediate.int_queue_log__stints "
+        "select contact_id, extra->>'is_entered_at_reconstructed' from staging.base_asterisk__queue_log_stints "
         "order by contact_id, entered_at"
     )
     assert reconstructed == [

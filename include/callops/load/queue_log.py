@@ -16,7 +16,7 @@ A call's events can span files (logs rotate at arbitrary times) and re-exports
 overlap, so this adapter does not assemble calls: every valid line lands in
 ``raw.queue_log_events`` (typed, with the queue wait, talk and ring time
 already picked out of the verb's data fields), and dbt de-duplicates the events
-across files and assembles the stints (``int_queue_log__stints``). Member and
+across files and assembles the stints (``base_asterisk__queue_log_stints``). Member and
 pause events also land in the canonical ``raw.agent_state_events``.
 
 The caller number (ENTERQUEUE data2) stays in the private raw layer; its keyed

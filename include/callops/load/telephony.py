@@ -5,7 +5,7 @@
   hold, after-call work, outcome, agent). A figure a format cannot express is
   null, never a guess. Asterisk queue_log is the exception: its calls can span
   files, so its events land in ``raw.queue_log_events`` and dbt assembles the
-  stints (``int_queue_log__stints``) into the same shape.
+  stints (``base_asterisk__queue_log_stints``) into the same shape.
 - ``raw.agent_state_events``: one row per agent state change (logged in,
   ready, paused with a reason, logged out), per queue or for all queues.
 """

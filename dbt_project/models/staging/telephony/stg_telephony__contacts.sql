@@ -6,7 +6,7 @@
 
     Asterisk queue_log stints are not loaded as rows (a call's events span
     files): dbt assembles them from the de-duplicated events
-    (int_queue_log__stints, same columns) and they are unioned here, so every
+    (base_asterisk__queue_log_stints, same columns) and they are unioned here, so every
     contact source reaches the KPIs through this one model.
 #}
 with
@@ -19,7 +19,7 @@ telephony_contacts as (
 
 queue_log_stints as (
 
-    select * from {{ ref('int_queue_log__stints') }}
+    select * from {{ ref('base_asterisk__queue_log_stints') }}
 
 ),
 

@@ -1,5 +1,6 @@
 {#
-    One row per tenant per Asterisk queue_log stint that has ended: a caller's
+    Base model (a staging input that needs assembly before the union in
+    stg_telephony__contacts). One row per tenant per Asterisk queue_log stint that has ended: a caller's
     visit to one queue (callid x queue; a caller who re-enters the same queue
     starts a new visit at each ENTERQUEUE), assembled from the de-duplicated
     events of every delivered file, in exactly the canonical contact columns
