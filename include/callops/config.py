@@ -47,6 +47,7 @@ class Tenant:
     fcr_window_days: int = 7
     reject_threshold: float = 0.01
     roi_pause_threshold: float = 1.0
+    cdr_usegmtime: bool = False  # Asterisk CDRs written with cdr.conf usegmtime=yes (UTC, not local time)
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
@@ -113,6 +114,10 @@ def _coerce(where: str, key: str, value: object, type_name: str) -> object:
     if type_name == "str":
         if not isinstance(value, str):
             raise ConfigError(f"{where}: '{key}' must be a string, got {value!r}")
+        return value
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
         return value
     if type_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):

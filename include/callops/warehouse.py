@@ -36,6 +36,7 @@ create table if not exists raw.tenants (  -- callops.yml, rewritten by every loa
     reject_threshold double,
     roi_pause_threshold double
 );
+alter table raw.tenants add column if not exists cdr_usegmtime boolean;
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)

@@ -247,3 +247,11 @@ def test_crlf_line_ends_and_a_line_that_is_not_utf8_keep_line_numbers_right(home
         ("1717412400.7", 3),
     ]
     assert query("select line, reason like 'INVALID ENCODING%' from raw.rejects") == [(2, True)]
+
+
+def test_the_tenant_setting_cdr_usegmtime_reads_any_cdr_as_utc(home):
+    config = home.parent / "callops.yml"
+    config.write_text(config.read_text().replace("timezone: Asia/Shanghai", "timezone: Asia/Shanghai\n    cdr_usegmtime: true"))
+    deliver_fixture(home, "Master-gmt.csv", name="Master.csv")
+    load()
+    assert query("select strftime(entered_at, '%H:%M') from raw.telephony_contacts limit 1") == [("09:00",)]

@@ -48,6 +48,7 @@ def test_callops_config_env_overrides_path(tmp_path, monkeypatch):
         ("{id: a, name: A, timezone: UTC, service_level_variant: best}", "must be one of"),
         ("{id: a, name: A, timezone: UTC, sla_seconds: 20}", "unknown setting(s) sla_seconds"),
         ("{id: a, name: A, timezone: UTC, service_level_seconds: '20'}", "must be a whole number"),
+        ("{id: a, name: A, timezone: UTC, cdr_usegmtime: 'yes'}", "must be true or false"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, entry, message):
