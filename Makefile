@@ -9,13 +9,16 @@ STAMP := $(VENV)/.callops-installed
 
 export CALLOPS_HOME ?= $(CURDIR)/data
 
-# Demo range of `make run`: four delivery days around the end of European
-# daylight saving time (2026-03-29 is a 23-hour day in Europe/Stockholm).
-DEMO_START ?= 2026-03-27
-DEMO_END ?= 2026-03-30
+# Demo of `make run`: three simulated tenants (Asterisk queue_log, Amazon Connect CTR, contact CSV) over
+# three weeks around the start of European daylight saving time (2026-03-29 is a 23-hour day in
+# Europe/Stockholm). The run reads one more delivery day: the log lines of calls still going at midnight.
+DEMO_START ?= 2026-03-16
+DEMO_DAYS ?= 21
+DEMO_END ?= 2026-04-06
+DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test clean
+.PHONY: help install run test clean simulate-compare simulate-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,13 +33,19 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip check
 	touch $@
 
-run: $(STAMP) ## write a sample delivery, run the pipeline through Airflow, print the published KPIs
-	$(BIN)/callops sample --start $(DEMO_START) --end $(DEMO_END)
+run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Airflow, print the published KPIs
+	$(BIN)/callops simulate --tenants 3 --days $(DEMO_DAYS) --start $(DEMO_START) --calls-per-day $(DEMO_CALLS_PER_DAY)
 	$(BIN)/callops run --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/callops kpis
 
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest
+
+simulate-compare: $(STAMP) ## compare the simulator with the real month; writes docs/simulator_vs_real.svg
+	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
+
+simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, projected year)
+	$(BIN)/python -m callops.simulate.bench
 
 clean: ## remove the local data directory (CALLOPS_HOME) and the venv
 	rm -rf data $(VENV)
