@@ -293,7 +293,8 @@ def test_cli_writes_every_feed_into_the_landing_zone(home):
         assert any(n.startswith(fmt) for n in names), (tenant, names)
     assert (landing / "telephony" / "stockholm_telco" / "2026-03-02" / "agent_states_2026-03-02.csv").exists()
     for feed, table in (("hr", "hr_roster"), ("hr", "hr_shifts"), ("hr", "hr_attendance"), ("qa", "qa_evaluations"),
-                        ("qa", "csat_surveys"), ("marketing", "marketing_offers"), ("marketing", "marketing_campaigns")):
+                        ("qa", "csat_surveys"), ("marketing", "marketing_offers"),
+                        ("marketing", "marketing_campaigns")):
         files = list((landing / feed / "shanghai_bank").rglob("*.csv"))
         headers = {p.read_text().splitlines()[0] for p in files}
         assert ",".join(feeds.CONTRACTS[table].names) in headers, (feed, table)

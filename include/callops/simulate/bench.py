@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     calls = simulate_day(plan, start)
     sim = time.perf_counter() - began
-    print(f"  queue simulation      {calls.contact_count:8,d} calls {sim:6.2f} s {calls.contact_count / sim:9,.0f} calls/s")
+    rate = calls.contact_count / sim
+    print(f"  queue simulation      {calls.contact_count:8,d} calls {sim:6.2f} s {rate:9,.0f} calls/s")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in FORMATS:
             began = time.perf_counter()

@@ -111,7 +111,6 @@ def simulated_shapes(days: int = 28, seed: int = 1999, start: dt.date = dt.date(
         last_abandon = (calls.outcome == O_ABANDONED) & ~np.isin(calls.contact, answered_contacts)
         abandoned += int(last_abandon.sum())
         talk.append(calls.talk[(calls.outcome == O_ANSWERED) & first].astype(float))
-        del first
     all_talk = np.concatenate(talk)
     return Shapes(hourly / hourly.sum(), weekday / weekday.sum(), abandoned / (abandoned + answered),
                   np.quantile(all_talk, QUANTILES), _log_hist(all_talk), int(hourly.sum()))
@@ -150,7 +149,8 @@ def _panel(x0: float, y0: float, w: float, h: float, title: str, xlabels: list[s
     left, bottom, top = 48, 34, 28
     pw, ph = w - left - 12, h - bottom - top
     px, py = x0 + left, y0 + top
-    out = [f'<text x="{x0 + w / 2}" y="{y0 + 18}" text-anchor="middle" font-size="14" font-weight="bold">{title}</text>',
+    heading = f'<text x="{x0 + w / 2}" y="{y0 + 18}" text-anchor="middle" font-size="14" font-weight="bold">'
+    out = [f"{heading}{title}</text>",
            f'<rect x="{px}" y="{py}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
     for k in range(5):
         value = ymax * k / 4

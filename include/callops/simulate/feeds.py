@@ -223,7 +223,8 @@ class FeedWriter:
             active = np.flatnonzero(r.active(day)).tolist()
             for i in active[zlib.crc32(day.isoformat().encode()) % 10 :: 10]:
                 rows.append({
-                    "agent_id": r.agent_ids[i], "course_id": f"refresher_{day:%Y%m}", "course_name": "Product refresher",
+                    "agent_id": r.agent_ids[i], "course_id": f"refresher_{day:%Y%m}",
+                    "course_name": "Product refresher",
                     "course_type": "product", "started_on": day.isoformat(), "completed_on": day.isoformat(),
                     "is_passed": "true", "score": 80, "training_seconds": 2 * 3600,
                 })
@@ -253,9 +254,11 @@ class FeedWriter:
                 score = max_score if u < quality else (max_score / 2 if u < quality + 0.2 else 0)
                 failed = fatal_fail and cid == fatal_on
                 rows.append({
-                    "evaluation_id": eval_id, "contact_id": ids[dc.contact[s]], "agent_id": self.plan.roster.agent_ids[agent],
+                    "evaluation_id": eval_id, "contact_id": ids[dc.contact[s]],
+                    "agent_id": self.plan.roster.agent_ids[agent],
                     "form_id": "voice_standard", "form_version": 3, "criterion_id": cid, "section": section,
-                    "criterion_name": name, "answer": "no" if failed or score == 0 else ("yes" if score == max_score else "partially"),
+                    "criterion_name": name,
+                    "answer": "no" if failed or score == 0 else ("yes" if score == max_score else "partially"),
                     "score": 0 if failed else score, "max_score": max_score, "weight": weight,
                     "is_fatal": "true" if is_fatal else "false", "is_auto_fail": "true" if failed else "false",
                     "is_not_applicable": "false", "evaluated_at": evaluated[k], "evaluator_id": evaluator,
@@ -274,7 +277,8 @@ class FeedWriter:
             for row in reference:
                 max_score = row["max_score"]
                 if evaluator:
-                    score = float(np.clip(row["score"] + max_score * (bias[evaluator] + rng.normal(0, 0.1)), 0, max_score))
+                    shift = max_score * (bias[evaluator] + rng.normal(0, 0.1))
+                    score = float(np.clip(row["score"] + shift, 0, max_score))
                     score = round(score * 2) / 2
                 else:
                     score = row["score"]
@@ -283,7 +287,8 @@ class FeedWriter:
                     "score": score, "calibrated_at": at, "evaluation_id": row["evaluation_id"],
                     "contact_id": row["contact_id"], "agent_id": row["agent_id"], "form_id": row["form_id"],
                     "form_version": row["form_version"], "criterion_name": row["criterion_name"],
-                    "max_score": max_score, "weight": row["weight"], "is_auto_fail": row["is_auto_fail"] if not evaluator else "false",
+                    "max_score": max_score, "weight": row["weight"],
+                    "is_auto_fail": row["is_auto_fail"] if not evaluator else "false",
                     "is_not_applicable": "false", "is_consensus": "false" if evaluator else "true",
                 })
         return rows

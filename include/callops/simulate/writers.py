@@ -27,7 +27,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import uuid
 import zlib
 from collections import defaultdict
@@ -85,7 +84,8 @@ def ctr_ids(dc: DayCalls, leg: int = 0) -> list[str]:
     key = ("ctr_ids", leg)
     if key not in dc.cache:
         p = dc.plan
-        rng = np.random.default_rng([p.seed & 0xFFFFFFFF, zlib.crc32(p.tenant.id.encode()), dc.day.toordinal(), 100 + leg])
+        key_parts = [p.seed & 0xFFFFFFFF, zlib.crc32(p.tenant.id.encode()), dc.day.toordinal(), 100 + leg]
+        rng = np.random.default_rng(key_parts)
         raw = rng.integers(0, 256, (dc.contact_count, 16), dtype=np.uint8)
         raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
         raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
@@ -139,7 +139,9 @@ def local_strings(epochs: np.ndarray, zone: ZoneInfo, *, sep: str = " ", offset:
     if sep != "T":
         text = [t.replace("T", sep) for t in text]
     if offset:
-        suffix = {o: f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in set(offs.tolist())}
+        suffix = {
+            o: f"{'+' if o >= 0 else '-'}{abs(o) // 3600:02d}:{abs(o) % 3600 // 60:02d}" for o in set(offs.tolist())
+        }
         text = [t + suffix[o] for t, o in zip(text, offs.tolist())]
     return [t if v else "" for t, v in zip(text, valid.tolist())]
 
