@@ -2,9 +2,10 @@
 
 Each worker takes one tenant and a run of consecutive days, simulates them one day at a time (bounded
 memory: one tenant-day in memory, plus the lines that spill into the next delivery day) and writes
-the delivery days of its run. Events of a chunk's first day that belong to the delivery day before it
-(rotation, late CTR updates) are written by the previous chunk, which re-simulates nothing: the
-worker of the next chunk re-simulates the day before its own first day only to collect its spill.
+the delivery days of its run. Lines that belong to a later delivery day than the day they were
+simulated on (calls past midnight, queue_log rotation, late CTR versions) are written by the chunk
+that owns that delivery day: each chunk after the first re-simulates the day before its first day
+only to collect them (one extra day per chunk of 7-28 days).
 Same seed, same files, whatever the number of workers.
 """
 
