@@ -47,6 +47,10 @@ rolled_up as (
             where outcome <> 'ivr_contained'
         ) as last_queue_outcome,
         count(*) filter (where outcome <> 'ivr_contained') as stint_count,
+        -- an Asterisk queue_log only logs calls that reached a queue: a day
+        -- known only from it cannot tell how many calls the IVR contained
+        bool_or(source_format is distinct from 'asterisk_queue_log')
+            as is_ivr_visible,
         -- null when any counted stint's wait is unknown (a format without
         -- queue wait, e.g. Asterisk CDR): never a partial sum
         case
@@ -105,6 +109,7 @@ classified as (
         rolled_up.is_queued as is_offered,
         rolled_up.is_answered,
         not rolled_up.is_queued as is_ivr_contained,
+        rolled_up.is_ivr_visible,
         (
             rolled_up.is_queued
             and not rolled_up.is_answered
@@ -148,6 +153,7 @@ flagged as (
         is_offered,
         is_answered,
         is_ivr_contained,
+        is_ivr_visible,
         is_abandoned,
         -- wait-based flags are null when the wait is unknown
         case

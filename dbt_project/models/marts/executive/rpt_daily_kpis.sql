@@ -27,7 +27,10 @@ counted as (
             as answered_within_sl_count,
         {{ count_if_known('is_abandoned_within_sl') }}
             as abandoned_within_sl_count,
-        count(*) filter (where is_ivr_contained) as ivr_contained_count,
+        case
+            when bool_or(is_ivr_visible)
+                then count(*) filter (where is_ivr_contained)
+        end as ivr_contained_count,
         case
             when bool_and(wait_seconds is not null) filter (where is_answered)
                 then avg(wait_seconds) filter (where is_answered)
