@@ -211,3 +211,20 @@ def test_without_a_configured_key_one_is_generated_once_and_kept_private(home, m
     first = pseudonym.key()
     assert pseudonym.key() == first and len(first) == 64
     assert pseudonym.key_path().stat().st_mode & 0o777 == 0o600
+
+
+def test_blank_lines_do_not_shift_line_numbers(home):
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-02",
+        "a.csv",
+        HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n\n\nc2,q1,yesterday,answered,10,100,\n"
+        + "c3,q1,2026-03-02 09:10:00,answered,10,100,,extra\n\nc4,q1,2026-03-02 09:20:00,answered,10,100,\n",
+    )
+    load()
+    assert query("select contact_id, source_line from raw.telephony_contacts order by 1") == [("c1", 2), ("c4", 8)]
+    assert query("select line, raw_text from raw.rejects order by line") == [
+        (5, "c2,q1,yesterday,answered,10,100,"),
+        (6, "c3,q1,2026-03-02 09:10:00,answered,10,100,,extra"),
+    ]

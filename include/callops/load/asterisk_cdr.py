@@ -65,6 +65,8 @@ from callops.load.base import (
     LoadError,
     first_failing_rule_sql,
     impossible_time_rules,
+    map_record_lines,
+    read_physical_lines,
     read_head,
     text_sql,
     timestamp_sql,
@@ -208,30 +210,7 @@ def load(ctx: LoadContext) -> FileLoad:
         result.notes.append("CDR times read as UTC (the file name says gmt/utc)")
 
     # Every physical line (blank ones as null), for line numbers and the raw text of rejects.
-    con.execute("drop table if exists cdr_line_rejects; drop table if exists cdr_line_reject_scans")
-    con.execute(
-        f"""
-        create or replace temp table cdr_read_lines as
-        select row_number() over () as row_index, text
-        from read_csv({ctx.source_sql}, columns = {{'text': 'VARCHAR'}}, header = false, auto_detect = false,
-            delim = chr(31), quote = '', escape = '', strict_mode = false, store_rejects = true,
-            rejects_table = 'cdr_line_rejects', rejects_scan = 'cdr_line_reject_scans')
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table cdr_lines as
-        with numbered as (
-            select line, row_number() over (order by line) as row_index
-            from range(1, 1 + (select count(*) from cdr_read_lines)
-                + (select count(distinct line) from cdr_line_rejects)) as r(line)
-            where line not in (select line from cdr_line_rejects)
-        )
-        select numbered.line, cdr_read_lines.text
-        from numbered
-        inner join cdr_read_lines using (row_index)
-        """
-    )
+    read_physical_lines(ctx)
 
     # The CDRs, every field as text; structurally broken lines go to cdr_scan_rejects.
     column_types = "{" + ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in found.columns) + "}"
@@ -257,23 +236,13 @@ def load(ctx: LoadContext) -> FileLoad:
             group by line
         )
         select broken.line, broken.reason,
-            coalesce(cdr_lines.text, trim(broken.csv_line, chr(10) || chr(13))) as raw_text
+            coalesce(physical_lines.text, trim(broken.csv_line, chr(10) || chr(13))) as raw_text
         from broken
-        left join cdr_lines using (line)
+        left join physical_lines using (line)
         """
     )
-    # Physical line of each accepted CDR: the non-blank lines left once the header and broken lines are removed
-    # (one CDR per line).
-    con.execute(
-        f"""
-        create or replace temp table cdr_line_map as
-        select line, text, row_number() over (order by line) as row_index
-        from cdr_lines
-        where text is not null
-            and line > {1 if found.header else 0}
-            and line not in (select line from cdr_broken)
-        """
-    )
+    # Physical line of each accepted CDR (one CDR per line).
+    map_record_lines(ctx, "cdr_line_map", first_line=2 if found.header else 1, broken="cdr_broken")
 
     present = set(found.columns)
 

@@ -230,6 +230,66 @@ class LoadContext:
         return after - before
 
 
+# --- physical lines -------------------------------------------------------------------------------
+
+
+def read_physical_lines(ctx: "LoadContext") -> None:
+    """Temp table ``physical_lines(line, text)``: every line of the file, numbered from 1, blank ones null.
+
+    DuckDB's CSV reader skips blank lines, so record numbers are not line
+    numbers; this one-column read (no delimiter, no quoting) is what accepted
+    rows and quarantined ones are numbered and quoted by. Lines that are not
+    valid UTF-8 keep their number with a null text.
+    """
+    con = ctx.con
+    con.execute("drop table if exists physical_line_rejects; drop table if exists physical_line_reject_scans")
+    con.execute(
+        f"""
+        create or replace temp table physical_read as
+        select row_number() over () as row_index, text
+        from read_csv({ctx.source_sql}, columns = {{'text': 'VARCHAR'}}, header = false, auto_detect = false,
+            delim = chr(31), quote = '', escape = '', strict_mode = false, store_rejects = true,
+            rejects_table = 'physical_line_rejects', rejects_scan = 'physical_line_reject_scans')
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table physical_lines as
+        with numbered as (
+            select line, row_number() over (order by line) as row_index
+            from range(1, 1 + (select count(*) from physical_read)
+                + (select count(distinct line) from physical_line_rejects)) as r(line)
+            where line not in (select line from physical_line_rejects)
+        )
+        select numbered.line, rtrim(physical_read.text, chr(13)) as text
+        from numbered
+        inner join physical_read using (row_index)
+        union all
+        select distinct line, cast(null as varchar) from physical_line_rejects
+        """
+    )
+
+
+def map_record_lines(ctx: "LoadContext", name: str, first_line: int, broken: str) -> None:
+    """Temp table ``name(line, text, row_index)``: the physical line of each record the reader accepted.
+
+    The records are the non-blank lines from ``first_line`` on, less the lines
+    of structurally broken records (``broken``: a relation with a ``line``
+    column), in order; assumes one record per line (a quoted field spanning
+    lines shifts the numbers after it).
+    """
+    ctx.con.execute(
+        f"""
+        create or replace temp table {name} as
+        select line, text, row_number() over (order by line) as row_index
+        from physical_lines
+        where coalesce(text, '') <> ''
+            and line >= {int(first_line)}
+            and line not in (select line from {broken})
+        """
+    )
+
+
 # --- SQL parsing snippets (values arrive as text) -------------------------------------------------
 
 # Wall-clock formats accepted besides ISO 8601 (year first, so never ambiguous).

@@ -32,6 +32,8 @@ from callops.load.base import (
     duration_sql,
     first_failing_rule_sql,
     impossible_time_rules,
+    map_record_lines,
+    read_physical_lines,
     text_sql,
     timestamp_sql,
 )
@@ -330,19 +332,8 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
             ) as span
         """
     )
-    # Physical line of each accepted record: the lines left once rejected ones are removed
-    # (assumes one record per line; rejected records carry the reader's own line numbers).
-    con.execute(
-        """
-        create or replace temp table line_map as
-        with candidate as (
-            select line
-            from range(2, 2 + (select count(*) from scan) + (select count(*) from rejected_lines)) as r(line)
-            where line not in (select line from rejected_lines)
-        )
-        select line, row_number() over (order by line) as row_index from candidate
-        """
-    )
+    read_physical_lines(ctx)
+    map_record_lines(ctx, "line_map", first_line=2, broken="rejected_lines")
 
     present = set(header)
 
@@ -352,7 +343,8 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
     selected = ",\n            ".join(
         f"{quoted(c.name) if c.name in present else 'cast(null as varchar)'} as {c.name}" for c in contract.columns
     )
-    raw_text = " || ',' || ".join(f"coalesce({quoted(name)}, '')" for name in header)
+    rebuilt = " || ',' || ".join(f"coalesce({quoted(name)}, '')" for name in header)
+    raw_text = f"coalesce(line_map.text, {rebuilt})"
     extras = result.extra_columns
     extra_sql = (
         "json_object(" + ", ".join(f"{sql_literal(n)}, {quoted(n)}" for n in extras) + ")"
