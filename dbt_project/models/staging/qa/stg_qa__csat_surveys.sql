@@ -15,12 +15,7 @@ deduplicated as (
 
     select *
     from csat_surveys
-    qualify row_number() over (
-        partition by tenant_id, survey_id
-        order by
-            delivery_date desc, loaded_at desc,
-            file_id desc, source_line desc
-    ) = 1
+    {{ keep_latest_delivered('tenant_id, survey_id') }}
 
 ),
 
