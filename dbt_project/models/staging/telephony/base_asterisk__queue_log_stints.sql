@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#
     Base model (a staging input that needs assembly before the union in
     stg_telephony__contacts). One row per tenant per Asterisk queue_log stint that has ended: a caller's

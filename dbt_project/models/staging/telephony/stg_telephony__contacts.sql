@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#
     One row per tenant x contact x queue stint (entered_at). A stint that was
     delivered in several files counts once: the latest version of the record
