@@ -6,6 +6,8 @@ extension). Every expected value is worked out by hand from those records.
 
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 import gzip
 from pathlib import Path
@@ -204,3 +206,15 @@ def test_byte_order_mark_and_crlf_line_ends_are_tolerated(home):
         ("bom", "ivr_contained"),
         ("crlf", "ivr_contained"),
     ]
+
+
+def test_a_line_that_is_not_utf8_is_quarantined_and_the_rest_loads(home):
+    fixture = next(FIXTURES.glob("my-ctr-stream-1-2024-06-03-09-15-22-*"))
+    record = json.loads(fixture.read_text(encoding="utf-8").splitlines()[0])
+    record["Attributes"] = {**(record.get("Attributes") or {}), "note": "Zoë"}  # UTF-8 text before the bad line
+    first = json.dumps(record, ensure_ascii=False)
+    path = deliver(home, TENANT, DAY, "my-ctr-stream-1-2024-06-03-09-20-00-mixed", "")
+    path.write_bytes((first + "\n").encode() + '{"ContactId": "名字"}\n'.encode("gbk"))
+    summary = load()
+    assert summary["failed"] == [] and summary["rows_rejected"] == 1 and summary["rows_loaded"] == 1
+    assert query("select line, reason like 'INVALID ENCODING%' from raw.rejects") == [(2, True)]

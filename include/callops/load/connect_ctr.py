@@ -5,8 +5,8 @@ Firehose writes objects named like ``my-ctr-stream-1-2024-06-03-09-15-22-<uuid>`
 one JSON record per line or records concatenated with nothing between them
 (``}{``). FORMATS.md D3 has the fields.
 
-**Reading.** DuckDB reads the file (``read_text``) and splits it into records in
-SQL: per line, and a line that is not one valid JSON value is split at ``}{``.
+**Reading.** DuckDB's reader streams the file's lines and SQL splits them into
+records: per line, and a line that is not one valid JSON value is split at ``}{``.
 Each record is checked with ``json_valid`` and parsed with DuckDB's JSON
 functions; nothing is parsed row by row in Python. ``read_json`` itself is not
 used because its ``ignore_errors`` (newline-delimited only) drops a broken
@@ -57,6 +57,7 @@ from callops.load.base import (
     LoadContext,
     first_failing_rule_sql,
     impossible_time_rules,
+    read_physical_lines,
     text_sql,
     timestamp_sql,
 )
@@ -129,22 +130,20 @@ def load(ctx: LoadContext) -> FileLoad:
     con = ctx.con
     result = FileLoad()
     # Records: one per line, or several concatenated on a line ("}{"); numbered by line and by ordinal.
+    read_physical_lines(ctx)  # streamed by DuckDB's reader, never the whole file as one value
     con.execute(
-        f"""
+        """
         create or replace temp table ctr_records as
-        with content as (
-            select string_split(content, chr(10)) as lines from read_text({ctx.source_sql})
-        ),
-        numbered as (
-            select generate_subscripts(lines, 1) as line,
-                ltrim(rtrim(unnest(lines), chr(13)), chr(65279)) as text  -- CRLF, byte-order mark
-            from content
+        with numbered as (
+            select line, ltrim(text, chr(65279)) as text  -- byte-order mark
+            from physical_lines
+            where text is not null
         ),
         pieces as (
             select line,
                 case
                     when json_valid(text) then [text]
-                    else string_split(regexp_replace(text, '\\}}\\s*\\{{', '}}' || chr(30) || '{{', 'g'), chr(30))
+                    else string_split(regexp_replace(text, '\\}\\s*\\{', '}' || chr(30) || '{', 'g'), chr(30))
                 end as parts
             from numbered
             where trim(text) <> ''
@@ -303,6 +302,11 @@ def load(ctx: LoadContext) -> FileLoad:
 
     result.rows_rejected = ctx.reject("ctr_validated", line="position", raw_text="record",
                                       where="reject_reason is not null")  # fmt: skip
+    # Lines that are not UTF-8 text (JSON is always UTF-8) never became records: quarantined as they are.
+    result.rows_rejected += ctx.reject(
+        "(select line, arg_min(error_type || ': ' || error_message, column_idx) as reject_reason,"
+        " arg_min(csv_line, column_idx) as raw_text from physical_line_rejects group by line)"
+    )
     result.rows_loaded = con.execute(
         "select count(*) from raw.telephony_contacts where file_id = ?", [ctx.file_id]
     ).fetchone()[0]
