@@ -6,10 +6,9 @@ extension). Every expected value is worked out by hand from those records.
 
 from __future__ import annotations
 
-import json
-
 import datetime as dt
 import gzip
+import json
 from pathlib import Path
 
 import pytest
