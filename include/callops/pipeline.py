@@ -23,7 +23,15 @@ from callops import pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import registry
-from callops.load.base import LoadContext, LoadError, binary_problem, detect_encoding, read_head, utf8_source
+from callops.load.base import (
+    EmptyFile,
+    LoadContext,
+    LoadError,
+    binary_problem,
+    detect_encoding,
+    read_head,
+    utf8_source,
+)
 
 
 class DataProblem(RuntimeError):
@@ -145,13 +153,11 @@ def _load_one(
             raise LoadError(
                 f"{delivery.display}: unknown feed '{delivery.feed}' (known: {', '.join(registry.feeds())})"
             )
-        if stat.st_size == 0:
-            raise LoadError(f"{delivery.display}: the file is empty")
         if problem := binary_problem(path):
             raise LoadError(f"{delivery.display}: {problem}")
         encoding = detect_encoding(path)
         head = read_head(path, encoding)
-        adapter = registry.choose(delivery.feed, head)
+        adapter = EmptyFile if EmptyFile.detect(head) else registry.choose(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
             raise LoadError(f"{delivery.display}: {near_miss}")
         if adapter is None:

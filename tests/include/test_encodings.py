@@ -87,3 +87,15 @@ def test_binary_and_broken_files_fail_by_name_and_the_rest_loads(home):
     assert "dump.bin: the file is binary (it holds NUL bytes)" in failed
     assert "queue_log.2.gz: cannot be read" in failed
     assert summary["rows_loaded"] == 2
+
+
+def test_an_empty_delivery_loads_nothing_and_is_not_a_failure(home):
+    write_bytes(home, "queue_log", b"")
+    write_bytes(home, "queue_log.1.gz", gzip.compress(b"\n\n", mtime=0))
+    summary = load()
+    assert summary == {"files": 2, "failed": [], "rows_loaded": 0, "rows_rejected": 0}
+    assert query("select file_name, file_format, status from raw.manifest order by 1") == [
+        ("queue_log", "empty", "loaded"),
+        ("queue_log.1.gz", "empty", "loaded"),
+    ]
+    assert "empty file: nothing to load" in query("select message from ops.run_files limit 1")[0][0]

@@ -165,6 +165,23 @@ def binary_problem(path: Path) -> str | None:
     return None
 
 
+class EmptyFile:
+    """The adapter of a delivery with no content (a log rotated in a quiet hour): nothing to load, nothing lost."""
+
+    FORMAT = "empty"
+    DESCRIPTION = "a file with no content"
+    RAW_TABLES: tuple[str, ...] = ()
+    RAW_DDL = ""
+
+    @staticmethod
+    def detect(head: Head) -> int:
+        return 1 if not head.text.strip() else 0
+
+    @staticmethod
+    def load(ctx: "LoadContext") -> FileLoad:
+        return FileLoad(notes=["empty file: nothing to load"])
+
+
 def read_head(path: Path, encoding: str) -> Head:
     with open_bytes(path) as handle:
         raw = handle.read(HEAD_BYTES)
