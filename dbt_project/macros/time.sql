@@ -6,3 +6,18 @@
 {% macro to_local(utc_timestamp, timezone) -%}
     timezone({{ timezone }}, timezone('UTC', {{ utc_timestamp }}))
 {%- endmacro %}
+
+{#
+    Start (UTC) of the staffing interval holding a UTC timestamp. Buckets are
+    cut in UTC: for every zone whose offset is a whole number of the interval
+    (all but a few 45-minute zones) they coincide with local wall-clock
+    intervals, and the repeated hour of a fall-back night keeps two distinct
+    intervals that share a local label (a 25-hour day has 50 half hours).
+    Label them with to_local(interval_start_at, timezone).
+#}
+{% macro interval_start_at(utc_timestamp, interval_minutes) -%}
+    time_bucket(
+        to_minutes(cast({{ interval_minutes }} as bigint)),
+        cast({{ utc_timestamp }} as timestamp)
+    )
+{%- endmacro %}

@@ -48,11 +48,27 @@ class Tenant:
     reject_threshold: float = 0.01
     roi_pause_threshold: float = 1.0
     cdr_usegmtime: bool = False  # Asterisk CDRs written with cdr.conf usegmtime=yes (UTC, not local time)
+    planned_shrinkage_rate: float = 0.3  # staffing plan's shrinkage where schedules do not measure it
+    answer_rate_target: float = 0.95
+    abandon_rate_target: float = 0.05  # at most
+    csat_target: float = 0.8
+    qa_score_target: float = 0.85
+    vip_service_level_seconds: int = 10  # the VIP segment's own, stricter service level
+    vip_service_level_target: float = 0.9
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
 REQUIRED_KEYS = ("id", "name", "timezone")
-RATE_KEYS = ("service_level_target", "reject_threshold")
+RATE_KEYS = (
+    "service_level_target",
+    "reject_threshold",
+    "planned_shrinkage_rate",
+    "answer_rate_target",
+    "abandon_rate_target",
+    "csat_target",
+    "qa_score_target",
+    "vip_service_level_target",
+)
 
 
 @dataclass(frozen=True)
@@ -143,8 +159,11 @@ def _validate(where: str, tenant: Tenant) -> None:
             raise ConfigError(f"{where}: '{key}' is a rate between 0 and 1, got {getattr(tenant, key)}")
     if tenant.roi_pause_threshold < 0:
         raise ConfigError(f"{where}: 'roi_pause_threshold' must be >= 0")
-    if tenant.service_level_seconds <= 0:
-        raise ConfigError(f"{where}: 'service_level_seconds' must be > 0")
+    for key in ("service_level_seconds", "vip_service_level_seconds"):
+        if getattr(tenant, key) <= 0:
+            raise ConfigError(f"{where}: '{key}' must be > 0")
+    if tenant.planned_shrinkage_rate >= 1:
+        raise ConfigError(f"{where}: 'planned_shrinkage_rate' must be below 1")
     if tenant.short_abandon_seconds < 0:
         raise ConfigError(f"{where}: 'short_abandon_seconds' must be >= 0")
     if tenant.interval_minutes not in (15, 30):

@@ -91,8 +91,8 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
             [run_id, start, end, _now()],
         )
         write_tenants(con, config)
-        pads = pseudonym.pads()
-        outcomes = [_load_one(con, config, delivery, run_id, pads) for delivery in find_deliveries(start, end)]
+        secret = pseudonym.key()
+        outcomes = [_load_one(con, config, delivery, run_id, secret) for delivery in find_deliveries(start, end)]
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],
@@ -104,7 +104,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
 
 
 def _load_one(
-    con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str, pads: dict[str, str]
+    con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str, secret: bytes
 ) -> FileOutcome:
     outcome = FileOutcome(
         delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
@@ -180,7 +180,7 @@ def _load_one(
                     delivery_date=delivery.delivery_date,
                     feed=delivery.feed,
                     run_id=run_id,
-                    pads=pads,
+                    pads=pseudonym.pads(pseudonym.tenant_key(tenant.id, secret)),
                     encoding=encoding,
                 )
             )

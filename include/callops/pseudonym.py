@@ -4,7 +4,10 @@ Phone numbers and customer ids never leave the private build warehouse in
 clear: staging and marts see only ``hmac_sha256(key, normalised value)``. The
 key comes from ``CALLOPS_PSEUDONYM_KEY``; without it, callops generates one
 once and keeps it in ``CALLOPS_HOME/secrets/pseudonym.key`` (mode 0600), so
-pseudonyms stay stable between runs. DuckDB has no ``hmac()``: the standard
+pseudonyms stay stable between runs. Each tenant gets its own key derived from
+it (``tenant_key``: HMAC-SHA256(key, "tenant:" + tenant id)), so the same
+caller of two client brands has unrelated pseudonyms and one tenant's
+published data cannot be joined to another's. DuckDB has no ``hmac()``: the standard
 construction ``H((K ^ opad) || H((K ^ ipad) || m))`` is written in SQL with the
 padded keys passed as parameters (vectorised, no Python per row), and agrees
 byte for byte with Python's ``hmac``.
@@ -13,6 +16,7 @@ byte for byte with Python's ``hmac``.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -41,6 +45,12 @@ def key() -> bytes:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def tenant_key(tenant_id: str, secret: bytes | None = None) -> bytes:
+    """The tenant's own pseudonymisation key, derived from the configured key."""
+    secret = secret if secret is not None else key()
+    return hmac.new(secret, f"tenant:{tenant_id}".encode(), hashlib.sha256).digest()
 
 
 def pads(secret: bytes | None = None) -> dict[str, str]:

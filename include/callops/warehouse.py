@@ -37,6 +37,13 @@ create table if not exists raw.tenants (  -- callops.yml, rewritten by every loa
     roi_pause_threshold double
 );
 alter table raw.tenants add column if not exists cdr_usegmtime boolean;
+alter table raw.tenants add column if not exists planned_shrinkage_rate double;
+alter table raw.tenants add column if not exists answer_rate_target double;
+alter table raw.tenants add column if not exists abandon_rate_target double;
+alter table raw.tenants add column if not exists csat_target double;
+alter table raw.tenants add column if not exists qa_score_target double;
+alter table raw.tenants add column if not exists vip_service_level_seconds integer;
+alter table raw.tenants add column if not exists vip_service_level_target double;
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)

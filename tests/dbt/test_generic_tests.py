@@ -26,3 +26,26 @@ def test_unique_combination_of_columns_reports_each_duplicate_key_once_nulls_inc
     assert run_inline(
         "{{ test_unique_combination_of_columns(model='(select 1 as a union all select 2)', combination_of_columns=['a']) }}"
     ) == []
+
+
+def test_accepted_range_fails_rows_outside_the_bounds_and_lets_nulls_pass(home):
+    model = "(select * from (values (-0.1), (0.0), (0.5), (1.0), (1.2), (null)) as t(rate))"
+    failing = run_inline(
+        "{{ test_accepted_range(model='" + model + "', column_name='rate', min_value=0, max_value=1) }}"
+    )
+    assert sorted(float(row[0]) for row in failing) == [-0.1, 1.2]
+    exclusive = run_inline(
+        "{{ test_accepted_range(model='" + model + "', column_name='rate', min_value=0, inclusive=false) }}"
+    )
+    assert sorted(float(row[0]) for row in exclusive) == [-0.1, 0.0]
+    assert run_inline("{{ test_accepted_range(model='" + model + "', column_name='rate', max_value=2) }}") == []
+
+
+def test_interval_start_at_buckets_in_utc_so_a_fall_back_night_has_two_0230_intervals(home):
+    rows = run_inline(
+        "select strftime({{ interval_start_at('ts', 30) }}, '%H:%M') as start_at,"
+        " strftime({{ to_local(interval_start_at('ts', 30), \"'Europe/Stockholm'\") }}, '%H:%M') as start_local"
+        " from (values (timestamp '2026-10-25 00:40:00'), (timestamp '2026-10-25 01:10:00'),"
+        " (timestamp '2026-10-25 01:59:59')) as t(ts) order by ts"
+    )
+    assert rows == [("00:30", "02:30"), ("01:00", "02:00"), ("01:30", "02:30")]

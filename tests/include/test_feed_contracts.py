@@ -34,7 +34,9 @@ def query(sql: str, params: list | None = None) -> list[tuple]:
 
 
 def pseudonym(value: str) -> str:
-    return hmac.new(KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+    from callops.pseudonym import tenant_key
+
+    return hmac.new(tenant_key(TENANT, KEY.encode()), value.encode(), hashlib.sha256).hexdigest()
 
 
 # One sample per contract: (feed, fixture, contract, rows loaded, {line: reject reason}).

@@ -202,8 +202,18 @@ def test_caller_numbers_are_pseudonymised_with_the_keyed_hmac(home, monkeypatch)
     )
     load()
     hashes = dict(query("select contact_id, caller_id_hash from raw.telephony_contacts"))
-    expected = hmac.new(b"tenant-secret", b"+8613800000000", hashlib.sha256).hexdigest()
+    tenant_key = hmac.new(b"tenant-secret", b"tenant:shanghai_bank", hashlib.sha256).digest()
+    expected = hmac.new(tenant_key, b"+8613800000000", hashlib.sha256).hexdigest()
     assert hashes == {"c1": expected, "c2": expected, "c3": None, "c4": None}
+
+
+def test_the_same_caller_has_unrelated_pseudonyms_in_two_tenants(home):
+    row = "contact_id,queue_id,entered_at,outcome,wait_seconds,caller_number\nc1,q1,2026-03-02 09:00:00,abandoned,3,+8613800000000\n"
+    deliver(home, "shanghai_bank", "2026-03-02", "a.csv", row)
+    deliver(home, "stockholm_telco", "2026-03-02", "a.csv", row)
+    load()
+    hashes = dict(query("select tenant_id, caller_id_hash from raw.telephony_contacts"))
+    assert len(set(hashes.values())) == 2 and None not in hashes.values()
 
 
 def test_without_a_configured_key_one_is_generated_once_and_kept_private(home, monkeypatch):

@@ -69,8 +69,8 @@ def query(sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-def caller_hash(number: str) -> str:
-    return hmac.new(pseudonym.key(), number.encode(), hashlib.sha256).hexdigest()
+def caller_hash(number: str, tenant: str = "shanghai_bank") -> str:
+    return hmac.new(pseudonym.tenant_key(tenant), number.encode(), hashlib.sha256).hexdigest()
 
 
 STINT_COLUMNS = (
@@ -252,7 +252,7 @@ def test_the_realtime_export_with_data1_to_data5_and_local_or_offset_times(home)
     assert rows[8][4:] == ("ATTENDEDTRANSFER", 9.0, 120.0)
     assert rows[10][2] == utc("2026-03-02 09:00:00")
     assert query("select caller_id_hash from raw.queue_log_events where source_line = 3") == [
-        (caller_hash("+46701234567"),)
+        (caller_hash("+46701234567", "stockholm_telco"),)
     ]
     assert query("select agent_id, queue_id, state, reason from raw.agent_state_events order by event_at") == [
         ("PJSIP/201", "support", "paused", "Coffee"),

@@ -24,7 +24,17 @@ renamed as (
         interval_minutes,
         fcr_window_days,
         reject_threshold,
-        roi_pause_threshold
+        roi_pause_threshold,
+        planned_shrinkage_rate,
+        answer_rate_target,
+        abandon_rate_target,
+        csat_target,
+        qa_score_target,
+        vip_service_level_seconds,
+        vip_service_level_target,
+
+        -- booleans
+        cdr_usegmtime
 
     from tenants
 
