@@ -51,12 +51,34 @@
 {%- endmacro %}
 
 {#
-    Count of rows where a flag holds, or null when the flag is unknown (null)
-    for any row: a count over partly unknown data would be a guess.
+    Count of rows (among those where `among` holds) where a flag holds, or
+    null when the flag is unknown (null) for any of them: a count over partly
+    unknown data would be a guess. No rows to count gives 0.
 #}
-{% macro count_if_known(flag) -%}
+{% macro count_if_known(flag, among='true') -%}
     case
-        when bool_and({{ flag }} is not null)
-            then count(*) filter (where {{ flag }})
+        when coalesce(bool_and({{ flag }} is not null) filter (where {{ among }}), true)
+            then count(*) filter (where {{ among }} and {{ flag }})
     end
+{%- endmacro %}
+
+{#
+    Marketing and HR figures (DECISIONLOG "Marketing and HR marts"), each with
+    dbt unit tests in models/marts/marketing and models/marts/hr.
+#}
+
+{# return on investment = revenue / cost: 1.0 is break-even, the scale of the
+   tenant's roi_pause_threshold (default 1.0: pause what does not pay back) #}
+{% macro roi(revenue, cost) -%}
+    {{ safe_divide(revenue, cost) }}
+{%- endmacro %}
+
+{# attrition (流失) for a period = leavers / average headcount #}
+{% macro attrition_rate(leavers, average_headcount) -%}
+    {{ safe_divide(leavers, average_headcount) }}
+{%- endmacro %}
+
+{# a monthly rate annualised: x 12 / months in the period (KPIS_AND_ERLANG.md) #}
+{% macro annualised_rate(rate, months_in_period=1) -%}
+    ({{ rate }} * 12.0 / {{ months_in_period }})
 {%- endmacro %}

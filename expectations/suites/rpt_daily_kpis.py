@@ -20,7 +20,7 @@ import pandas as pd
 
 TABLE = "rpt_daily_kpis"
 KEY_COLUMNS = ["tenant_id", "kpi_date"]
-RATE_COLUMNS = ["answer_rate", "service_level_rate", "abandon_rate"]
+RATE_COLUMNS = ["answer_rate", "service_level_rate", "abandon_rate", "vip_service_level_rate"]
 DURATION_COLUMNS = ["asa_seconds", "aht_seconds"]
 COUNT_COLUMNS = [
     "offered_count",

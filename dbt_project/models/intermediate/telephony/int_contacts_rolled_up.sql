@@ -9,6 +9,8 @@
     - It is dated by the tenant-local date of its first queue entry.
     - Contained in the IVR (never queued): not offered, counted apart.
     - Outbound contacts are excluded (outbound figures are apart).
+    - VIP: any stint with segment 'vip' or in a queue whose id contains
+      'vip'; its within-SL flags also use the tenant's stricter VIP T.
 #}
 with
 
@@ -51,6 +53,12 @@ rolled_up as (
         -- known only from it cannot tell how many calls the IVR contained
         bool_or(source_format is distinct from 'asterisk_queue_log')
             as is_ivr_visible,
+        -- VIP: the source says so (segment), or the contact queued in a VIP
+        -- queue (formats without a segment route VIPs to their own queue)
+        bool_or(
+            coalesce(lower(segment) = 'vip', false)
+            or coalesce(lower(queue_id) like '%vip%', false)
+        ) as is_vip,
         -- null when any counted stint's wait is unknown (a format without
         -- queue wait, e.g. Asterisk CDR): never a partial sum
         case
@@ -104,9 +112,11 @@ classified as (
         rolled_up.handle_seconds,
         tenants.service_level_seconds,
         tenants.short_abandon_seconds,
+        tenants.vip_service_level_seconds,
 
         -- booleans
         rolled_up.is_queued as is_offered,
+        rolled_up.is_vip,
         rolled_up.is_answered,
         not rolled_up.is_queued as is_ivr_contained,
         rolled_up.is_ivr_visible,
@@ -148,9 +158,11 @@ flagged as (
         handle_seconds,
         service_level_seconds,
         short_abandon_seconds,
+        vip_service_level_seconds,
 
         -- booleans
         is_offered,
+        is_vip,
         is_answered,
         is_ivr_contained,
         is_ivr_visible,
@@ -168,6 +180,15 @@ flagged as (
             when is_answered then wait_seconds <= service_level_seconds
             else false
         end as is_answered_within_sl,
+        -- the VIP segment's own, stricter T
+        case
+            when is_abandoned then wait_seconds <= vip_service_level_seconds
+            else false
+        end as is_abandoned_within_vip_sl,
+        case
+            when is_answered then wait_seconds <= vip_service_level_seconds
+            else false
+        end as is_answered_within_vip_sl,
 
         -- dates
         cast(first_entered_at_local as date) as contact_date,

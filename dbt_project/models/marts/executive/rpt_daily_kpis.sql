@@ -12,6 +12,12 @@ contacts as (
 
 ),
 
+tenants as (
+
+    select * from {{ ref('stg_config__tenants') }}
+
+),
+
 counted as (
 
     select
@@ -35,7 +41,15 @@ counted as (
             when bool_and(wait_seconds is not null) filter (where is_answered)
                 then avg(wait_seconds) filter (where is_answered)
         end as asa_seconds,
-        avg(handle_seconds) filter (where is_answered) as aht_seconds
+        avg(handle_seconds) filter (where is_answered) as aht_seconds,
+        count(*) filter (where is_offered and is_vip) as vip_offered_count,
+        count(*) filter (where is_answered and is_vip) as vip_answered_count,
+        {{ count_if_known('is_short_abandoned', 'is_vip') }}
+            as vip_short_abandoned_count,
+        {{ count_if_known('is_answered_within_vip_sl', 'is_vip') }}
+            as vip_answered_within_sl_count,
+        {{ count_if_known('is_abandoned_within_vip_sl', 'is_vip') }}
+            as vip_abandoned_within_sl_count
     from contacts
     group by 1, 2
 
@@ -45,10 +59,10 @@ rated as (
 
     select
         -- ids
-        tenant_id,
+        counted.tenant_id,
 
         -- strings
-        service_level_variant,
+        counted.service_level_variant,
 
         -- numerics
         offered_count,
@@ -60,7 +74,7 @@ rated as (
         ivr_contained_count,
         {{ answer_rate('answered_count', 'offered_count') }} as answer_rate,
         {{ service_level_rate(
-            'service_level_variant',
+            'counted.service_level_variant',
             'answered_within_sl_count',
             'abandoned_within_sl_count',
             'short_abandoned_count',
@@ -72,12 +86,44 @@ rated as (
         ) }} as abandon_rate,
         asa_seconds,
         aht_seconds,
-        service_level_seconds,
+        counted.service_level_seconds,
+        vip_offered_count,
+        vip_answered_count,
+        vip_answered_within_sl_count,
+        {{ service_level_rate(
+            'counted.service_level_variant',
+            'vip_answered_within_sl_count',
+            'vip_abandoned_within_sl_count',
+            'vip_short_abandoned_count',
+            'vip_answered_count',
+            'vip_offered_count'
+        ) }} as vip_service_level_rate,
+        tenants.vip_service_level_seconds,
+        tenants.service_level_target,
+        tenants.answer_rate_target,
+        tenants.abandon_rate_target,
+        tenants.vip_service_level_target,
 
         -- dates
         kpi_date
 
     from counted
+    inner join tenants
+        on counted.tenant_id = tenants.tenant_id
+
+),
+
+attained as (
+
+    select
+        *,
+        service_level_rate >= service_level_target
+            as is_service_level_target_met,
+        answer_rate >= answer_rate_target as is_answer_rate_target_met,
+        abandon_rate <= abandon_rate_target as is_abandon_rate_target_met,
+        vip_service_level_rate >= vip_service_level_target
+            as is_vip_service_level_target_met
+    from rated
 
 ),
 
@@ -99,8 +145,21 @@ final as (
         abandoned_within_sl_count,
         ivr_contained_count,
         service_level_seconds,
-        service_level_variant
-    from rated
+        service_level_variant,
+        vip_offered_count,
+        vip_answered_count,
+        vip_answered_within_sl_count,
+        vip_service_level_rate,
+        vip_service_level_seconds,
+        service_level_target,
+        answer_rate_target,
+        abandon_rate_target,
+        vip_service_level_target,
+        is_service_level_target_met,
+        is_answer_rate_target_met,
+        is_abandon_rate_target_met,
+        is_vip_service_level_target_met
+    from attained
 
 )
 
