@@ -379,9 +379,19 @@ def simulate_day(plan: TenantPlan, day: dt.date) -> DayCalls:
 
 
 def _callers(plan: TenantPlan, rng: np.random.Generator, n: int, is_vip: np.ndarray) -> list[str]:
-    """Caller numbers from a fixed customer base (repeat callers for FCR); about 3 % withheld."""
-    base = max(int(plan.calls_per_day * 30), 1000)
-    customer = np.minimum(rng.zipf(1.3, n) - 1, base - 1)
+    """Caller numbers from a customer base; about 3 % withheld.
+
+    Callers are drawn uniformly from a base of 60 days' calls (so about one call in ten comes from
+    a customer who called in the week before, across days), and 8 % of calls are a same-day retry
+    of an earlier caller (after an abandon or an unresolved call): repeat contacts for FCR at a
+    realistic rate.
+    """
+    base = max(int(plan.calls_per_day * 60), 1000)
+    customer = rng.integers(0, base, n)
+    order = np.arange(n)
+    retry = (rng.random(n) < 0.08) & (order > 0)
+    earlier = (rng.random(n) * order).astype(np.int64)
+    customer[retry] = customer[earlier[retry]]
     customer = (customer * 2654435761 + zlib.crc32(plan.tenant.id.encode())) % (10**8)
     customer = np.where(is_vip, customer % 10**6, customer)  # VIPs are a small, known club
     withheld = rng.random(n) < 0.03

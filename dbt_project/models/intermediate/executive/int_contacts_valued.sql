@@ -1,0 +1,221 @@
+{#
+    One row per tenant x inbound contact: the contact's value components and
+    its value tier (DOMAIN.md "Value and segments", seed 003: historical,
+    current, future, influence and elasticity value, weighted into
+    high-value / low-value / complex contacts). Weights and thresholds in
+    DECISIONLOG.md ("Contact value tiers").
+    - historical: accepted-offer revenue of the same caller's earlier
+      contacts in the 90 days before this one, in units of the tenant's
+      average sale (capped at 1);
+    - current: accepted-offer revenue of this contact, likewise;
+    - future: an offer was pitched on this contact but not (yet) accepted;
+    - influence: the VIP segment;
+    - elasticity: the caller's earlier acceptance rate (accepted / pitched,
+      90 days).
+    Complex (first, whatever the value): transferred or overflowed (more than
+    one stint), a repeat within the tenant's FCR window, or a handle time
+    above twice the tenant-day's median. Withheld callers have no history.
+#}
+with
+
+contacts as (
+
+    select * from {{ ref('int_contacts_rolled_up') }}
+
+),
+
+stints as (
+
+    select * from {{ ref('stg_telephony__contacts') }}
+    where direction = 'inbound'
+
+),
+
+offers as (
+
+    select * from {{ ref('stg_marketing__offers') }}
+
+),
+
+tenants as (
+
+    select * from {{ ref('stg_config__tenants') }}
+
+),
+
+callers as (
+
+    select
+        tenant_id,
+        contact_id,
+        any_value(caller_id_hash) filter (
+            where caller_id_hash is not null
+        ) as caller_id_hash,
+        coalesce(bool_or(is_transferred), false) as is_transferred
+    from stints
+    group by 1, 2
+
+),
+
+typical_sales as (
+
+    select
+        tenant_id,
+        avg(revenue) filter (where is_accepted and revenue > 0)
+            as average_sale_revenue
+    from offers
+    group by 1
+
+),
+
+offers_per_contact as (
+
+    select
+        tenant_id,
+        contact_id,
+        count(*) filter (where is_pitched) as pitched_count,
+        count(*) filter (where is_accepted) as accepted_count,
+        coalesce(sum(revenue) filter (where is_accepted), 0) as revenue
+    from offers
+    where contact_id is not null
+    group by 1, 2
+
+),
+
+joined as (
+
+    select
+        contacts.tenant_id,
+        contacts.contact_id,
+        callers.caller_id_hash,
+        contacts.contact_date,
+        contacts.first_entered_at,
+        contacts.stint_count,
+        contacts.handle_seconds,
+        contacts.is_vip,
+        coalesce(callers.is_transferred, false) as is_transferred,
+        coalesce(offers_per_contact.pitched_count, 0) as pitched_count,
+        coalesce(offers_per_contact.accepted_count, 0) as accepted_count,
+        coalesce(offers_per_contact.revenue, 0) as current_revenue,
+        tenants.fcr_window_days,
+        typical_sales.average_sale_revenue
+    from contacts
+    inner join tenants
+        on contacts.tenant_id = tenants.tenant_id
+    left join callers
+        on
+            contacts.tenant_id = callers.tenant_id
+            and contacts.contact_id = callers.contact_id
+    left join offers_per_contact
+        on
+            contacts.tenant_id = offers_per_contact.tenant_id
+            and contacts.contact_id = offers_per_contact.contact_id
+    left join typical_sales
+        on contacts.tenant_id = typical_sales.tenant_id
+    where contacts.is_offered or contacts.is_ivr_contained
+
+),
+
+histories as (
+
+    select
+        *,
+        case when caller_id_hash is not null then coalesce(sum(current_revenue) over caller_90_days, 0) else 0 end
+            as historical_revenue,
+        case when caller_id_hash is not null then sum(pitched_count) over caller_90_days end
+            as prior_pitched_count,
+        case when caller_id_hash is not null then sum(accepted_count) over caller_90_days end
+            as prior_accepted_count,
+        case
+            when caller_id_hash is not null
+                then count(*) over (
+                    partition by tenant_id, caller_id_hash
+                    order by first_entered_at
+                    range between to_days(cast(fcr_window_days as integer)) preceding
+                    and interval 1 microsecond preceding
+                )
+            else 0
+        end as prior_contacts_in_fcr_window,
+        median(handle_seconds) over (partition by tenant_id, contact_date)
+            as median_handle_seconds
+    from joined
+    window caller_90_days as (
+        partition by tenant_id, caller_id_hash
+        order by first_entered_at
+        range between interval 90 days preceding and interval 1 microsecond preceding
+    )
+
+),
+
+scored as (
+
+    select
+        *,
+        -- revenue in units of the tenant's average sale, capped at 1
+        coalesce(
+            least({{ safe_divide('historical_revenue', 'average_sale_revenue') }}, 1), 0
+        ) as historical_value,
+        coalesce(
+            least({{ safe_divide('current_revenue', 'average_sale_revenue') }}, 1), 0
+        ) as current_value,
+        case when pitched_count > accepted_count then 1.0 else 0.0 end
+            as future_value,
+        case when is_vip then 1.0 else 0.0 end as influence_value,
+        coalesce(
+            {{ safe_divide('prior_accepted_count', 'prior_pitched_count') }}, 0
+        ) as elasticity_value
+    from histories
+
+),
+
+tiered as (
+
+    select
+        -- ids
+        tenant_id,
+        contact_id,
+
+        -- strings
+        case
+            when is_complex then 'complex'
+            when value_score >= 0.2 then 'high_value'
+            else 'low_value'
+        end as value_tier,
+
+        -- numerics
+        historical_revenue,
+        current_revenue,
+        historical_value,
+        current_value,
+        future_value,
+        influence_value,
+        elasticity_value,
+        value_score,
+        handle_seconds,
+
+        -- booleans
+        is_complex,
+
+        -- dates
+        contact_date
+
+    from (
+        select
+            *,
+            0.3 * historical_value
+            + 0.3 * current_value
+            + 0.1 * future_value
+            + 0.2 * influence_value
+            + 0.1 * elasticity_value as value_score,
+            (
+                stint_count > 1
+                or is_transferred
+                or prior_contacts_in_fcr_window > 0
+                or coalesce(handle_seconds > 2 * median_handle_seconds, false)
+            ) as is_complex
+        from scored
+    ) as weighed
+
+)
+
+select * from tiered
