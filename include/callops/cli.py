@@ -5,12 +5,16 @@
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
+    callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
+                   [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
+                                                      agents for one interval (Erlang C, or Erlang A with patience)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import uuid
 
@@ -141,6 +145,57 @@ def cmd_rejects(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- erlang ---------------------------------------------------------------------------------------
+
+
+def cmd_erlang(args: argparse.Namespace) -> int:
+    from callops import staffing
+
+    if args.calls < 0 or args.interval_s <= 0 or args.aht_s < 0 or args.answer_within_s < 0:
+        _print("callops erlang: --calls, --aht-s and --answer-within-s must be >= 0 and --interval-s > 0")
+        return 2
+    if args.patience_s is not None and args.patience_s <= 0:
+        _print("callops erlang: --patience-s must be > 0")
+        return 2
+    if args.patience_s is not None and args.max_occupancy is not None:
+        _print("callops erlang: --max-occupancy applies to Erlang C only (leave out --patience-s)")
+        return 2
+    try:
+        if args.patience_s is None:
+            agents = staffing.erlang_c_agents(
+                args.calls, args.interval_s, args.aht_s, args.target_sl, args.answer_within_s, args.max_occupancy
+            )
+            figures = staffing.erlang_c(agents, args.calls, args.interval_s, args.aht_s, args.answer_within_s)
+        else:
+            agents = staffing.erlang_a_agents(
+                args.calls, args.interval_s, args.aht_s, args.patience_s, args.target_sl, args.answer_within_s
+            )
+            figures = staffing.erlang_a(
+                agents, args.calls, args.interval_s, args.aht_s, args.patience_s, args.answer_within_s
+            )
+        scheduled = None if args.shrinkage is None else staffing.scheduled_agents(agents, args.shrinkage)
+    except ValueError as error:
+        _print(f"callops erlang: {error}")
+        return 2
+    result: dict[str, int | float] = {"agents": int(agents)}
+    for key in ("service_level_rate", "asa_seconds", "occupancy_rate", "wait_probability", "abandon_probability"):
+        if key in figures:
+            # No work (0 calls) needs no agents, and nobody waits.
+            value = float(figures[key]) if agents > 0 else 1.0 if key == "service_level_rate" else 0.0
+            result[key] = value
+    if scheduled is not None:
+        result["scheduled_agents"] = int(scheduled)
+    if args.json:
+        _print(json.dumps(result))
+        return 0
+    model = "Erlang C" if args.patience_s is None else f"Erlang A (mean patience {args.patience_s:g} s)"
+    load = args.calls * args.aht_s / args.interval_s
+    _print(f"{model}: {args.calls:g} calls in {args.interval_s:g} s at AHT {args.aht_s:g} s = {load:.2f} Erlangs")
+    for key, value in result.items():
+        _print(f"  {key:20s} {value:.6g}" if isinstance(value, float) else f"  {key:20s} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callops", description="contact-center operations warehouse")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     rejects.add_argument("--tenant")
     rejects.add_argument("--date", type=_day, help="delivery day")
     rejects.set_defaults(handler=cmd_rejects)
+
+    erlang = commands.add_parser(
+        "erlang", help="agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"
+    )
+    erlang.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
+    erlang.add_argument("--interval-s", type=float, required=True, help="interval length in seconds (1800)")
+    erlang.add_argument("--aht-s", type=float, required=True, help="average handle time in seconds")
+    erlang.add_argument("--target-sl", type=float, required=True, help="service level target, 0-1 (0.8)")
+    erlang.add_argument("--answer-within-s", type=float, required=True, help="service level threshold T in seconds")
+    erlang.add_argument("--patience-s", type=float, help="mean caller patience in seconds: Erlang A instead of C")
+    erlang.add_argument("--shrinkage", type=float, help="shrinkage 0-1: also print scheduled_agents")
+    erlang.add_argument("--max-occupancy", type=float, help="Erlang C only: occupancy cap 0-1")
+    erlang.add_argument("--json", action="store_true", help="print one JSON object")
+    erlang.set_defaults(handler=cmd_erlang)
     return parser
 
 

@@ -227,7 +227,7 @@ def _check_rate(name: str, values: np.ndarray, upper_open: bool = False, lower_o
     high_bad = present >= 1 if upper_open else present > 1
     if np.any(low_bad | high_bad):
         interval = ("(" if lower_open else "[") + "0, 1" + (")" if upper_open else "]")
-        raise ValueError(f"{name} must be a rate in {interval}, got {present[low_bad | high_bad][0]!r}")
+        raise ValueError(f"{name} must be a rate in {interval}, got {float(present[low_bad | high_bad][0]):g}")
 
 
 def scheduled_agents(agents: Any, shrinkage_rate: Any) -> np.ndarray:
@@ -260,7 +260,8 @@ def _erlang_a_sums(
     if n == 0:
         return total, queued, served
     x = agents / ratio  # N mu / theta
-    log_y = np.log(-np.expm1(-theta_within))  # log(1 - e^{-theta T}); -inf when T = 0
+    with np.errstate(divide="ignore"):
+        log_y = np.log(-np.expm1(-theta_within))  # log(1 - e^{-theta T}); -inf when T = 0
     log_t = -(x + 1.0) * theta_within  # log of the negative-binomial term t_0
     rows = np.arange(n)
     r = np.ones(n)
@@ -343,9 +344,8 @@ def erlang_a(
     rows = np.flatnonzero(known & (load > 0) & (agents_ >= 1))
     keys = ("wait_probability", "abandon_probability", "service_level_rate", "asa_seconds", "occupancy_rate")
     result = {key: np.full(load.shape, np.nan) for key in keys}
-    no_load = {"wait_probability": 0.0, "abandon_probability": 0.0, "service_level_rate": 1.0, "asa_seconds": 0.0}
-    for key, value in {**no_load, "occupancy_rate": 0.0}.items():
-        result[key][idle] = value
+    for key in keys:
+        result[key][idle] = 1.0 if key == "service_level_rate" else 0.0
     if rows.size:
         n, a = agents_[rows], load[rows]
         figures = _erlang_a_figures(n, a, _erlang_b(n, a), aht[rows] / patience[rows], within[rows] / patience[rows])
