@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test clean simulate-compare simulate-bench
+.PHONY: help install run test clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ simulate-compare: $(STAMP) ## compare the simulator with the real month; writes 
 
 simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, projected year)
 	$(BIN)/python -m callops.simulate.bench
+
+staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 intervals (a year x 20 queues; intervals/s)
+	$(BIN)/python -m callops.staffing --bench
 
 clean: ## remove the local data directory (CALLOPS_HOME) and the venv
 	rm -rf data $(VENV)
