@@ -163,7 +163,7 @@ def test_rates_out_of_range_are_refused():
 
 
 def test_agent_search_vectorised_equals_scalar():
-    rows = 120
+    rows = 60
     rng = np.random.default_rng(11)
     calls = rng.integers(0, 400, size=rows).astype(float)
     aht = rng.uniform(60, 600, size=rows)
