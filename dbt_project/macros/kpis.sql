@@ -82,3 +82,13 @@
 {% macro annualised_rate(rate, months_in_period=1) -%}
     ({{ rate }} * 12.0 / {{ months_in_period }})
 {%- endmacro %}
+
+{# tenure band of whole months employed: [0, 3), [3, 12), [12, 24), [24, ...) #}
+{% macro tenure_band(tenure_months) -%}
+    case
+        when {{ tenure_months }} < 3 then 'under_3_months'
+        when {{ tenure_months }} < 12 then '3_to_12_months'
+        when {{ tenure_months }} < 24 then '1_to_2_years'
+        else 'over_2_years'
+    end
+{%- endmacro %}

@@ -1,0 +1,148 @@
+{#
+    One row per tenant x calendar month: headcount, hires, leavers, attrition
+    (monthly and annualised), month-end tenure bands, the dispatched-labour
+    share and QA results of trained vs untrained agents (DECISIONLOG
+    "Marketing and HR marts"). Counts are the sums of
+    fct_headcount_monthly_by_team; no agent ids.
+#}
+with
+
+agent_months as (
+
+    select * from {{ ref('int_roster_expanded_to_months') }}
+
+),
+
+banded as (
+
+    select
+        *,
+        case
+            when is_in_headcount_end
+                then {{ tenure_band('tenure_months_at_month_end') }}
+        end as tenure_band
+    from agent_months
+
+),
+
+evaluations as (
+
+    select * from {{ ref('int_evaluations_joined_to_training') }}
+
+),
+
+counted as (
+
+    select
+        tenant_id,
+        month_start_date,
+        count(*) filter (where is_in_headcount_start) as headcount_start,
+        count(*) filter (where is_in_headcount_end) as headcount_end,
+        sum(employed_days) / any_value(days_in_month) as average_headcount,
+        count(*) filter (where is_hire) as hires_count,
+        count(*) filter (where is_leaver) as leavers_count,
+        count(*) filter (
+            where tenure_band = 'under_3_months'
+        ) as tenure_under_3_months_count,
+        count(*) filter (
+            where tenure_band = '3_to_12_months'
+        ) as tenure_3_to_12_months_count,
+        count(*) filter (
+            where tenure_band = '1_to_2_years'
+        ) as tenure_1_to_2_years_count,
+        count(*) filter (
+            where tenure_band = 'over_2_years'
+        ) as tenure_over_2_years_count,
+        count(*) filter (
+            where is_in_headcount_end and is_dispatched
+        ) as dispatched_headcount_end,
+        bool_and(is_month_complete) as is_month_complete
+    from banded
+    group by 1, 2
+
+),
+
+qa_monthly as (
+
+    select
+        tenant_id,
+        month_start_date,
+        count(qa_score_rate) filter (
+            where is_trained
+        ) as trained_evaluation_count,
+        count(qa_score_rate) filter (
+            where not is_trained
+        ) as untrained_evaluation_count,
+        avg(qa_score_rate) filter (where is_trained) as trained_qa_score_rate,
+        avg(qa_score_rate) filter (
+            where not is_trained
+        ) as untrained_qa_score_rate
+    from evaluations
+    group by 1, 2
+
+),
+
+joined as (
+
+    select
+        counted.*,
+        coalesce(qa_monthly.trained_evaluation_count, 0)
+            as trained_evaluation_count,
+        coalesce(qa_monthly.untrained_evaluation_count, 0)
+            as untrained_evaluation_count,
+        qa_monthly.trained_qa_score_rate,
+        qa_monthly.untrained_qa_score_rate
+    from counted
+    left join qa_monthly
+        on
+            counted.tenant_id = qa_monthly.tenant_id
+            and counted.month_start_date = qa_monthly.month_start_date
+
+),
+
+rated as (
+
+    select
+        *,
+        {{ attrition_rate('leavers_count', 'average_headcount') }}
+            as attrition_rate,
+        {{ safe_divide('dispatched_headcount_end', 'headcount_end') }}
+            as dispatched_share_rate
+    from joined
+
+),
+
+final as (
+
+    select
+        -- grain
+        tenant_id,
+        month_start_date,
+
+        -- numerics
+        headcount_start,
+        headcount_end,
+        average_headcount,
+        hires_count,
+        leavers_count,
+        attrition_rate,
+        {{ annualised_rate('attrition_rate') }} as annualised_attrition_rate,
+        tenure_under_3_months_count,
+        tenure_3_to_12_months_count,
+        tenure_1_to_2_years_count,
+        tenure_over_2_years_count,
+        dispatched_headcount_end,
+        dispatched_share_rate,
+        trained_evaluation_count,
+        untrained_evaluation_count,
+        trained_qa_score_rate,
+        untrained_qa_score_rate,
+
+        -- booleans
+        is_month_complete
+
+    from rated
+
+)
+
+select * from final

@@ -1,0 +1,98 @@
+{#
+    One row per tenant x calendar month x team x employment type: headcount
+    at the start and end of the month, average headcount, hires, leavers,
+    attrition and month-end tenure bands (DECISIONLOG "Marketing and HR
+    marts"). Counts add up to fct_headcount_monthly; no agent ids.
+#}
+with
+
+agent_months as (
+
+    select * from {{ ref('int_roster_expanded_to_months') }}
+
+),
+
+banded as (
+
+    select
+        *,
+        case
+            when is_in_headcount_end
+                then {{ tenure_band('tenure_months_at_month_end') }}
+        end as tenure_band
+    from agent_months
+
+),
+
+counted as (
+
+    select
+        tenant_id,
+        month_start_date,
+        team_id,
+        employment_type,
+        count(*) filter (where is_in_headcount_start) as headcount_start,
+        count(*) filter (where is_in_headcount_end) as headcount_end,
+        sum(employed_days) / any_value(days_in_month) as average_headcount,
+        count(*) filter (where is_hire) as hires_count,
+        count(*) filter (where is_leaver) as leavers_count,
+        count(*) filter (
+            where tenure_band = 'under_3_months'
+        ) as tenure_under_3_months_count,
+        count(*) filter (
+            where tenure_band = '3_to_12_months'
+        ) as tenure_3_to_12_months_count,
+        count(*) filter (
+            where tenure_band = '1_to_2_years'
+        ) as tenure_1_to_2_years_count,
+        count(*) filter (
+            where tenure_band = 'over_2_years'
+        ) as tenure_over_2_years_count,
+        bool_and(is_month_complete) as is_month_complete
+    from banded
+    group by 1, 2, 3, 4
+
+),
+
+rated as (
+
+    select
+        *,
+        {{ attrition_rate('leavers_count', 'average_headcount') }}
+            as attrition_rate
+    from counted
+
+),
+
+final as (
+
+    select
+        -- grain
+        tenant_id,
+        month_start_date,
+        team_id,
+
+        -- strings
+        employment_type,
+
+        -- numerics
+        headcount_start,
+        headcount_end,
+        average_headcount,
+        hires_count,
+        leavers_count,
+        attrition_rate,
+        {{ annualised_rate('attrition_rate') }} as annualised_attrition_rate,
+        tenure_under_3_months_count,
+        tenure_3_to_12_months_count,
+        tenure_1_to_2_years_count,
+        tenure_over_2_years_count,
+
+        -- booleans
+        is_month_complete
+
+    from rated
+
+)
+
+select * from final
