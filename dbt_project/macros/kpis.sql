@@ -92,3 +92,16 @@
         else 'over_2_years'
     end
 {%- endmacro %}
+
+{#
+    FCR (first-contact resolution) = answered contacts from a known caller
+    with no repeat contact within the tenant's fcr_window_days / answered
+    contacts from a known caller (withheld callers left out). Over
+    int_contacts_repeat_flagged:
+    fcr_rate('count(*) filter (where is_resolved_first_contact)',
+             'count(is_resolved_first_contact)')
+    (unit tests in models/marts/quality/_quality__models.yml).
+#}
+{% macro fcr_rate(resolved_first_contact, known_caller_contacts) -%}
+    {{ safe_divide(resolved_first_contact, known_caller_contacts) }}
+{%- endmacro %}

@@ -1,0 +1,221 @@
+{#
+    One row per tenant x local month x grain: per agent (grain 'agent'), per
+    team (grain 'team', agent_id null) and per tenant (grain 'tenant',
+    agent_id and team_id null). Every grain is recomputed from the underlying
+    evaluations, stints, surveys and contacts (GROUPING SETS), never averaged
+    from the rows below it. The month is the local month of the evaluated,
+    handled, surveyed or FCR-counted contact (DECISIONLOG "Quality marts").
+    The team is the agent's team on the latest roster; a tenant without a
+    roster has agent and tenant rows only.
+#}
+with
+
+evaluations as (
+
+    select * from {{ ref('int_qa_evaluations_scored') }}
+
+),
+
+handled as (
+
+    select * from {{ ref('int_handled_stints_dated') }}
+
+),
+
+surveys as (
+
+    select * from {{ ref('int_csat_surveys_scored') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('int_contacts_repeat_flagged') }}
+    where is_answered
+
+),
+
+roster as (
+
+    select * from {{ ref('stg_hr__roster') }}
+
+),
+
+evaluated_contacts as (
+
+    select distinct
+        tenant_id,
+        contact_id,
+        agent_id
+    from evaluations
+    where contact_id is not null
+
+),
+
+handled_flagged as (
+
+    select
+        handled.tenant_id,
+        handled.month_start_date,
+        handled.agent_id,
+        handled.contact_id,
+        evaluated_contacts.contact_id is not null as is_evaluated
+    from handled
+    left join evaluated_contacts
+        on
+            handled.tenant_id = evaluated_contacts.tenant_id
+            and handled.contact_id = evaluated_contacts.contact_id
+            and handled.agent_id = evaluated_contacts.agent_id
+
+),
+
+facts as (
+
+    select
+        'evaluation' as fact_type,
+        tenant_id,
+        month_start_date,
+        agent_id,
+        contact_id,
+        qa_score,
+        has_fatal_error
+    from evaluations
+
+    union all by name
+
+    select
+        'handled' as fact_type,
+        tenant_id,
+        month_start_date,
+        agent_id,
+        contact_id,
+        is_evaluated
+    from handled_flagged
+
+    union all by name
+
+    select
+        'survey' as fact_type,
+        tenant_id,
+        month_start_date,
+        agent_id,
+        contact_id,
+        is_top_two_box,
+        normalised_score
+    from surveys
+
+    union all by name
+
+    select
+        'fcr' as fact_type,
+        tenant_id,
+        month_start_date,
+        agent_id,
+        contact_id,
+        is_resolved_first_contact
+    from contacts
+
+),
+
+teamed as (
+
+    select
+        facts.*,
+        roster.team_id
+    from facts
+    left join roster
+        on
+            facts.tenant_id = roster.tenant_id
+            and facts.agent_id = roster.agent_id
+
+),
+
+counted as (
+
+    select
+        tenant_id,
+        month_start_date,
+        team_id,
+        agent_id,
+        case grouping(team_id, agent_id)
+            when 0 then 'agent'
+            when 1 then 'team'
+            else 'tenant'
+        end as grain,
+        count(*) filter (where fact_type = 'evaluation') as evaluation_count,
+        avg(qa_score) filter (where fact_type = 'evaluation') as qa_score,
+        count(*) filter (
+            where fact_type = 'evaluation' and has_fatal_error
+        ) as fatal_error_count,
+        count(*) filter (where fact_type = 'handled') as handled_count,
+        count(distinct contact_id) filter (
+            where fact_type = 'handled'
+        ) as handled_contact_count,
+        count(distinct contact_id) filter (
+            where fact_type = 'handled' and is_evaluated
+        ) as evaluated_contact_count,
+        count(*) filter (where fact_type = 'survey') as survey_count,
+        count(*) filter (
+            where fact_type = 'survey' and is_top_two_box
+        ) as top_two_box_count,
+        avg(normalised_score) filter (where fact_type = 'survey')
+            as csat_score,
+        count(is_resolved_first_contact) filter (
+            where fact_type = 'fcr'
+        ) as fcr_contact_count,
+        count(*) filter (
+            where fact_type = 'fcr' and is_resolved_first_contact
+        ) as fcr_resolved_count
+    from teamed
+    group by grouping sets (
+        (tenant_id, month_start_date, team_id, agent_id),
+        (tenant_id, month_start_date, team_id),
+        (tenant_id, month_start_date)
+    )
+
+),
+
+rated as (
+
+    select
+        -- ids
+        tenant_id,
+        agent_id,
+        team_id,
+
+        -- strings
+        grain,
+
+        -- numerics
+        evaluation_count,
+        qa_score,
+        fatal_error_count,
+        {{ safe_divide('fatal_error_count', 'evaluation_count') }}
+            as fatal_error_rate,
+        handled_count,
+        handled_contact_count,
+        evaluated_contact_count,
+        {{ safe_divide('evaluated_contact_count', 'handled_contact_count') }}
+            as qa_coverage_rate,
+        survey_count,
+        top_two_box_count,
+        {{ safe_divide('top_two_box_count', 'survey_count') }} as csat_rate,
+        csat_score,
+        fcr_contact_count,
+        fcr_resolved_count,
+        {{ fcr_rate('fcr_resolved_count', 'fcr_contact_count') }} as fcr_rate,
+
+        -- dates
+        month_start_date
+
+    from counted
+    -- facts without an agent count at tenant grain only; agents without a
+    -- roster team have no team row
+    where
+        (grain = 'agent' and agent_id is not null)
+        or (grain = 'team' and team_id is not null)
+        or grain = 'tenant'
+
+)
+
+select * from rated
