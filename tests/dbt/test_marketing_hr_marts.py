@@ -1,0 +1,230 @@
+"""Marketing and HR marts on hand-computed deliveries: loader -> dbt build -> marts.
+
+fct_campaign_daily (funnel, revenue, cost, ROI, trailing-week pause flag),
+fct_headcount_monthly and fct_headcount_monthly_by_team (headcount, hires,
+leavers, attrition, tenure bands, dispatched share, trained vs untrained QA).
+The formulas also have dbt unit tests (models/*/marketing, models/*/hr); this
+file checks the whole path on real CSV files, built once for the module.
+Tenant shanghai_bank (Asia/Shanghai) sends every feed; stockholm_telco sends
+none and must get no rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+
+from callops import dbt, pipeline, warehouse
+from tests.conftest import TEST_CONFIG, deliver
+
+TENANT = "shanghai_bank"
+DAY = "2026-04-01"
+
+CAMPAIGNS = """
+campaign_id,campaign_name,product,direction,currency,starts_on,unit_value,commission_per_sale,agent_cost_per_hour
+k1,Gold card upgrade,Gold card,inbound,CNY,2026-03-01,300,20,60
+k2,Loan win-back,Personal loan,outbound,CNY,2026-03-01,800,50,120
+"""
+
+# Wall-clock times without an offset are Shanghai time; o22 at 16:30 UTC is 00:30 on 8 March there.
+OFFERS = """
+offer_id,campaign_id,contact_id,agent_id,offered_at,is_shown,is_pitched,is_accepted,revenue,commission,pitch_seconds
+o1,k1,c1,a1,2026-03-01 10:00:00,yes,yes,yes,250,,120
+o2,k1,c2,a1,2026-03-01 11:00:00,yes,yes,no,,,60
+o3,k1,c3,a2,2026-03-01 12:00:00,yes,no,no,,,
+o4,k1,c4,a2,2026-03-01 23:30:00,yes,yes,yes,,15,180
+o20,k2,c20,a1,2026-03-01 10:00:00,yes,yes,yes,,,600
+o21,k2,c21,a1,2026-03-07 10:00:00,yes,yes,no,,,900
+o22,k2,c22,a1,2026-03-07T16:30:00+00:00,yes,yes,no,,,1800
+"""
+
+ROSTER = """
+agent_id,team_id,employment_type,hire_date,termination_date,termination_type,employee_name
+a1,t1,full_time,2024-01-15,,,Wang Wei
+a2,t1,dispatched,2025-03-01,,,Li Na
+a3,t1,full_time,2025-12-01,2026-02-15,voluntary,Zhang Min
+a4,t2,dispatched,2026-01-01,,,Chen Jie
+a5,t2,part_time,2026-02-20,2026-03-05,involuntary,Liu Yang
+a6,t2,full_time,2026-03-16,,,Zhao Lei
+"""
+
+TRAINING = """
+agent_id,course_id,started_on,completed_on,is_passed
+a1,onb,2024-01-15,2024-01-26,yes
+a2,onb,2025-03-01,2025-03-14,yes
+a4,onb,2026-01-01,2026-03-10,yes
+a6,onb,2026-03-16,,
+"""
+
+EVALUATIONS = """
+evaluation_id,contact_id,agent_id,form_id,criterion_id,score,max_score,is_fatal,is_auto_fail,status,evaluated_at
+ev1,c1,a1,f1,greet,9,10,no,no,submitted,2026-03-05 10:00:00
+ev1,c1,a1,f1,verify,18,20,yes,no,submitted,2026-03-05 10:00:00
+ev2,c2,a4,f1,greet,5,10,no,no,submitted,2026-03-05 10:00:00
+ev2,c2,a4,f1,verify,10,20,yes,no,submitted,2026-03-05 10:00:00
+ev3,c3,a4,f1,greet,8,10,no,no,submitted,2026-03-20 10:00:00
+ev3,c3,a4,f1,verify,16,20,yes,no,submitted,2026-03-20 10:00:00
+ev4,c4,a6,f1,greet,10,10,no,no,submitted,2026-03-20 10:00:00
+ev4,c4,a6,f1,verify,0,20,yes,yes,submitted,2026-03-20 10:00:00
+ev5,c5,a2,f1,greet,1,10,no,no,draft,2026-03-20 10:00:00
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Deliver every feed for one tenant, load and build once for the module."""
+    tmp = tmp_path_factory.mktemp("marketing_hr")
+    config = tmp / "callops.yml"
+    config.write_text(TEST_CONFIG)
+    home = tmp / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALLOPS_HOME", str(home))
+        patch.setenv("CALLOPS_CONFIG", str(config))
+        patch.setenv("AIRFLOW_HOME", str(home / "airflow"))
+        for feed, name, text in (
+            ("marketing", "campaigns.csv", CAMPAIGNS),
+            ("marketing", "offers.csv", OFFERS),
+            ("hr", "roster.csv", ROSTER),
+            ("hr", "training.csv", TRAINING),
+            ("qa", "evaluations.csv", EVALUATIONS),
+        ):
+            deliver(home, TENANT, DAY, name, textwrap.dedent(text).lstrip(), feed=feed)
+        summary = pipeline.load_deliveries("r1", dt.date.fromisoformat(DAY), dt.date.fromisoformat(DAY))
+        assert summary["failed"] == [] and summary["rows_rejected"] == 0, summary
+        result = dbt.build()
+        assert result.success, result.failures
+        yield home
+
+
+def query(sql: str, params: list | None = None) -> list[tuple]:
+    with warehouse.connection(read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_campaign_funnel_revenue_cost_and_roi(built):
+    found = query(
+        """select offer_date, shown_count, pitched_count, accepted_count, pitch_rate, acceptance_rate,
+            conversion_rate, pitch_seconds, revenue, staff_cost, commission_cost, cost, roi, campaign_name, product
+        from marts.fct_campaign_daily where tenant_id = ? and campaign_id = 'k1'""",
+        [TENANT],
+    )
+    # o1 accepted at its own 250 (commission from the campaign, 20); o4 at the unit value 300 with its own
+    # commission 15; o2 pitched and declined; o3 shown only. Agent time 120 + 60 + 180 s at 60/h = 6.
+    assert len(found) == 1
+    assert found[0][:13] == pytest.approx(
+        (dt.date(2026, 3, 1), 4, 3, 2, 0.75, 2 / 3, 0.5, 360.0, 550.0, 6.0, 35.0, 41.0, 550 / 41)
+    )
+    assert found[0][13:] == ("Gold card upgrade", "Gold card")
+
+
+def test_pause_needs_a_bad_trailing_week_not_a_bad_day(built):
+    found = query(
+        """select offer_date, revenue, cost, roi, revenue_trailing_7d, cost_trailing_7d, roi_trailing_7d,
+            roi_pause_threshold, is_pause_recommended
+        from marts.fct_campaign_daily where tenant_id = ? and campaign_id = 'k2' order by offer_date""",
+        [TENANT],
+    )
+    # 03-01: one sale at the unit value 800; 600 s at 120/h = 20 + commission 50 = 70. First day: never judged.
+    # 03-07: a declined 900 s pitch (cost 30): ROI 0, but the week 03-01..03-07 is 800 / 100 = 8: no pause.
+    # 03-08 (00:30 local; 16:30 UTC on 03-07): a declined 1800 s pitch (cost 60); the week 03-02..03-08
+    # has no sale: 0 / 90 < 1.0, pause.
+    assert [row[:8] for row in found] == [
+        pytest.approx((dt.date(2026, 3, 1), 800.0, 70.0, 800 / 70, 800.0, 70.0, 800 / 70, 1.0)),
+        pytest.approx((dt.date(2026, 3, 7), 0.0, 30.0, 0.0, 800.0, 100.0, 8.0, 1.0)),
+        pytest.approx((dt.date(2026, 3, 8), 0.0, 60.0, 0.0, 0.0, 90.0, 0.0, 1.0)),
+    ]
+    assert [row[8] for row in found] == [False, False, True]
+
+
+HEADCOUNT = (
+    "month_start_date, headcount_start, headcount_end, average_headcount, hires_count, leavers_count, "
+    "attrition_rate, annualised_attrition_rate, tenure_under_3_months_count, tenure_3_to_12_months_count, "
+    "tenure_1_to_2_years_count, tenure_over_2_years_count, dispatched_headcount_end, dispatched_share_rate, "
+    "is_month_complete"
+)
+
+
+def headcount(month: str) -> tuple:
+    (found,) = query(
+        f"select {HEADCOUNT} from marts.fct_headcount_monthly where tenant_id = ? and month_start_date = ?",
+        [TENANT, dt.date.fromisoformat(month)],
+    )
+    return found[1:]
+
+
+def test_headcount_movements_attrition_and_tenure_bands(built):
+    months = [row[0] for row in query("select month_start_date from marts.fct_headcount_monthly order by 1")]
+    # From the first hire's month (a1, January 2024) to the roster delivery's month (April 2026).
+    assert months[0] == dt.date(2024, 1, 1) and months[-1] == dt.date(2026, 4, 1) and len(months) == 28
+    # December 2025: a1 (23 whole months at the end of 31 Dec: 1-2 years), a2 (10), a3 hired on 1 Dec (1).
+    assert headcount("2025-12-01") == pytest.approx((2, 3, 3.0, 1, 0, 0.0, 0.0, 1, 1, 1, 0, 1, 1 / 3, True))
+    # January: a4 hired on 1 Jan is a hire, not in the start. a1 reaches 24 months (over 2 years), a2 11 (3-12).
+    assert headcount("2026-01-01") == pytest.approx((3, 4, 4.0, 1, 0, 0.0, 0.0, 2, 1, 0, 1, 2, 0.5, True))
+    # February (28 days): a3 leaves on the 15th, a5 is hired on the 20th. Days 28 + 28 + 15 + 28 + 9 = 108.
+    # a2 reaches 12 months (1-2 years); a4 has 2 and a5 0 (under 3).
+    assert headcount("2026-02-01") == pytest.approx(
+        (4, 4, 108 / 28, 1, 1, 28 / 108, 12 * 28 / 108, 2, 0, 1, 1, 2, 0.5, True)
+    )
+    # March (31 days): a5 leaves on the 5th, a6 is hired on the 16th. Days 3 x 31 + 5 + 16 = 114.
+    # a4 reaches 3 months at the end of 31 Mar (3-12); a6 has 0.
+    assert headcount("2026-03-01") == pytest.approx(
+        (4, 4, 114 / 31, 1, 1, 31 / 114, 12 * 31 / 114, 1, 1, 1, 1, 2, 0.5, True)
+    )
+    # April is in progress: the roster was delivered on its first day.
+    assert headcount("2026-04-01")[-1] is False
+    # Every month: end = start + hires - leavers.
+    assert query(
+        "select count(*) from marts.fct_headcount_monthly"
+        " where headcount_end <> headcount_start + hires_count - leavers_count"
+    ) == [(0,)]
+
+
+def test_headcount_by_team_adds_up_to_the_tenant(built):
+    assert query(
+        """select employment_type, headcount_start, headcount_end, average_headcount, hires_count, leavers_count
+        from marts.fct_headcount_monthly_by_team
+        where tenant_id = ? and month_start_date = date '2026-02-01' and team_id = 't1' order by 1""",
+        [TENANT],
+    ) == [("dispatched", 1, 1, 1.0, 0, 0), ("full_time", 2, 1, pytest.approx(43 / 28), 0, 1)]
+    mismatches = query(
+        """with summed as (
+            select tenant_id, month_start_date, sum(headcount_start) as hs, sum(headcount_end) as he,
+                sum(average_headcount) as ah, sum(hires_count) as h, sum(leavers_count) as l,
+                sum(tenure_under_3_months_count + tenure_3_to_12_months_count + tenure_1_to_2_years_count
+                    + tenure_over_2_years_count) as banded
+            from marts.fct_headcount_monthly_by_team group by 1, 2
+        )
+        select month_start_date from summed
+        full join marts.fct_headcount_monthly as tenant using (tenant_id, month_start_date)
+        where hs is distinct from tenant.headcount_start or he is distinct from tenant.headcount_end
+            or abs(ah - tenant.average_headcount) > 1e-9 or h is distinct from tenant.hires_count
+            or l is distinct from tenant.leavers_count or banded is distinct from tenant.headcount_end"""
+    )
+    assert mismatches == []
+
+
+def test_trained_vs_untrained_qa_scores(built):
+    found = query(
+        """select month_start_date, trained_evaluation_count, untrained_evaluation_count,
+            trained_qa_score_rate, untrained_qa_score_rate
+        from marts.fct_headcount_monthly
+        where tenant_id = ? and month_start_date in (date '2026-02-01', date '2026-03-01') order by 1""",
+        [TENANT],
+    )
+    # March: a1 (trained 2024) 27/30 = 0.9; a4 before completing on 10 Mar 15/30 = 0.5, after it 24/30 = 0.8;
+    # a6 (course in progress) auto-failed: 0. The draft ev5 is left out.
+    # Trained: 0.9, 0.8 -> 0.85; untrained: 0.5, 0 -> 0.25. February has no evaluation.
+    assert found == [
+        (dt.date(2026, 2, 1), 0, 0, None, None),
+        (dt.date(2026, 3, 1), 2, 2, pytest.approx(0.85), pytest.approx(0.25)),
+    ]
+
+
+def test_marts_carry_no_personal_fields_and_a_tenant_without_feeds_gets_no_rows(built):
+    for table in ("fct_headcount_monthly", "fct_headcount_monthly_by_team"):
+        columns = {row[0] for row in query(f"describe marts.{table}")}
+        assert not columns & {"agent_id", "employee_id_hash", "employee_name_hash", "supervisor_id"}, table
+    for table in ("fct_campaign_daily", "fct_headcount_monthly", "fct_headcount_monthly_by_team"):
+        assert query(f"select count(*) from marts.{table} where tenant_id <> ?", [TENANT]) == [(0,)], table
