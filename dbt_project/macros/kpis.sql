@@ -94,6 +94,71 @@
 {%- endmacro %}
 
 {#
+    Staffing formulas (DOMAIN.md "Standard figures"; DECISIONLOG 2026-11-25
+    "Staffing"). Unit tests: models/*/staffing/_staffing__models.yml.
+#}
+
+{# occupancy = handle time / (handle time + available idle time) #}
+{% macro occupancy_rate(handle_seconds, idle_seconds) -%}
+    {{ safe_divide(handle_seconds, handle_seconds ~ ' + ' ~ idle_seconds) }}
+{%- endmacro %}
+
+{# shrinkage = paid time not available for contacts / paid time #}
+{% macro shrinkage_rate(unavailable_paid_seconds, paid_seconds) -%}
+    {{ safe_divide(unavailable_paid_seconds, paid_seconds) }}
+{%- endmacro %}
+
+{# schedule adherence = time in the scheduled state / scheduled time #}
+{% macro adherence_rate(in_scheduled_state_seconds, scheduled_seconds) -%}
+    {{ safe_divide(in_scheduled_state_seconds, scheduled_seconds) }}
+{%- endmacro %}
+
+{#
+    Observed caller patience (seconds) = total waiting time of every caller
+    who queued (answered, abandoned or timed out: each waited at least that
+    long) / abandons. Abandons / waiting time is the abandonment rate theta
+    of an exponential patience (the censored-data estimate); its mean
+    patience is 1/theta.
+#}
+{% macro observed_patience_seconds(waiting_seconds, abandoned) -%}
+    {{ safe_divide(waiting_seconds, abandoned) }}
+{%- endmacro %}
+
+{# weighted absolute percentage error = sum |actual - forecast| / sum actual #}
+{% macro wape(absolute_error, actual) -%}
+    {{ safe_divide(absolute_error, actual) }}
+{%- endmacro %}
+
+{#
+    Resource balance (seed 003, DOMAIN.md "Staffing"), in seconds of a day:
+    workload = calls x answer rate x service share x service AHT
+               + marketing pop-up rate x recommendation rate x marketing AHT
+    (the marketing term per answered call, times the answered calls);
+    capacity = agents x online utilisation x attendance x shift seconds
+               x (1 - redundancy loss).
+#}
+{% macro service_workload_seconds(calls, answer_rate, service_share, service_aht_seconds) -%}
+    (
+        {{ calls }} * {{ answer_rate }} * {{ service_share }}
+        * {{ service_aht_seconds }}
+    )
+{%- endmacro %}
+
+{% macro marketing_workload_seconds(answered, popup_rate, recommendation_rate, marketing_aht_seconds) -%}
+    (
+        {{ answered }} * {{ popup_rate }} * {{ recommendation_rate }}
+        * {{ marketing_aht_seconds }}
+    )
+{%- endmacro %}
+
+{% macro capacity_seconds(agents, online_utilisation, attendance, shift_seconds, redundancy_loss) -%}
+    (
+        {{ agents }} * {{ online_utilisation }} * {{ attendance }}
+        * {{ shift_seconds }} * (1 - {{ redundancy_loss }})
+    )
+{%- endmacro %}
+
+{#
     FCR (first-contact resolution) = answered contacts from a known caller
     with no repeat contact within the tenant's fcr_window_days / answered
     contacts from a known caller (withheld callers left out). Over

@@ -1,0 +1,29 @@
+"""One row per tenant x queue x staffing interval: int_staffing__erlang_inputs with the agents it needs.
+
+The agents come from callops.staffing, the same code analysts call in Python, so the warehouse and
+the library agree exactly:
+- erlang_c_agents: smallest N with Erlang C SL(service_level_seconds) >= service_level_target;
+- erlang_a_agents: the same with abandonment (Erlang A), caller patience = staffing_patience_seconds;
+- required_agents_with_shrinkage: erlang_c_agents grossed up, ceil(N / (1 - staffing_shrinkage_rate)).
+Null (NaN) where an input is missing (no AHT, no patience).
+"""
+
+from callops import staffing
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    frame = dbt.ref("int_staffing__erlang_inputs").df()
+    calls = frame["staffing_calls"]
+    interval = frame["interval_seconds"]
+    aht = frame["staffing_aht_seconds"]
+    target = frame["service_level_target"]
+    within = frame["service_level_seconds"]
+    frame["erlang_c_agents"] = staffing.erlang_c_agents(calls, interval, aht, target, within)
+    frame["erlang_a_agents"] = staffing.erlang_a_agents(
+        calls, interval, aht, frame["staffing_patience_seconds"], target, within
+    )
+    frame["required_agents_with_shrinkage"] = staffing.scheduled_agents(
+        frame["erlang_c_agents"], frame["staffing_shrinkage_rate"]
+    )
+    return frame
