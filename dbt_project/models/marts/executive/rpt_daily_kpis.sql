@@ -18,6 +18,86 @@ tenants as (
 
 ),
 
+qa_criteria as (
+
+    select * from {{ ref('int_qa_criteria_scored') }}
+
+),
+
+qa_evaluations as (
+
+    select * from {{ ref('int_qa_evaluations_scored') }}
+
+),
+
+csat_surveys as (
+
+    select * from {{ ref('int_csat_surveys_scored') }}
+
+),
+
+repeat_flagged as (
+
+    select * from {{ ref('int_contacts_repeat_flagged') }}
+
+),
+
+qa_daily as (
+
+    -- an evaluation counts on the date of the contact it evaluated (its own
+    -- date when the contact is not in the telephony feed)
+    select
+        qa_evaluations.tenant_id,
+        coalesce(
+            evaluation_dates.contact_date, qa_evaluations.evaluated_date
+        ) as kpi_date,
+        avg(qa_evaluations.qa_score) as qa_score
+    from qa_evaluations
+    left join (
+        select tenant_id, evaluation_id, min(contact_date) as contact_date
+        from qa_criteria
+        group by 1, 2
+    ) as evaluation_dates
+        on
+            qa_evaluations.tenant_id = evaluation_dates.tenant_id
+            and qa_evaluations.evaluation_id = evaluation_dates.evaluation_id
+    group by 1, 2
+
+),
+
+csat_daily as (
+
+    select
+        csat_surveys.tenant_id,
+        coalesce(
+            csat_surveys.contact_date,
+            cast({{ to_local('csat_surveys.answered_at', 'tenants.timezone') }} as date)
+        ) as kpi_date,
+        {{ safe_divide(
+            'count(*) filter (where csat_surveys.is_top_two_box)',
+            'count(csat_surveys.is_top_two_box)'
+        ) }} as csat_rate
+    from csat_surveys
+    inner join tenants
+        on csat_surveys.tenant_id = tenants.tenant_id
+    group by 1, 2
+
+),
+
+fcr_daily as (
+
+    select
+        tenant_id,
+        contact_date as kpi_date,
+        {{ fcr_rate(
+            'count(*) filter (where is_resolved_first_contact)',
+            'count(is_resolved_first_contact)'
+        ) }} as fcr_rate
+    from repeat_flagged
+    group by 1, 2
+
+),
+
 counted as (
 
     select
@@ -103,13 +183,30 @@ rated as (
         tenants.answer_rate_target,
         tenants.abandon_rate_target,
         tenants.vip_service_level_target,
+        csat_daily.csat_rate,
+        qa_daily.qa_score,
+        fcr_daily.fcr_rate,
+        tenants.csat_target,
+        tenants.qa_score_target,
 
         -- dates
-        kpi_date
+        counted.kpi_date
 
     from counted
     inner join tenants
         on counted.tenant_id = tenants.tenant_id
+    left join csat_daily
+        on
+            counted.tenant_id = csat_daily.tenant_id
+            and counted.kpi_date = csat_daily.kpi_date
+    left join qa_daily
+        on
+            counted.tenant_id = qa_daily.tenant_id
+            and counted.kpi_date = qa_daily.kpi_date
+    left join fcr_daily
+        on
+            counted.tenant_id = fcr_daily.tenant_id
+            and counted.kpi_date = fcr_daily.kpi_date
 
 ),
 
@@ -122,7 +219,9 @@ attained as (
         answer_rate >= answer_rate_target as is_answer_rate_target_met,
         abandon_rate <= abandon_rate_target as is_abandon_rate_target_met,
         vip_service_level_rate >= vip_service_level_target
-            as is_vip_service_level_target_met
+            as is_vip_service_level_target_met,
+        csat_rate >= csat_target as is_csat_target_met,
+        qa_score >= qa_score_target as is_qa_score_target_met
     from rated
 
 ),
@@ -158,7 +257,14 @@ final as (
         is_service_level_target_met,
         is_answer_rate_target_met,
         is_abandon_rate_target_met,
-        is_vip_service_level_target_met
+        is_vip_service_level_target_met,
+        csat_rate,
+        qa_score,
+        fcr_rate,
+        csat_target,
+        qa_score_target,
+        is_csat_target_met,
+        is_qa_score_target_met
     from attained
 
 )
