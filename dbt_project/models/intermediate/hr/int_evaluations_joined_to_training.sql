@@ -8,7 +8,10 @@
       applicable criteria (0-1); an auto-failed fatal criterion sets it to 0;
       null when no criterion applies or a max_score is missing.
     - Trained = completed (and not failed) a course on a local day before the
-      evaluation's local day; null when the tenant has sent no training feed.
+      evaluation's local day; untrained = the agent has training records but
+      none completed by then (a new hire in onboarding); null when the agent
+      has no training record at all: absence from a training export (which
+      may cover recent courses only) is not evidence of no training.
 #}
 with
 
@@ -64,12 +67,6 @@ completions as (
 
 ),
 
-training_tenants as (
-
-    select distinct tenant_id from training
-
-),
-
 dated as (
 
     select
@@ -100,7 +97,7 @@ final as (
         -- booleans
         dated.is_auto_failed,
         case
-            when training_tenants.tenant_id is not null
+            when completions.agent_id is not null
                 then coalesce(
                     completions.first_completed_date < dated.evaluation_date,
                     false
@@ -116,8 +113,6 @@ final as (
         dated.evaluated_at
 
     from dated
-    left join training_tenants
-        on dated.tenant_id = training_tenants.tenant_id
     left join completions
         on
             dated.tenant_id = completions.tenant_id
