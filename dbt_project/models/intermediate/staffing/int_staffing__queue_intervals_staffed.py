@@ -13,7 +13,8 @@ from callops import staffing
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    frame = dbt.ref("int_staffing__erlang_inputs").df()
+    inputs = dbt.ref("int_staffing__erlang_inputs")
+    frame = inputs.df()
     calls = frame["staffing_calls"]
     interval = frame["interval_seconds"]
     aht = frame["staffing_aht_seconds"]
@@ -26,4 +27,11 @@ def model(dbt, session):
     frame["required_agents_with_shrinkage"] = staffing.scheduled_agents(
         frame["erlang_c_agents"], frame["staffing_shrinkage_rate"]
     )
-    return frame
+    # Keep the inputs' column types (an empty frame would otherwise give untyped columns).
+    session.register("int_staffing__queue_intervals_staffed_frame", frame)
+    typed = ", ".join(f'cast("{name}" as {kind}) as "{name}"' for name, kind in zip(inputs.columns, inputs.types))
+    agents = ", ".join(
+        f"cast({name} as double) as {name}"
+        for name in ("erlang_c_agents", "erlang_a_agents", "required_agents_with_shrinkage")
+    )
+    return session.sql(f"select {typed}, {agents} from int_staffing__queue_intervals_staffed_frame")
