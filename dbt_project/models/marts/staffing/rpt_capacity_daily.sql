@@ -276,8 +276,12 @@ balanced as (
 
     select
         *,
-        {{ service_workload_seconds('call_count', 'answer_rate', 'service_share', 'service_aht_seconds') }}
-            as service_workload_seconds,
+        case
+            when call_count = 0 then 0.0
+            else {{ service_workload_seconds(
+                'call_count', 'answer_rate', 'service_share', 'service_aht_seconds'
+            ) }}
+        end as service_workload_seconds,
         case
             when answered_count = 0 then 0.0
             else coalesce(
