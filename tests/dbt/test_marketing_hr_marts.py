@@ -61,11 +61,11 @@ a6,onb,2026-03-16,,
 EVALUATIONS = """
 evaluation_id,contact_id,agent_id,form_id,criterion_id,score,max_score,is_fatal,is_auto_fail,status,evaluated_at
 ev1,c1,a1,f1,greet,9,10,no,no,submitted,2026-03-05 10:00:00
-ev1,c1,a1,f1,verify,18,20,yes,no,submitted,2026-03-05 10:00:00
+ev1,c1,a1,f1,verify,18,20,no,no,submitted,2026-03-05 10:00:00
 ev2,c2,a4,f1,greet,5,10,no,no,submitted,2026-03-05 10:00:00
-ev2,c2,a4,f1,verify,10,20,yes,no,submitted,2026-03-05 10:00:00
+ev2,c2,a4,f1,verify,10,20,no,no,submitted,2026-03-05 10:00:00
 ev3,c3,a4,f1,greet,8,10,no,no,submitted,2026-03-20 10:00:00
-ev3,c3,a4,f1,verify,16,20,yes,no,submitted,2026-03-20 10:00:00
+ev3,c3,a4,f1,verify,16,20,no,no,submitted,2026-03-20 10:00:00
 ev4,c4,a6,f1,greet,10,10,no,no,submitted,2026-03-20 10:00:00
 ev4,c4,a6,f1,verify,0,20,yes,yes,submitted,2026-03-20 10:00:00
 ev5,c5,a2,f1,greet,1,10,no,no,draft,2026-03-20 10:00:00

@@ -1,12 +1,10 @@
 {#
-    One row per tenant x QA evaluation (drafts left out): a minimal
-    evaluation score and whether the evaluated agent had completed a training
-    course before it, for the "training vs QA results" figures of the HR
-    marts (DECISIONLOG "Marketing and HR marts"). The full QA marts live in
-    models/*/quality; this score is the same textbook formula:
-    - QA score = sum of points earned / sum of points available over the
-      applicable criteria (0-1); an auto-failed fatal criterion sets it to 0;
-      null when no criterion applies or a max_score is missing.
+    One row per tenant x QA evaluation (drafts left out): its QA score and
+    whether the evaluated agent had completed a training course before it,
+    for the "training vs QA results" figures of the HR marts (DECISIONLOG
+    "Marketing and HR marts"). The score is the QA marts' own
+    (int_qa_evaluations_scored: weighted points of the applicable criteria,
+    0 with a fatal error), so HR and quality marts never disagree.
     - Trained = completed (and not failed) a course on a local day before the
       evaluation's local day; untrained = the agent has training records but
       none completed by then (a new hire in onboarding); null when the agent
@@ -17,40 +15,13 @@ with
 
 evaluations as (
 
-    select * from {{ ref('stg_qa__evaluations') }}
-    where evaluation_status is distinct from 'draft'
+    select * from {{ ref('int_qa_evaluations_scored') }}
 
 ),
 
 training as (
 
     select * from {{ ref('stg_hr__training') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('stg_config__tenants') }}
-
-),
-
-scored as (
-
-    select
-        tenant_id,
-        evaluation_id,
-        any_value(agent_id) as agent_id,
-        max(evaluated_at) as evaluated_at,
-        coalesce(bool_or(is_auto_fail), false) as is_auto_failed,
-        sum(score) filter (where not is_not_applicable) as earned_points,
-        case
-            when bool_and(max_score is not null) filter (
-                where not is_not_applicable
-            )
-                then sum(max_score) filter (where not is_not_applicable)
-        end as max_points
-    from evaluations
-    group by 1, 2
 
 ),
 
@@ -70,13 +41,14 @@ completions as (
 dated as (
 
     select
-        scored.*,
-        cast(
-            {{ to_local('scored.evaluated_at', 'tenants.timezone') }} as date
-        ) as evaluation_date
-    from scored
-    inner join tenants
-        on scored.tenant_id = tenants.tenant_id
+        tenant_id,
+        evaluation_id,
+        agent_id,
+        qa_score,
+        has_fatal_error,
+        evaluated_date as evaluation_date,
+        evaluated_at
+    from evaluations
 
 ),
 
@@ -89,13 +61,10 @@ final as (
         dated.agent_id,
 
         -- numerics
-        case
-            when dated.is_auto_failed then 0.0
-            else {{ safe_divide('dated.earned_points', 'dated.max_points') }}
-        end as qa_score_rate,
+        dated.qa_score as qa_score_rate,
 
         -- booleans
-        dated.is_auto_failed,
+        dated.has_fatal_error as is_auto_failed,
         case
             when completions.agent_id is not null
                 then coalesce(
