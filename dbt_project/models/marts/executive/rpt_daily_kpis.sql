@@ -42,6 +42,72 @@ repeat_flagged as (
 
 ),
 
+agent_intervals as (
+
+    select * from {{ ref('int_staffing__agent_intervals') }}
+
+),
+
+feed_days as (
+
+    select * from {{ ref('int_staffing__feed_days') }}
+
+),
+
+forecast_accuracy as (
+
+    select * from {{ ref('fct_forecast_accuracy_daily') }}
+
+),
+
+occupancy_daily as (
+
+    -- an agent taking several queues appears once per queue with the same
+    -- agent-level handle and idle time: count each agent-interval once; no
+    -- agent-state feed that day, no occupancy
+    select
+        per_agent.tenant_id,
+        per_agent.kpi_date,
+        {{ occupancy_rate('sum(per_agent.handle_seconds)', 'sum(per_agent.idle_seconds)') }}
+            as occupancy_rate
+    from (
+        select
+            agent_intervals.tenant_id,
+            agent_intervals.agent_id,
+            agent_intervals.interval_start_at,
+            cast(
+                {{ to_local('agent_intervals.interval_start_at', 'tenants.timezone') }}
+                as date
+            ) as kpi_date,
+            max(agent_intervals.handle_seconds) as handle_seconds,
+            max(agent_intervals.idle_seconds) as idle_seconds
+        from agent_intervals
+        inner join tenants
+            on agent_intervals.tenant_id = tenants.tenant_id
+        group by 1, 2, 3, 4
+    ) as per_agent
+    inner join feed_days
+        on
+            per_agent.tenant_id = feed_days.tenant_id
+            and per_agent.kpi_date = feed_days.feed_date
+            and feed_days.has_agent_states
+    group by 1, 2
+
+),
+
+forecast_daily as (
+
+    -- volume WAPE over every queue's intervals of the day
+    select
+        tenant_id,
+        forecast_date as kpi_date,
+        {{ wape('sum(volume_absolute_error)', 'sum(actual_offered_count)') }}
+            as forecast_wape
+    from forecast_accuracy
+    group by 1, 2
+
+),
+
 qa_daily as (
 
     -- an evaluation counts on the date of the contact it evaluated (its own
@@ -186,6 +252,8 @@ rated as (
         csat_daily.csat_rate,
         qa_daily.qa_score,
         fcr_daily.fcr_rate,
+        occupancy_daily.occupancy_rate,
+        forecast_daily.forecast_wape,
         tenants.csat_target,
         tenants.qa_score_target,
 
@@ -207,6 +275,14 @@ rated as (
         on
             counted.tenant_id = fcr_daily.tenant_id
             and counted.kpi_date = fcr_daily.kpi_date
+    left join occupancy_daily
+        on
+            counted.tenant_id = occupancy_daily.tenant_id
+            and counted.kpi_date = occupancy_daily.kpi_date
+    left join forecast_daily
+        on
+            counted.tenant_id = forecast_daily.tenant_id
+            and counted.kpi_date = forecast_daily.kpi_date
 
 ),
 
@@ -264,7 +340,9 @@ final as (
         csat_target,
         qa_score_target,
         is_csat_target_met,
-        is_qa_score_target_met
+        is_qa_score_target_met,
+        occupancy_rate,
+        forecast_wape
     from attained
 
 )
