@@ -57,7 +57,7 @@ def kpis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[dt.date, di
                 write_telephony(calls, fmt, home / "landing" / "telephony" / tenant / day.isoformat())
         summary = pipeline.load_deliveries("formats", DAYS[0], DAYS[-1])
         assert summary["failed"] == [] and summary["rows_rejected"] == 0, summary
-        assert dbt.build().success
+        assert dbt.run_models().success
         with warehouse.connection() as con:
             cursor = con.execute("select * from marts.rpt_daily_kpis where kpi_date in (?, ?)", list(DAYS))
             names = [d[0] for d in cursor.description]

@@ -54,7 +54,7 @@ def month(tmp_path_factory: pytest.TempPathFactory):
                 "select distinct caller_number from raw.telephony_contacts where caller_number is not null limit 50"
             ).fetchall()]  # fmt: skip
         second = pipeline.load_deliveries("second", START, END)
-        assert dbt.build().success
+        assert dbt.run_models().success
         with warehouse.connection() as con:
             after = _snapshot(con)
             actions = con.execute("select action, count(*) from ops.run_files where run_id = 'second' group by 1").fetchall()

@@ -25,7 +25,7 @@ FULL_HEADER = (
 
 def build(run_id: str, start: str, end: str) -> None:
     pipeline.load_deliveries(run_id, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures
 
 

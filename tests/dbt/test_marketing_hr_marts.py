@@ -93,7 +93,7 @@ def built(tmp_path_factory):
             deliver(home, TENANT, DAY, name, textwrap.dedent(text).lstrip(), feed=feed)
         summary = pipeline.load_deliveries("r1", dt.date.fromisoformat(DAY), dt.date.fromisoformat(DAY))
         assert summary["failed"] == [] and summary["rows_rejected"] == 0, summary
-        result = dbt.build()
+        result = dbt.run_models()
         assert result.success, result.failures
         yield home
 

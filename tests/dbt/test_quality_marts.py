@@ -97,7 +97,7 @@ def marts(tmp_path_factory):
     deliver(home, "stockholm_telco", day, "contacts.csv", TELEPHONY_ONLY)
     loaded = pipeline.load_deliveries("r1", dt.date(2026, 3, 21), dt.date(2026, 3, 21))
     assert loaded["failed"] == []
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures
     tables = {}
     with warehouse.connection(read_only=True) as con:

@@ -25,7 +25,7 @@ CONTACTS = (
 
 def build(run_id: str, start: str, end: str) -> None:
     pipeline.load_deliveries(run_id, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures or result.error
 
 
@@ -206,7 +206,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory):
         simulate(load_config().tenants, tenants=1, days=SIM_DAYS, start=SIM_START, calls_per_day=300, seed=3,
                  landing=settings.landing_dir(), workers=2, progress=None)  # fmt: skip
         pipeline.load_deliveries("sim", SIM_START, SIM_START + dt.timedelta(days=SIM_DAYS))
-        result = dbt.build()
+        result = dbt.run_models()
         assert result.success, result.failures or result.error
         yield {
             "accuracy": rows(

@@ -33,6 +33,7 @@ def good_frame() -> pd.DataFrame:
             "abandon_rate": [0.2, None, 0.25],
             "asa_seconds": [20.0, None, 27.5],
             "aht_seconds": [350.0, None, 100.0],
+            "vip_service_level_rate": [1.0, None, 0.5],
         }
     )
 
@@ -44,7 +45,7 @@ def failed(results) -> dict[tuple[str, str | None], list[str]]:
 def test_good_table_passes(suite):
     results = gate.validate_frame(suite, good_frame(), AS_OF)
     assert failed(results) == {}
-    assert len(results) == 15
+    assert len(results) == 16
     assert all(r.severity == "blocking" for r in results)
 
 
@@ -52,12 +53,14 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
     frame = good_frame()
     frame.loc[0, "service_level_rate"] = 40.0  # a percentage slipped in
     frame.loc[2, "asa_seconds"] = -3.0
+    frame.loc[2, "vip_service_level_rate"] = 1.5
     frame.loc[2, "answered_count"] = 7  # more answered than offered
     frame.loc[1, "kpi_date"] = pd.Timestamp("2026-04-05")  # in the future
     results = failed(gate.validate_frame(suite, frame, AS_OF))
     assert results == {
         ("expect_column_values_to_be_between", "service_level_rate"): ["a 2026-03-29"],
         ("expect_column_values_to_be_between", "asa_seconds"): ["b 2026-03-30"],
+        ("expect_column_values_to_be_between", "vip_service_level_rate"): ["b 2026-03-30"],
         ("expect_column_pair_values_a_to_be_greater_than_b", "offered_count/answered_count"): ["b 2026-03-30"],
         ("expect_column_values_to_be_between", "kpi_date"): ["a 2026-04-05"],
     }

@@ -215,7 +215,7 @@ def test_an_overlapping_redelivery_counts_each_call_once_and_kpis_are_right(home
     lines = (FIXTURES / "Master.csv").read_text().splitlines()
     deliver(home, TENANT, DAY, "Master.csv.overlap", "\n".join([lines[0], lines[2]]) + "\n")
     load()
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures
     with warehouse.connection(read_only=True) as con:
         row = con.execute(

@@ -168,7 +168,7 @@ def test_latest_version_wins_across_files_and_kpis_are_right(home):
     deliver_fixture(home, CONCATENATED)  # an older copy of c-ans (no hold, no wrap-up)
     deliver_fixture(home, LATER)  # a newer c-dup (50 s wrap-up)
     load()
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures
     with warehouse.connection(read_only=True) as con:
         staged = con.execute(

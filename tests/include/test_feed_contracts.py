@@ -299,7 +299,7 @@ def test_staging_keeps_the_latest_delivery_and_builds_without_some_feeds(keyed_h
     assert load(dt.date(2026, 3, 3), run_id="r1")["failed"] == []
     assert load(dt.date(2026, 3, 2), run_id="r2")["failed"] == []
 
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.error is None, result.error
     assert not [failure for failure in result.failures if any(model in failure for model in STAGING)], result.failures
 

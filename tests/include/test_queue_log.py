@@ -60,7 +60,7 @@ def load(start: dt.date = DAY, end: dt.date | None = None, run_id: str = "r1") -
 
 
 def build() -> None:
-    result = dbt.build()
+    result = dbt.run_models()
     assert result.success, result.failures or result.error
 
 

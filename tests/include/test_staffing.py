@@ -307,3 +307,26 @@ def test_cli_erlang_text_and_refusals(capsys):
     zero = ["erlang", "--calls", "0", "--interval-s", "1800", "--aht-s", "180", "--answer-within-s", "20"]
     assert cli.main([*zero, "--target-sl", "0.8", "--shrinkage", "0.3", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["agents"] == 0
+
+
+def test_erlang_a_agent_search_equals_the_plain_scan():
+    """The bracketing search (Erlang C start, gallop, bisection, early decisions) returns, row by row, exactly the
+    N of the plain upward scan that evaluates the chain at every N from ceil(target A) on."""
+    rows = 3000
+    rng = np.random.default_rng(2026)
+    load = np.exp(rng.uniform(math.log(0.1), math.log(300.0), size=rows))  # 0.1-300 Erlangs, every scale
+    aht = rng.uniform(60, 600, size=rows)
+    patience = rng.uniform(30, 1200, size=rows)
+    target = rng.uniform(0.5, 0.95, size=rows)
+    within = rng.uniform(0, 60, size=rows)
+    within[:300] = rng.choice([0.0, 10.0, 20.0, 30.0, 60.0], size=300)  # the usual whole-second thresholds, and T = 0
+    interval = 1800.0
+    calls = load * interval / aht
+    fast = staffing.erlang_a_agents(calls, interval, aht, patience, target, within)
+    exact_load = staffing.offered_load(calls, interval, aht)
+    plain = staffing._search_erlang_a_linear(exact_load, aht / patience, within / patience, target)
+    assert np.isfinite(plain).all()
+    np.testing.assert_array_equal(fast, plain)
+    # And every answer is the smallest N meeting the target by the published figures.
+    figures = staffing.erlang_a(fast, calls, interval, aht, patience, within)["service_level_rate"]
+    assert np.all(figures >= target)
