@@ -31,23 +31,7 @@ counted as (
         month_start_date,
         team_id,
         employment_type,
-        count(*) filter (where is_in_headcount_start) as headcount_start,
-        count(*) filter (where is_in_headcount_end) as headcount_end,
-        sum(employed_days) / any_value(days_in_month) as average_headcount,
-        count(*) filter (where is_hire) as hires_count,
-        count(*) filter (where is_leaver) as leavers_count,
-        count(*) filter (
-            where tenure_band = 'under_3_months'
-        ) as tenure_under_3_months_count,
-        count(*) filter (
-            where tenure_band = '3_to_12_months'
-        ) as tenure_3_to_12_months_count,
-        count(*) filter (
-            where tenure_band = '1_to_2_years'
-        ) as tenure_1_to_2_years_count,
-        count(*) filter (
-            where tenure_band = 'over_2_years'
-        ) as tenure_over_2_years_count,
+        {{ headcount_counts() }},
         bool_and(is_month_complete) as is_month_complete
     from banded
     group by 1, 2, 3, 4
