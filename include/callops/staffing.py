@@ -43,6 +43,8 @@ import numpy as np
 TAIL_EPSILON = 1e-13
 # exp(-z) underflows near z = 745: below this log a negative-binomial term is carried in log space.
 _LOG_UNDERFLOW = -700.0
+# The agent search decides SL >= target from partial sums once their bounds clear the target by this much.
+DECISION_MARGIN = 1e-9
 
 
 def _as_float(value: Any) -> np.ndarray:
@@ -299,6 +301,80 @@ def _erlang_a_sums(
     return total, queued, served
 
 
+def _erlang_a_meets(
+    agents: np.ndarray,
+    load: np.ndarray,
+    blocking: np.ndarray,
+    ratio: np.ndarray,
+    theta_within: np.ndarray,
+    target: np.ndarray,
+) -> np.ndarray:
+    """Whether Erlang A SL(T) >= target, row by row: the same answer as comparing
+    ``_erlang_a_figures(...)["service_level_rate"]`` with the target, usually from far fewer states.
+
+    The loop is ``_erlang_a_sums``' (same terms, same order, R and S' kept per row). After each state the
+    neglected mass above it is at most ``E = r_{i-1} q_i / (1 - q_i)`` (q falls with i), and S' <= R, so SL
+    lies between (1 - B + B S')/(1 - B + B (R + E)) and (1 - B + B (S' + E))/(1 - B + B R). A row is decided
+    as soon as that interval clears the target by DECISION_MARGIN (1e-9, far above the 1e-13 truncation
+    and the rounding of the full sums); rows never decided run to the usual truncation and are compared
+    on the very SL ``_erlang_a_figures`` computes.
+    """
+    n = agents.size
+    meets = np.zeros(n, dtype=bool)
+    if n == 0:
+        return meets
+    x = agents / ratio
+    with np.errstate(divide="ignore"):
+        log_y = np.log(-np.expm1(-theta_within))
+    log_t = -(x + 1.0) * theta_within
+    rows = np.arange(n)
+    r = np.ones(n)
+    t = np.exp(log_t)
+    in_logs = log_t < _LOG_UNDERFLOW
+    cumulative = t.copy()
+    total = np.zeros(n)
+    served = np.zeros(n)
+    rest = 1.0 - blocking
+    i = 0
+    while rows.size:
+        within_t = x / (x + i + 1.0) * np.maximum(1.0 - cumulative, 0.0)
+        total = total + r
+        served = served + r * within_t
+        i += 1
+        q = load / (agents + i * ratio)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            bound = r * i * q / (1.0 - q) ** 2
+            finished = (q < 1.0) & (bound < TAIL_EPSILON)
+            left = np.where(q < 1.0, r * q / (1.0 - q), np.inf)  # neglected mass above this state
+            lowest = (rest + blocking * served) / (rest + blocking * (total + left))
+            highest = (rest + blocking * (served + left)) / (rest + blocking * total)
+        yes = lowest >= target + DECISION_MARGIN
+        no = highest < target - DECISION_MARGIN
+        exact = finished & ~yes & ~no
+        if exact.any():
+            yes = yes | (exact & ((rest + blocking * served) / (rest + blocking * total) >= target))
+        done = finished | yes | no
+        if done.any():
+            meets[rows[yes]] = True
+            keep = ~done
+            rows, r, q, x, agents, load, ratio, target = (
+                rows[keep], r[keep], q[keep], x[keep], agents[keep], load[keep], ratio[keep], target[keep]
+            )
+            log_t, log_y, t, cumulative, in_logs = log_t[keep], log_y[keep], t[keep], cumulative[keep], in_logs[keep]
+            total, served, rest, blocking = total[keep], served[keep], rest[keep], blocking[keep]
+            if not rows.size:
+                break
+        r = r * q
+        if in_logs.any():
+            log_t = log_t + log_y + np.log((i + x) / i)
+            t = np.exp(log_t)
+            in_logs = log_t < _LOG_UNDERFLOW
+        else:
+            t = t * np.exp(log_y) * ((i + x) / i)
+        cumulative = cumulative + t
+    return meets
+
+
 def _erlang_a_figures(
     agents: np.ndarray, load: np.ndarray, blocking: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -366,9 +442,10 @@ def erlang_a_agents(
 ) -> np.ndarray:
     """Smallest N >= 1 with Erlang A SL(T) >= target, row by row (same conventions as erlang_c_agents).
 
-    N may be at or below the offered load: abandonment keeps the queue stable. The search runs upward
+    N may be at or below the offered load: abandonment keeps the queue stable. The answer is the first N
     from the bound N >= target * A (at most N mu of the lambda arrivals per unit time can be answered, so
-    SL <= N/A), carrying B(k) for every unfinished row, and evaluates the chain only from that bound on.
+    SL <= N/A) that meets the target, found by bracketing from the Erlang C answer (``_search_erlang_a``);
+    it equals the plain upward scan's (``_search_erlang_a_linear``) row by row.
     """
     shape, (calls_, interval, aht, patience, target, within) = _broadcast(
         calls, interval_seconds, aht_seconds, patience_seconds, target_sl, answer_within_seconds
@@ -379,11 +456,62 @@ def erlang_a_agents(
     known = ~np.isnan(load) & ~np.isnan(target) & (within >= 0) & (patience > 0)
     result[known & (load == 0)] = 0.0
     rows = np.flatnonzero(known & (load > 0))
-    result[rows] = _search_erlang_a(load[rows], aht[rows] / patience[rows], within[rows] / patience[rows], target[rows])
+    load, aht, patience, target, within = load[rows], aht[rows], patience[rows], target[rows], within[rows]
+    # Erlang C's answer (one cheap vectorised pass) is where the Erlang A search starts looking.
+    guess = _search_erlang_c(load, aht, target, within, np.zeros_like(load)) - 1.0
+    result[rows] = _search_erlang_a(load, aht / patience, within / patience, target, guess)
     return result.reshape(shape)
 
 
-def _search_erlang_a(load: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _search_erlang_a(
+    load: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray, target: np.ndarray, guess: np.ndarray
+) -> np.ndarray:
+    """Smallest N in [ceil(target A), last] with SL(N) >= target, NaN if none: the same answer as the plain
+    upward scan (``_search_erlang_a_linear``, whose last N is the first whole number above its give-up bound),
+    with far fewer chain evaluations.
+
+    SL(N) increases with N, so each row keeps ``lo`` (largest N known to miss; ceil(target A) - 1 stands in,
+    as the scan never looks below it) and ``hi`` (smallest N known to meet; last + 1 stands in for "none").
+    The first probe is ``guess`` (the Erlang C answer less one, usually within an agent or two of the Erlang A
+    answer); rows then gallop (steps 1, 2, 4, ...) away from it until the bracket closes on both sides, and
+    bisect. Every probe evaluates SL(N) exactly as the scan does (B(N) by the same recursion from k = 1).
+    """
+    found = np.full(load.shape, np.nan)
+    start = np.maximum(1.0, np.ceil(target * load - 1e-9))
+    last = np.floor(load + 40.0 * np.sqrt(load) + 200.0) + 1.0
+    lo = start - 1.0
+    hi = last + 1.0
+    probe = np.clip(np.where(np.isnan(guess), start, guess), start, last)
+    step = np.ones_like(load)
+    seen_miss = np.zeros(load.shape, dtype=bool)
+    seen_meet = np.zeros(load.shape, dtype=bool)
+    rows = np.arange(load.size)
+    while rows.size:
+        n, a = probe[rows], load[rows]
+        meets = _erlang_a_meets(n, a, _erlang_b(n, a), ratio[rows], theta_within[rows], target[rows])
+        hi[rows] = np.where(meets, n, hi[rows])
+        lo[rows] = np.where(meets, lo[rows], n)
+        seen_meet[rows] |= meets
+        seen_miss[rows] |= ~meets
+        closed = hi[rows] - lo[rows] <= 1.0
+        done = rows[closed]
+        found[done] = np.where(hi[done] <= last[done], hi[done], np.nan)
+        rows = rows[~closed]
+        if not rows.size:
+            break
+        low, high, stride = lo[rows], hi[rows], step[rows]
+        bisect = np.floor((low + high) / 2.0)
+        down = np.maximum(high - stride, low + 1.0)  # only meets seen so far: gallop down
+        up = np.minimum(low + stride, high - 1.0)  # only misses seen so far: gallop up
+        probe[rows] = np.where(
+            seen_meet[rows] & seen_miss[rows], bisect, np.where(seen_meet[rows], down, up)
+        )
+        step[rows] = 2.0 * stride
+    return found
+
+
+def _search_erlang_a_linear(load: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The plain upward scan (evaluates every N from ceil(target A)); the reference for _search_erlang_a."""
     found = np.full(load.shape, np.nan)
     rows = np.arange(load.size)
     start = np.maximum(1.0, np.ceil(target * load - 1e-9))
