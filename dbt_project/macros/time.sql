@@ -21,3 +21,16 @@
         cast({{ utc_timestamp }} as timestamp)
     )
 {%- endmacro %}
+
+{#
+    Start (UTC) of every staffing interval a period [started_at, ended_at)
+    touches, one row each (an UNNEST): how schedules, agent states and busy
+    time are cut into intervals. Same buckets as interval_start_at.
+#}
+{% macro interval_starts_spanned(started_at, ended_at, interval_minutes) -%}
+    unnest(range(
+        {{ interval_start_at(started_at, interval_minutes) }},
+        {{ ended_at }},
+        to_minutes(cast({{ interval_minutes }} as bigint))
+    ))
+{%- endmacro %}

@@ -115,11 +115,7 @@ activity_buckets as (
 
     select
         *,
-        unnest(range(
-            {{ interval_start_at('starts_at', 'interval_minutes') }},
-            ends_at,
-            to_minutes(cast(interval_minutes as bigint))
-        )) as interval_start_at
+        {{ interval_starts_spanned('starts_at', 'ends_at', 'interval_minutes') }} as interval_start_at
     from activities
 
 ),
@@ -198,11 +194,11 @@ state_buckets as (
         state_queues.state_started_at,
         state_queues.state_ended_at,
         tenants.interval_minutes,
-        unnest(range(
-            {{ interval_start_at('state_queues.state_started_at', 'tenants.interval_minutes') }},
-            state_queues.state_ended_at,
-            to_minutes(cast(tenants.interval_minutes as bigint))
-        )) as interval_start_at
+        {{ interval_starts_spanned(
+            'state_queues.state_started_at',
+            'state_queues.state_ended_at',
+            'tenants.interval_minutes'
+        ) }} as interval_start_at
     from state_queues
     inner join tenants
         on state_queues.tenant_id = tenants.tenant_id
@@ -258,11 +254,9 @@ busy_buckets as (
 
     select
         *,
-        unnest(range(
-            {{ interval_start_at('busy_started_at', 'interval_minutes') }},
-            busy_ended_at,
-            to_minutes(cast(interval_minutes as bigint))
-        )) as interval_start_at
+        {{ interval_starts_spanned(
+            'busy_started_at', 'busy_ended_at', 'interval_minutes'
+        ) }} as interval_start_at
     from busy_bounds
 
 ),
