@@ -14,3 +14,19 @@
             file_id desc, source_line desc
     ) = 1
 {%- endmacro %}
+
+
+{#
+    The rows of a raw table that may reach the marts: every delivery except
+    those the delivery gate holds back (rejected share above the tenant's
+    reject_threshold; raw.manifest.gate_status = 'held') until they are
+    re-delivered corrected or accepted with `callops accept`. Held rows stay
+    in the raw layer, so accepting needs no reload.
+#}
+{% macro admitted(relation) -%}
+    select * from {{ relation }}
+    where file_id not in (
+        select file_id from {{ source('config', 'manifest') }}
+        where gate_status = 'held'
+    )
+{%- endmacro %}

@@ -5,6 +5,7 @@
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
+    callops accept <file>                             let a held-back delivery into the marts
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
                    [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
                                                       agents for one interval (Erlang C, or Erlang A with patience)
@@ -145,6 +146,23 @@ def cmd_rejects(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accept(args: argparse.Namespace) -> int:
+    from callops import pipeline, warehouse
+
+    if not settings.build_db_path().exists():
+        _print("callops accept: no build warehouse yet: nothing was loaded")
+        return 1
+    try:
+        _print(pipeline.accept_delivery(args.file))
+    except pipeline.DataProblem as problem:
+        _print(f"callops accept: {problem}")
+        return 1
+    except warehouse.LockBusy as busy:
+        _print(f"callops accept: the warehouse is busy ({busy}); try again when the run has finished")
+        return 3
+    return 0
+
+
 # --- erlang ---------------------------------------------------------------------------------------
 
 
@@ -238,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     rejects.add_argument("--tenant")
     rejects.add_argument("--date", type=_day, help="delivery day")
     rejects.set_defaults(handler=cmd_rejects)
+
+    accept = commands.add_parser(
+        "accept", help="let a delivery the gate held back (too many rejected rows) into the marts at the next run"
+    )
+    accept.add_argument("file", help="the held file: its path, its landing/... name, or its bare name if unique")
+    accept.set_defaults(handler=cmd_accept)
 
     erlang = commands.add_parser(
         "erlang", help="agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"

@@ -17,6 +17,8 @@ import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
+
 import duckdb
 
 from callops import pseudonym, warehouse
@@ -45,7 +47,7 @@ class FileOutcome:
     tenant_id: str
     delivery_date: dt.date
     file_name: str
-    action: str  # loaded | replaced | unchanged | failed
+    action: str  # loaded | replaced | held | unchanged | failed
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str | None = None
@@ -86,6 +88,11 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
     except ConfigError as error:
         raise DataProblem(str(error)) from None
     with warehouse.session() as con:
+        # One run at a time writes (run lock, single-slot pool): another run still marked running died.
+        con.execute(
+            "update ops.runs set status = 'interrupted', finished_at = ? where status = 'running' and run_id <> ?",
+            [_now(), run_id],
+        )
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
             [run_id, start, end, _now()],
@@ -96,10 +103,11 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],
+            "held": [o.message for o in outcomes if o.action == "held"],
             "rows_loaded": sum(o.rows_loaded for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
         }
-        record_step(con, run_id, "load", "failed" if summary["failed"] else "success", summary)
+        record_step(con, run_id, "load", "failed" if summary["failed"] or summary["held"] else "success", summary)
     return summary
 
 
@@ -113,7 +121,7 @@ def _load_one(
     stat = path.stat()
     sha256 = sha256_of(path)
     previous = con.execute(
-        "select sha256, status from raw.manifest where file_id = ?", [delivery.file_id]
+        "select sha256, status, gate_status, gate_reason from raw.manifest where file_id = ?", [delivery.file_id]
     ).fetchone()
     manifest = {
         "file_id": delivery.file_id,
@@ -138,6 +146,8 @@ def _load_one(
     if previous and previous[0] == sha256 and previous[1] == "loaded":
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
+        if previous[2] == "held":
+            outcome.message += f"; still held back ({previous[3]}): `callops accept {delivery.display}` lets it in"
         _record_file(con, run_id, outcome)
         return outcome
 
@@ -165,6 +175,7 @@ def _load_one(
                 f"{delivery.display}: unknown format for feed '{delivery.feed}' "
                 f"(known formats: {registry.describe(delivery.feed)})"
             )
+        dates_before = registry.file_dates(con, delivery.file_id) if previous else None
         for table in registry.raw_tables():
             con.execute(f"delete from {table} where file_id = ?", [delivery.file_id])
         con.execute("delete from raw.rejects where file_id = ?", [delivery.file_id])
@@ -184,6 +195,7 @@ def _load_one(
                     encoding=encoding,
                 )
             )
+        held_because = delivery_gate(loaded, tenant)
         manifest.update(
             file_format=adapter.FORMAT,
             rows_loaded=loaded.rows_loaded,
@@ -191,11 +203,23 @@ def _load_one(
             extra_columns=loaded.extra_columns,
             encoding=encoding,
             status="loaded",
+            gate_status="held" if held_because else "passed",
+            gate_reason=held_because,
         )
         _upsert_manifest(con, manifest)
+        record_changed_partitions(
+            con, run_id, delivery.file_id, delivery.tenant_id, dates_before, registry.file_dates(con, delivery.file_id)
+        )
         outcome.action = "replaced" if previous and previous[1] == "loaded" else "loaded"
         outcome.rows_loaded, outcome.rows_rejected = loaded.rows_loaded, loaded.rows_rejected
         notes = []
+        if held_because:
+            outcome.action = "held"
+            notes.append(
+                f"held back by the delivery gate (tenant {delivery.tenant_id}, delivery day "
+                f"{delivery.delivery_date}, rule reject_threshold): {held_because}; none of its rows reaches "
+                f"the marts until it is re-delivered corrected or `callops accept {delivery.display}`"
+            )
         if loaded.rows_rejected:
             notes.append(f"{loaded.rows_rejected} row(s) rejected (see `callops rejects`)")
         if loaded.extra_columns:
@@ -217,6 +241,40 @@ def _load_one(
             _upsert_manifest(con, manifest)
         _record_file(con, run_id, outcome)
     return outcome
+
+
+def delivery_gate(loaded, tenant: Tenant) -> str | None:
+    """Why a loaded delivery is held back as a whole, or None: its rejected share is above the tenant's
+    ``reject_threshold`` (a file that lost that much is more likely broken than a little dirty)."""
+    total = loaded.rows_loaded + loaded.rows_rejected
+    if total == 0 or loaded.rows_rejected / total <= tenant.reject_threshold:
+        return None
+    return (
+        f"{loaded.rows_rejected} of {total} rows rejected ({loaded.rows_rejected / total:.1%}), "
+        f"above the tenant's reject_threshold of {tenant.reject_threshold:.1%}"
+    )
+
+
+def record_changed_partitions(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    file_id: str,
+    tenant_id: str,
+    *spans: tuple[dt.date, dt.date] | None,
+) -> None:
+    """The UTC dates a change touched (the file's rows before and after), for the mart gate.
+
+    Widened by a day each way: a tenant-local day starts up to 14 hours either side of UTC.
+    """
+    spans = [span for span in spans if span]
+    if not spans:
+        return
+    first = min(span[0] for span in spans) - dt.timedelta(days=1)
+    last = max(span[1] for span in spans) + dt.timedelta(days=1)
+    con.execute(
+        "insert into ops.changed_partitions values (?, ?, ?, ?, ?, ?, null)",
+        [run_id, file_id, tenant_id, first, last, _now()],
+    )
 
 
 def _upsert_manifest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
@@ -243,6 +301,45 @@ def _record_file(con: duckdb.DuckDBPyConnection, run_id: str, outcome: FileOutco
             outcome.message,
         ],
     )
+
+
+def accept_delivery(reference: str) -> str:
+    """Let a held-back delivery into the marts (``callops accept <file>``); returns what was done.
+
+    ``reference`` is the file's path, its ``landing/...`` name as the run printed it, or its bare
+    name when that is unique. Its rows are already in the raw layer: the next run builds them in.
+    """
+    wanted = reference.strip()
+    with warehouse.session() as con:
+        rows = con.execute(
+            """
+            select file_id, tenant_id, feed, delivery_date, file_name, file_path, gate_status, gate_reason
+            from raw.manifest
+            where status = 'loaded' and (
+                file_path = $path or file_name = $name
+                or 'landing/' || feed || '/' || tenant_id || '/' || strftime(delivery_date, '%Y-%m-%d')
+                   || '/' || file_name = $name
+            )
+            order by delivery_date, tenant_id, feed, file_name
+            """,
+            {"path": str(Path(wanted).resolve()) if wanted else "", "name": wanted.removeprefix("./")},
+        ).fetchall()
+        if not rows:
+            raise DataProblem(f"{reference}: no loaded delivery by that path or name (see `callops rejects`)")
+        if len(rows) > 1:
+            names = ", ".join(f"landing/{r[2]}/{r[1]}/{r[3]}/{r[4]}" for r in rows)
+            raise DataProblem(f"{reference}: names {len(rows)} deliveries ({names}); give the path")
+        file_id, tenant_id, feed, day, name, _, gate_status, reason = rows[0]
+        display = f"landing/{feed}/{tenant_id}/{day}/{name}"
+        if gate_status != "held":
+            return f"{display}: not held back (gate {gate_status or 'passed'}); nothing to accept"
+        con.execute(
+            "update raw.manifest set gate_status = 'accepted', accepted_at = ? where file_id = ?", [_now(), file_id]
+        )
+        record_changed_partitions(
+            con, f"accept_{_now():%Y%m%dT%H%M%S}", file_id, tenant_id, registry.file_dates(con, file_id)
+        )
+    return f"{display}: accepted despite the delivery gate ({reason}); the next `callops run` publishes its rows"
 
 
 # --- build, validate, publish ---------------------------------------------------------------------
@@ -301,7 +398,8 @@ def finish_run(run_id: str) -> dict:
         failed_files = [
             row[0]
             for row in con.execute(
-                "select message from ops.run_files where run_id = ? and action = 'failed' order by file_name",
+                "select message from ops.run_files where run_id = ? and action in ('failed', 'held') "
+                "order by file_name",
                 [run_id],
             ).fetchall()
         ]

@@ -65,6 +65,11 @@ create table if not exists raw.manifest (
     run_id varchar
 );
 alter table raw.manifest add column if not exists encoding varchar;
+-- the delivery gate: passed | held (rejected share above the tenant's reject_threshold:
+-- none of its rows reaches the marts) | accepted (`callops accept`)
+alter table raw.manifest add column if not exists gate_status varchar;
+alter table raw.manifest add column if not exists gate_reason varchar;
+alter table raw.manifest add column if not exists accepted_at timestamp;
 
 create table if not exists raw.rejects (
     file_id varchar not null,
@@ -95,10 +100,33 @@ create table if not exists ops.run_files (
     tenant_id varchar,
     delivery_date date,
     file_name varchar,
-    action varchar not null,              -- loaded | replaced | unchanged | failed
+    action varchar not null,              -- loaded | replaced | held | unchanged | failed
     rows_loaded bigint,
     rows_rejected bigint,
     message varchar
+);
+
+create table if not exists ops.changed_partitions (  -- what the mart gate still has to check
+    run_id varchar not null,              -- the run (or `callops accept`) that changed it
+    file_id varchar,
+    tenant_id varchar not null,
+    first_date date not null,             -- UTC dates the file's rows span, before and after the change
+    last_date date not null,
+    recorded_at timestamp,
+    validated_run_id varchar              -- the run whose gate passed it; null: still to check
+);
+
+create table if not exists ops.check_results (
+    run_id varchar not null,
+    table_name varchar not null,
+    check_name varchar not null,
+    column_name varchar,
+    severity varchar not null,            -- blocking | warning
+    success boolean not null,
+    unexpected_count bigint,
+    failing_keys varchar[],               -- "tenant day" of the first failing partitions
+    notes varchar,
+    checked_at timestamp
 );
 
 create table if not exists ops.run_steps (

@@ -68,3 +68,29 @@ def near_miss(feed: str, head: Head) -> str | None:
 
 def describe(feed: str) -> str:
     return "; ".join(f"{adapter.FORMAT}: {adapter.DESCRIPTION}" for adapter in adapters(feed))
+
+
+# The column that dates a raw table's rows (UTC timestamps, or dates), for the mart gate's
+# changed partitions. Tables not listed (rosters, training, campaigns, calibrations: snapshots
+# or settings rather than events) are dated by their delivery day.
+DATED_BY: dict[str, str] = {
+    "raw.queue_log_events": "event_at",
+    "raw.agent_state_events": "event_at",
+    "raw.telephony_contacts": "entered_at",
+    "raw.qa_evaluations": "evaluated_at",
+    "raw.csat_surveys": "answered_at",
+    "raw.hr_shifts": "starts_at",
+    "raw.hr_attendance": "work_date",
+    "raw.marketing_offers": "offered_at",
+}
+
+
+def file_dates(con, file_id: str):
+    """(first, last) UTC date of the rows one delivery holds in the raw tables, or None."""
+    spans = " union all ".join(
+        f"select min(cast({DATED_BY.get(table, 'delivery_date')} as date)) as first_date, "
+        f"max(cast({DATED_BY.get(table, 'delivery_date')} as date)) as last_date from {table} where file_id = $file_id"
+        for table in raw_tables()
+    )
+    first, last = con.execute(f"select min(first_date), max(last_date) from ({spans})", {"file_id": file_id}).fetchone()
+    return None if first is None else (first, last)

@@ -7,7 +7,7 @@ with
 
 hr_attendance as (
 
-    select * from {{ source('hr', 'hr_attendance') }}
+    {{ admitted(source('hr', 'hr_attendance')) }}
 
 ),
 

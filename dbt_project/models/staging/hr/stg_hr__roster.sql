@@ -10,7 +10,7 @@ with
 
 hr_roster as (
 
-    select * from {{ source('hr', 'hr_roster') }}
+    {{ admitted(source('hr', 'hr_roster')) }}
 
 ),
 

@@ -9,7 +9,7 @@ with
 
 hr_shifts as (
 
-    select * from {{ source('hr', 'hr_shifts') }}
+    {{ admitted(source('hr', 'hr_shifts')) }}
 
 ),
 

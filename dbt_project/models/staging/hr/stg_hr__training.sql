@@ -7,7 +7,7 @@ with
 
 hr_training as (
 
-    select * from {{ source('hr', 'hr_training') }}
+    {{ admitted(source('hr', 'hr_training')) }}
 
 ),
 

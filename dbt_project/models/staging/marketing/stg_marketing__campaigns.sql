@@ -7,7 +7,7 @@ with
 
 marketing_campaigns as (
 
-    select * from {{ source('marketing', 'marketing_campaigns') }}
+    {{ admitted(source('marketing', 'marketing_campaigns')) }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 
 marketing_offers as (
 
-    select * from {{ source('marketing', 'marketing_offers') }}
+    {{ admitted(source('marketing', 'marketing_offers')) }}
 
 ),
 

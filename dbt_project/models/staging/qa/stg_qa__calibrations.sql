@@ -8,7 +8,7 @@ with
 
 qa_calibrations as (
 
-    select * from {{ source('qa', 'qa_calibrations') }}
+    {{ admitted(source('qa', 'qa_calibrations')) }}
 
 ),
 

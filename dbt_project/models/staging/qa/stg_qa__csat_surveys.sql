@@ -7,7 +7,7 @@ with
 
 csat_surveys as (
 
-    select * from {{ source('qa', 'csat_surveys') }}
+    {{ admitted(source('qa', 'csat_surveys')) }}
 
 ),
 

@@ -9,7 +9,7 @@ with
 
 qa_evaluations as (
 
-    select * from {{ source('qa', 'qa_evaluations') }}
+    {{ admitted(source('qa', 'qa_evaluations')) }}
 
 ),
 

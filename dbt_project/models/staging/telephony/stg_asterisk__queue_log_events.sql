@@ -19,7 +19,7 @@ with
 
 queue_log_events as (
 
-    select * from {{ source('telephony', 'queue_log_events') }}
+    {{ admitted(source('telephony', 'queue_log_events')) }}
 
 ),
 

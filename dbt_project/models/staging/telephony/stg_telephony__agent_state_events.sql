@@ -12,7 +12,7 @@ with
 
 agent_state_events as (
 
-    select * from {{ source('telephony', 'agent_state_events') }}
+    {{ admitted(source('telephony', 'agent_state_events')) }}
 
 ),
 

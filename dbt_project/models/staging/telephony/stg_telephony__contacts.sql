@@ -14,7 +14,7 @@ with
 
 telephony_contacts as (
 
-    select * from {{ source('telephony', 'telephony_contacts') }}
+    {{ admitted(source('telephony', 'telephony_contacts')) }}
 
 ),
 
