@@ -93,24 +93,35 @@ def test_run_publishes_hand_computed_kpis(env):
 def test_bad_delivery_fails_the_run_names_the_file_and_good_data_still_publishes(env):
     before = published(env)
     deliver(home(env), "acme_unknown", "2026-03-02", "contacts.csv", HEADER + "x1,q,2026-03-02 09:00:00,answered,1,1,0,0\n")
+    deliver(home(env), "shanghai_bank", "2026-03-02", "contacts.csv", HEADER + "d1,cards,2026-03-02 09:00:00,answered,1,50,0,10\n")
+    # 1 of 2 rows rejected: above the 1 % reject_threshold, so the delivery gate holds the whole file back.
     deliver(
         home(env),
         "shanghai_bank",
         "2026-03-02",
-        "contacts.csv",
-        HEADER + "d1,cards,2026-03-02 09:00:00,answered,1,50,0,10\nd2,cards,not-a-time,answered,1,50,0,10\n",
+        "late.csv",
+        HEADER + "e1,cards,2026-03-02 10:00:00,answered,1,50,0,10\ne2,cards,not-a-time,answered,1,50,0,10\n",
     )
     done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-02")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "landing/telephony/acme_unknown/2026-03-02/contacts.csv: tenant 'acme_unknown' is not in callops.yml" in done.stdout
+    assert "landing/telephony/shanghai_bank/2026-03-02/late.csv: held back by the delivery gate" in done.stdout
+    assert "rule reject_threshold): 1 of 2 rows rejected (50.0%)" in done.stdout
     assert "result: FAILED" in done.stdout
     kpis = published(env)
+    # The good file of the same tenant and day published; nothing of the held one did.
     assert kpis[("shanghai_bank", dt.date(2026, 3, 2))] == pytest.approx((1, 1, 0, 0, 1, 1.0, 1.0, 0.0, 1.0, 60.0))
     # Re-running day 1 (its files unchanged) changed nothing and duplicated nothing.
     assert kpis[("shanghai_bank", dt.date(2026, 3, 1))] == before[("shanghai_bank", dt.date(2026, 3, 1))]
     rejects = callops(env, "rejects", "--date", "2026-03-02")
     assert "entered_at is not a timestamp: not-a-time" in rejects.stdout
-    assert "contacts.csv" in rejects.stdout and "  3  " in rejects.stdout
+    assert "late.csv" in rejects.stdout and "  3  " in rejects.stdout
+    # A later run that goes well does not let the held-back delivery in.
+    (home(env) / "landing" / "telephony" / "acme_unknown").rename(home(env) / "acme_unknown.removed")
+    again = callops(env, "run", "--start", "2026-03-02", "--end", "2026-03-02")
+    assert again.returncode == 0, again.stdout
+    assert "late.csv: already loaded with the same content" in again.stdout and "still held back" in again.stdout
+    assert published(env)[("shanghai_bank", dt.date(2026, 3, 2))][0] == 1
 
 
 def test_a_second_run_at_the_same_time_is_refused_clearly(env):

@@ -67,6 +67,7 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
         """
         select delivery_date, tenant_id, feed, count(*) as files,
             count(*) filter (where action in ('loaded', 'replaced')) as loaded,
+            count(*) filter (where action = 'held') as held,
             count(*) filter (where action = 'unchanged') as unchanged,
             count(*) filter (where action = 'failed') as failed,
             sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected
@@ -79,7 +80,7 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
     if per_day:
         lines.append(
             format_table(
-                ["delivery_day", "tenant", "feed", "files", "loaded", "unchanged", "failed", "rows", "rejected"],
+                ["delivery_day", "tenant", "feed", "files", "loaded", "held", "unchanged", "failed", "rows", "rejected"],
                 per_day,
             )
         )
@@ -92,8 +93,13 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
     for step, step_status, step_detail in steps:
         lines.append(f"  {step:<9} {step_status}{_step_note(step, json.loads(step_detail))}")
     notes = con.execute(
-        "select message from ops.run_files where run_id = ? and message is not null and action <> 'unchanged' "
-        "order by action = 'failed' desc, file_name",
+        """
+        select files.message from ops.run_files as files
+        left join raw.manifest as manifest on files.file_id = manifest.file_id
+        where files.run_id = ? and files.message is not null
+            and (files.action <> 'unchanged' or manifest.gate_status = 'held')
+        order by files.action in ('failed', 'held') desc, files.file_name
+        """,
         [run_id],
     ).fetchall()
     problems = (json.loads(detail) or {}).get("problems", []) if detail else []

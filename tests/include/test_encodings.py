@@ -33,7 +33,7 @@ def test_a_gbk_export_is_detected_and_read_correctly(home):
     path = write_bytes(home, "export.csv", (HEADER + ROWS).encode("gbk"))
     assert detect_encoding(path) == "gb18030"
     summary = load()
-    assert summary == {"files": 1, "failed": [], "rows_loaded": 2, "rows_rejected": 0}
+    assert summary == {"files": 1, "failed": [], "rows_loaded": 2, "rows_rejected": 0, "held": []}
     assert query("select contact_id, queue_id, agent_id from raw.telephony_contacts order by 1") == [
         ("c1", "信用卡中心", "张伟"),
         ("c2", "信用卡中心", None),
@@ -93,7 +93,7 @@ def test_an_empty_delivery_loads_nothing_and_is_not_a_failure(home):
     write_bytes(home, "queue_log", b"")
     write_bytes(home, "queue_log.1.gz", gzip.compress(b"\n\n", mtime=0))
     summary = load()
-    assert summary == {"files": 2, "failed": [], "rows_loaded": 0, "rows_rejected": 0}
+    assert summary == {"files": 2, "failed": [], "rows_loaded": 0, "rows_rejected": 0, "held": []}
     assert query("select file_name, file_format, status from raw.manifest order by 1") == [
         ("queue_log", "empty", "loaded"),
         ("queue_log.1.gz", "empty", "loaded"),

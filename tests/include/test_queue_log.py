@@ -127,7 +127,7 @@ def test_detection_of_the_realtime_export_and_of_other_files():
 def test_every_verb_loads_typed_with_member_and_pause_events_as_agent_states(home):
     land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
     summary = load()
-    assert summary == {"files": 1, "failed": [], "rows_loaded": 67, "rows_rejected": 0}
+    assert summary == {"files": 1, "failed": [], "rows_loaded": 67, "rows_rejected": 0, "held": []}
     assert query("select file_format, rows_loaded, rows_rejected from raw.manifest") == [
         ("asterisk_queue_log", 67, 0)
     ]
@@ -198,6 +198,7 @@ def test_every_verb_loads_typed_with_member_and_pause_events_as_agent_states(hom
 def test_malformed_lines_are_quarantined_with_line_number_and_rule(home):
     land(home, "shanghai_bank", "2026-03-02", "malformed_queue_log", "queue_log")
     summary = load()
+    assert len(summary.pop("held")) == 1
     assert summary == {"files": 1, "failed": [], "rows_loaded": 3, "rows_rejected": 12}
     assert query("select source_line, event from raw.queue_log_events order by source_line") == [
         (1, "QUEUESTART"),
@@ -239,7 +240,7 @@ def test_a_gzipped_rotation_loads_and_a_redelivery_replaces_its_rows(home):
 
 def test_the_realtime_export_with_data1_to_data5_and_local_or_offset_times(home):
     land(home, "stockholm_telco", "2026-03-02", "realtime/queue_log.csv")
-    assert load() == {"files": 1, "failed": [], "rows_loaded": 11, "rows_rejected": 0}
+    assert load() == {"files": 1, "failed": [], "rows_loaded": 11, "rows_rejected": 0, "held": []}
     rows = query(
         "select source_line, source_layout, event_at, callid, event, wait_seconds, talk_seconds "
         "from raw.queue_log_events order by source_line"
