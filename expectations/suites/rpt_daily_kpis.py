@@ -2,13 +2,25 @@
 
 Owner: callops. dbt owns structure (key not null and unique, tenant relationship,
 the column contract); this suite owns what must hold before BI users see a
-figure. Every check here is *blocking*: a KPI table that breaks any of them is
-wrong, not merely surprising, and serving it would mislead a floor manager.
+figure. It runs on the tenant-days that changed since the gate last passed
+(``candidate_sql``), so its cost follows the day's data, not the history.
+
+Blocking (a table that breaks them is wrong, and serving it would mislead a
+floor manager; nothing is published):
 
 - Rates are 0-1 (a percentage or a broken denominator shows up as > 1 or < 0).
 - Counts and durations are >= 0 (a negative wait means clock or parsing trouble).
 - Answered, abandoned and answered-within-SL never exceed what they are part of.
 - No KPI date lies in the future (a timezone or date-format slip).
+- A day's offered count within x/÷ ``volume_blocking_ratio`` (tenant setting,
+  default 3) of the median of the same weekday over the four weeks before, when
+  at least two of them have data: a truncated, duplicated or misfiled delivery.
+- Every agent who answered is on the tenant's roster that day.
+
+Warnings (published, and reported with the run):
+
+- The volume outside x/÷ ``volume_warning_ratio`` (default 1.5).
+- A tenant that sends no roster: its agents cannot be checked.
 """
 
 from __future__ import annotations
@@ -20,6 +32,10 @@ import pandas as pd
 
 TABLE = "rpt_daily_kpis"
 KEY_COLUMNS = ["tenant_id", "kpi_date"]
+PARTITION_COLUMNS = ("tenant_id", "kpi_date")
+# Same-weekday history the volume band compares with: the 4 weeks before, at least 2 with data.
+TRAILING_WEEKS = 4
+MIN_TRAILING_DAYS = 2
 RATE_COLUMNS = ["answer_rate", "service_level_rate", "abandon_rate", "vip_service_level_rate"]
 DURATION_COLUMNS = ["asa_seconds", "aht_seconds"]
 COUNT_COLUMNS = [
@@ -40,6 +56,39 @@ SUBSET_PAIRS = [
 MAX_DAYS_AHEAD_OF_UTC = 1
 
 BLOCKING = {"severity": "blocking", "owner": "callops"}
+WARNING = {"severity": "warning", "owner": "callops"}
+
+
+def candidate_sql(partitions: str) -> str:
+    """The changed tenant-days with what the band and roster checks compare them with."""
+    weeks = ", ".join(f"candidate.kpi_date - {7 * week}" for week in range(1, TRAILING_WEEKS + 1))
+    return f"""
+    with candidate as (
+        select kpis.* from marts.rpt_daily_kpis as kpis
+        semi join {partitions} as p on kpis.tenant_id = p.tenant_id and kpis.kpi_date = p.partition_date
+    ),
+    weekday_history as (
+        select candidate.tenant_id, candidate.kpi_date,
+            median(history.offered_count) as trailing_weekday_offered_count,
+            count(*) as trailing_days
+        from candidate
+        inner join marts.rpt_daily_kpis as history
+            on history.tenant_id = candidate.tenant_id and history.kpi_date in ({weeks})
+        group by 1, 2
+    )
+    select candidate.*,
+        weekday_history.trailing_weekday_offered_count,
+        case when weekday_history.trailing_days >= {MIN_TRAILING_DAYS} and weekday_history.trailing_weekday_offered_count > 0
+            then candidate.offered_count / weekday_history.trailing_weekday_offered_count end as volume_ratio,
+        volume_ratio between 1 / tenants.volume_blocking_ratio and tenants.volume_blocking_ratio
+            as is_volume_within_blocking_band,
+        volume_ratio between 1 / tenants.volume_warning_ratio and tenants.volume_warning_ratio
+            as is_volume_within_warning_band,
+        candidate.unrostered_agent_count is not null as has_roster
+    from candidate
+    left join weekday_history using (tenant_id, kpi_date)
+    left join raw.tenants as tenants on tenants.id = candidate.tenant_id
+    """
 
 
 def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
@@ -75,4 +124,31 @@ def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
             column="kpi_date", max_value=latest, notes="no KPI date in the future", meta=BLOCKING
         )
     )
+    expectations += [
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="is_volume_within_blocking_band",
+            value_set=[True],
+            notes="offered count within x/÷ volume_blocking_ratio of the same weekday's median of the 4 weeks "
+            "before (a truncated, duplicated or misfiled delivery)",
+            meta=BLOCKING,
+        ),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column="unrostered_agent_count",
+            max_value=0,
+            notes="every agent who answered is on the tenant's roster that day",
+            meta=BLOCKING,
+        ),
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="is_volume_within_warning_band",
+            value_set=[True],
+            notes="offered count within x/÷ volume_warning_ratio of the same weekday's median of the 4 weeks before",
+            meta=WARNING,
+        ),
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="has_roster",
+            value_set=[True],
+            notes="the tenant sends no roster: answering agents are not checked against one",
+            meta=WARNING,
+        ),
+    ]
     return gx.ExpectationSuite(name=TABLE, expectations=expectations)

@@ -55,6 +55,11 @@ class Tenant:
     qa_score_target: float = 0.85
     vip_service_level_seconds: int = 10  # the VIP segment's own, stricter service level
     vip_service_level_target: float = 0.9
+    # The mart gate's volume band: a day's offered contacts against the median of the same weekday
+    # over the previous four weeks; outside x/÷ warning ratio it warns, outside x/÷ blocking ratio
+    # nothing is published (a truncated or doubled delivery looks like this).
+    volume_warning_ratio: float = 1.5
+    volume_blocking_ratio: float = 3.0
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
@@ -162,6 +167,11 @@ def _validate(where: str, tenant: Tenant) -> None:
     for key in ("service_level_seconds", "vip_service_level_seconds"):
         if getattr(tenant, key) <= 0:
             raise ConfigError(f"{where}: '{key}' must be > 0")
+    if not 1 < tenant.volume_warning_ratio <= tenant.volume_blocking_ratio:
+        raise ConfigError(
+            f"{where}: volume ratios must satisfy 1 < volume_warning_ratio <= volume_blocking_ratio, got "
+            f"{tenant.volume_warning_ratio} and {tenant.volume_blocking_ratio}"
+        )
     if tenant.planned_shrinkage_rate >= 1:
         raise ConfigError(f"{where}: 'planned_shrinkage_rate' must be below 1")
     if tenant.short_abandon_seconds < 0:

@@ -358,20 +358,66 @@ def build_marts(run_id: str) -> dict:
 
 
 def validate_marts(run_id: str) -> dict:
-    """Great Expectations gate on the candidate marts; a blocking failure stops publication."""
+    """Great Expectations gate on the changed partitions of the candidate marts.
+
+    Blocking failures stop publication (and leave their partitions pending, so later runs check
+    them again); warnings publish and are reported. Every result is kept in ``ops.check_results``
+    and rendered as offline Data Docs under ``CALLOPS_HOME/data_docs/<run_id>/``.
+    """
     from callops.quality import gate
 
+    started = _now()
     with warehouse.session() as con:
-        results = gate.validate_candidates(con)
-        blocking = [r for r in results if not r.success and r.severity == "blocking"]
-        warnings = [r for r in results if not r.success and r.severity != "blocking"]
+        outcome = gate.validate_candidates(con)
+        blocking, warnings = outcome.blocking, outcome.warnings
         status = "failed" if blocking else ("warning" if warnings else "success")
-        record_step(con, run_id, "validate", status, [dataclasses.asdict(r) for r in results])
+        con.executemany(
+            "insert into ops.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [run_id, r.table, r.check, r.column, r.severity, r.success, r.unexpected_count,
+                 r.failing_keys[:100], r.notes, started]
+                for r in outcome.results
+            ],
+        )
+        if not blocking:
+            con.execute(
+                "update ops.changed_partitions set validated_run_id = ? "
+                "where validated_run_id is null and recorded_at <= ?",
+                [run_id, started],
+            )
+        docs = _write_data_docs(outcome.validations, run_id)
+        detail = {
+            "partitions": outcome.partitions,
+            "checks": [dataclasses.asdict(r) | {"failing_keys": r.failing_keys[:10]} for r in outcome.results],
+            "data_docs": docs,
+        }
+        record_step(con, run_id, "validate", status, detail)
     if blocking:
         raise DataProblem(
             "candidate marts failed blocking checks, nothing published: " + "; ".join(r.describe() for r in blocking)
         )
-    return {"checks": len(results), "warnings": [r.describe() for r in warnings]}
+    return {"partitions": outcome.partitions, "checks": len(outcome.results), "warnings": [r.describe() for r in warnings]}
+
+
+DATA_DOCS_KEEP_RUNS = 30
+
+
+def _write_data_docs(validations: list, run_id: str) -> str | None:
+    """Offline Data Docs of this run's gate; the last ``DATA_DOCS_KEEP_RUNS`` runs are kept."""
+    import re
+    import shutil
+
+    from callops import settings
+    from callops.quality import data_docs
+
+    if not validations:
+        return None
+    root = settings.data_docs_dir()
+    index = data_docs.write_site(validations, run_id, root / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id))
+    sites = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in sites[:-DATA_DOCS_KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return str(index)
 
 
 def publish_marts(run_id: str) -> dict:

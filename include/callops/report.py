@@ -116,12 +116,18 @@ def _step_note(step: str, detail: object) -> str:
     if step == "build" and isinstance(detail, dict):
         failures = detail.get("failures") or ([detail["error"]] if detail.get("error") else [])
         return f"  ({detail.get('nodes', 0)} dbt nodes)" + "".join(f"\n      {f}" for f in failures)
-    if step == "validate" and isinstance(detail, list):
-        failed = [d for d in detail if not d.get("success")]
-        text = f"  ({len(detail)} checks, {len(failed)} failed)"
+    if step == "validate" and isinstance(detail, dict):
+        checks = detail.get("checks") or []
+        failed = [d for d in checks if not d.get("success")]
+        text = f"  ({len(checks)} checks on {detail.get('partitions', 0)} changed tenant-days, {len(failed)} failed)"
         for item in failed:
             keys = f" at {', '.join(item['failing_keys'])}" if item.get("failing_keys") else ""
-            text += f"\n      [{item['severity']}] {item['table']}: {item['check']} on {item['column']}{keys}"
+            more = item.get("unexpected_count", 0) - len(item.get("failing_keys") or [])
+            keys += f" and {more} more" if more > 0 and keys else ""
+            why = f": {item['notes']}" if item.get("notes") else ""
+            text += f"\n      [{item['severity']}] {item['table']}: {item['check']} on {item['column']}{keys}{why}"
+        if detail.get("data_docs"):
+            text += f"\n      Data Docs: {detail['data_docs']}"
         return text
     if step == "publish" and isinstance(detail, dict):
         tables = ", ".join(f"marts.{t} {n} rows" for t, n in (detail.get("tables") or {}).items())

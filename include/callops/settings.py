@@ -9,6 +9,7 @@ project directory)::
     airflow/                                          embedded Airflow home (SQLite metadata)
     dbt/                                              dbt target and logs
     runs/                                             per-run Airflow logs of `callops run`
+    data_docs/<run_id>/index.html                     the run's Great Expectations Data Docs (offline)
     secrets/                                          generated pseudonymisation key (0600)
 """
 
@@ -73,6 +74,10 @@ def published_dir() -> Path:
 
 def published_db_path() -> Path:
     return published_dir() / "callops.duckdb"
+
+
+def data_docs_dir() -> Path:
+    return home() / "data_docs"
 
 
 def airflow_home() -> Path:

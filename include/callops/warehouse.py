@@ -44,6 +44,8 @@ alter table raw.tenants add column if not exists csat_target double;
 alter table raw.tenants add column if not exists qa_score_target double;
 alter table raw.tenants add column if not exists vip_service_level_seconds integer;
 alter table raw.tenants add column if not exists vip_service_level_target double;
+alter table raw.tenants add column if not exists volume_warning_ratio double;
+alter table raw.tenants add column if not exists volume_blocking_ratio double;
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)

@@ -34,6 +34,10 @@ def good_frame() -> pd.DataFrame:
             "asa_seconds": [20.0, None, 27.5],
             "aht_seconds": [350.0, None, 100.0],
             "vip_service_level_rate": [1.0, None, 0.5],
+            "unrostered_agent_count": [0, 0, None],
+            "is_volume_within_blocking_band": [True, None, True],
+            "is_volume_within_warning_band": [True, None, True],
+            "has_roster": [True, True, True],
         }
     )
 
@@ -45,8 +49,8 @@ def failed(results) -> dict[tuple[str, str | None], list[str]]:
 def test_good_table_passes(suite):
     results = gate.validate_frame(suite, good_frame(), AS_OF)
     assert failed(results) == {}
-    assert len(results) == 16
-    assert all(r.severity == "blocking" for r in results)
+    assert len(results) == 20
+    assert sum(r.severity == "blocking" for r in results) == 18
 
 
 def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(suite):
@@ -63,4 +67,19 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
         ("expect_column_values_to_be_between", "vip_service_level_rate"): ["b 2026-03-30"],
         ("expect_column_pair_values_a_to_be_greater_than_b", "offered_count/answered_count"): ["b 2026-03-30"],
         ("expect_column_values_to_be_between", "kpi_date"): ["a 2026-04-05"],
+    }
+
+
+def test_volume_out_of_band_and_unrostered_agents_block_a_missing_roster_warns(suite):
+    frame = good_frame()
+    frame.loc[0, "is_volume_within_blocking_band"] = False  # a third of the usual Monday
+    frame.loc[0, "is_volume_within_warning_band"] = False
+    frame.loc[1, "unrostered_agent_count"] = 2
+    frame.loc[2, "has_roster"] = False
+    results = {(r.check, r.column): (r.severity, r.failing_keys) for r in gate.validate_frame(suite, frame, AS_OF) if not r.success}
+    assert results == {
+        ("expect_column_values_to_be_in_set", "is_volume_within_blocking_band"): ("blocking", ["a 2026-03-29"]),
+        ("expect_column_values_to_be_in_set", "is_volume_within_warning_band"): ("warning", ["a 2026-03-29"]),
+        ("expect_column_values_to_be_between", "unrostered_agent_count"): ("blocking", ["a 2026-03-30"]),
+        ("expect_column_values_to_be_in_set", "has_roster"): ("warning", ["b 2026-03-30"]),
     }

@@ -36,7 +36,9 @@ class CheckResult:
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
-        keys = f" at {', '.join(self.failing_keys)}" if self.failing_keys else ""
+        shown = self.failing_keys[:MAX_KEYS_REPORTED]
+        more = len(self.failing_keys) - len(shown)
+        keys = f" at {', '.join(shown)}" + (f" and {more} more" if more > 0 else "") if shown else ""
         why = f" ({self.notes})" if self.notes else ""
         return f"{self.table}: {self.check}{where} failed for {self.unexpected_count} row(s){keys}{why}"
 
@@ -54,8 +56,8 @@ def suite_modules(directory: Path | None = None) -> list[ModuleType]:
     return modules
 
 
-def validate_frame(module: ModuleType, frame, as_of: dt.date | None = None) -> list[CheckResult]:
-    """Validate one DataFrame against one suite module with an ephemeral GX context."""
+def run_suite(module: ModuleType, frame, as_of: dt.date | None = None):
+    """Validate one DataFrame against one suite module; GX's ExpectationSuiteValidationResult."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
@@ -69,10 +71,14 @@ def validate_frame(module: ModuleType, frame, as_of: dt.date | None = None) -> l
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=f"gate_{module.TABLE}", data=batch_definition, suite=suite)
     )
-    outcome = validation.run(
+    return validation.run(
         batch_parameters={"dataframe": frame},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": list(module.KEY_COLUMNS)},
     )
+
+
+def check_results(module: ModuleType, outcome, max_keys: int | None = MAX_KEYS_REPORTED) -> list[CheckResult]:
+    """One CheckResult per expectation of a suite's validation result."""
     results = []
     for item in outcome.results:
         config = item.expectation_config
@@ -88,11 +94,16 @@ def validate_frame(module: ModuleType, frame, as_of: dt.date | None = None) -> l
                 severity=meta.get("severity", "blocking"),
                 success=bool(item.success),
                 unexpected_count=int(detail.get("unexpected_count") or 0),
-                failing_keys=sorted(set(keys))[:MAX_KEYS_REPORTED],
+                failing_keys=sorted(set(keys))[:max_keys],
                 notes=config.notes,
             )
         )
     return results
+
+
+def validate_frame(module: ModuleType, frame, as_of: dt.date | None = None) -> list[CheckResult]:
+    """Validate one DataFrame against one suite module with an ephemeral GX context."""
+    return check_results(module, run_suite(module, frame, as_of))
 
 
 def _format_key(row: object, key_columns: list[str]) -> str:
@@ -102,9 +113,59 @@ def _format_key(row: object, key_columns: list[str]) -> str:
     return str(row)
 
 
-def validate_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> list[CheckResult]:
-    results = []
+PARTITIONS = "gate_partitions"
+
+
+def pending_partitions(con: duckdb.DuckDBPyConnection) -> int:
+    """Fill the temp table ``gate_partitions(tenant_id, partition_date)``: every tenant-day a load,
+    a re-delivery or an accept changed since the gate last passed it (a failed gate leaves its
+    days pending, so they are checked again until they pass). Returns how many there are."""
+    con.execute(
+        f"""
+        create or replace temp table {PARTITIONS} as
+        select distinct tenant_id, cast(unnest(generate_series(first_date, last_date, interval 1 day)) as date)
+            as partition_date
+        from ops.changed_partitions
+        where validated_run_id is null
+        """
+    )
+    return con.execute(f"select count(*) from {PARTITIONS}").fetchall()[0][0]
+
+
+def candidate_frame(con: duckdb.DuckDBPyConnection, module: ModuleType):
+    """The suite's table restricted to the pending partitions (the suite may add derived columns)."""
+    if hasattr(module, "candidate_sql"):
+        sql = module.candidate_sql(PARTITIONS)
+    else:
+        tenant, day = module.PARTITION_COLUMNS
+        sql = (
+            f'select candidate.* from marts."{module.TABLE}" as candidate semi join {PARTITIONS} as p '
+            f"on candidate.{tenant} = p.tenant_id and cast(candidate.{day} as date) = p.partition_date"
+        )
+    return con.sql(sql).df()
+
+
+@dataclass
+class GateOutcome:
+    partitions: int
+    results: list[CheckResult]
+    validations: list  # GX ExpectationSuiteValidationResult per suite, for Data Docs
+
+    @property
+    def blocking(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "blocking"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity != "blocking"]
+
+
+def validate_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> GateOutcome:
+    """Every suite on the pending partitions of its table: the gate's cost follows what changed."""
+    partitions = pending_partitions(con)
+    results, validations = [], []
     for module in suite_modules():
-        frame = con.sql(f'select * from marts."{module.TABLE}"').df()
-        results.extend(validate_frame(module, frame, as_of))
-    return results
+        outcome = run_suite(module, candidate_frame(con, module), as_of)
+        validations.append(outcome)
+        results.extend(check_results(module, outcome, max_keys=None))
+    return GateOutcome(partitions, results, validations)
