@@ -6,6 +6,7 @@
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
     callops accept <file>                             let a held-back delivery into the marts
+    callops rollback                                  serve the previous published version again
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
                    [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
                                                       agents for one interval (Erlang C, or Erlang A with patience)
@@ -163,6 +164,24 @@ def cmd_accept(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from callops import publish, warehouse
+
+    try:
+        with warehouse.writer_lock(wait_seconds=args.wait):
+            done = publish.rollback()
+    except publish.PublishError as error:
+        _print(f"callops rollback: {error}")
+        return 1
+    except warehouse.LockBusy as busy:
+        _print(f"callops rollback: a run is publishing ({busy}); try again when it has finished")
+        return 3
+    _print(f"callops rollback: {done['path']} now serves {done['served']}")
+    _print(f"  the version it replaced is kept as published/versions/{done['set_aside']}")
+    _print("  the next successful `callops run` publishes the build warehouse's marts again")
+    return 0
+
+
 # --- erlang ---------------------------------------------------------------------------------------
 
 
@@ -262,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accept.add_argument("file", help="the held file: its path, its landing/... name, or its bare name if unique")
     accept.set_defaults(handler=cmd_accept)
+
+    rollback = commands.add_parser("rollback", help="serve the previous published version of the marts again")
+    rollback.add_argument("--wait", type=float, default=60, help="seconds to wait for a publish in progress")
+    rollback.set_defaults(handler=cmd_rollback)
 
     erlang = commands.add_parser(
         "erlang", help="agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"

@@ -4,7 +4,10 @@ The published file is written through ``ATTACH ... (STORAGE_VERSION 'v1.0.0')``
 so BI tools embedding DuckDB 1.x can open it. The rename is atomic: a reader
 that holds the old file open keeps reading the old version (its inode lives on
 until closed) and sees the new data when it reopens. The previous version is
-kept under ``published/versions/`` (the last ``KEEP_VERSIONS``).
+kept under ``published/versions/`` (the last ``KEEP_VERSIONS``); ``callops rollback``
+serves the newest of them again. Beside the marts, ``marts.runs`` (with
+``marts.run_deliveries`` and ``marts.run_checks``) logs every run, failed ones
+included, as of this publish (the publishing run itself shows as running).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
                 f'create table pub.{PUBLISHED_SCHEMA}."{table}" as select * from {PUBLISHED_SCHEMA}."{table}"'
             )
             counts[table] = con.execute(f'select count(*) from pub.{PUBLISHED_SCHEMA}."{table}"').fetchone()[0]
+        counts.update(_copy_run_log(con))
         con.execute("checkpoint pub")
         con.execute("detach pub")
 
@@ -77,13 +81,122 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     return {"path": str(target), "tables": counts, "storage_version": STORAGE_VERSION}
 
 
+# The run log BI users see beside the marts: every run, failed ones included, as of this publish.
+RUN_LOG_SQL = {
+    "runs": """
+        select
+            runs.run_id,
+            runs.started_at,
+            runs.finished_at,
+            runs.status,
+            runs.start_date as first_delivery_date,
+            runs.end_date as last_delivery_date,
+            coalesce(files.delivery_count, 0) as delivery_count,
+            coalesce(files.loaded_count, 0) as loaded_count,
+            coalesce(files.held_count, 0) as held_count,
+            coalesce(files.failed_count, 0) as failed_count,
+            coalesce(files.unchanged_count, 0) as unchanged_count,
+            coalesce(files.rows_loaded, 0) as rows_loaded,
+            coalesce(files.rows_rejected, 0) as rows_rejected,
+            coalesce(checks.check_count, 0) as check_count,
+            coalesce(checks.blocking_failed_count, 0) as blocking_failed_count,
+            coalesce(checks.warning_failed_count, 0) as warning_failed_count,
+            coalesce(files.deliveries, []) as deliveries,
+            coalesce(checks.checks, []) as checks
+        from ops.runs as runs
+        left join (
+            select run_id,
+                count(*) as delivery_count,
+                count(*) filter (where action in ('loaded', 'replaced')) as loaded_count,
+                count(*) filter (where action = 'held') as held_count,
+                count(*) filter (where action = 'failed') as failed_count,
+                count(*) filter (where action = 'unchanged') as unchanged_count,
+                sum(rows_loaded) as rows_loaded,
+                sum(rows_rejected) as rows_rejected,
+                list({
+                    'tenant_id': tenant_id, 'feed': feed, 'delivery_date': delivery_date,
+                    'file_name': file_name, 'action': action, 'rows_loaded': rows_loaded,
+                    'rows_rejected': rows_rejected, 'message': message
+                } order by delivery_date, tenant_id, feed, file_name) as deliveries
+            from ops.run_files group by run_id
+        ) as files on runs.run_id = files.run_id
+        left join (
+            select run_id,
+                count(*) as check_count,
+                count(*) filter (where not success and severity = 'blocking') as blocking_failed_count,
+                count(*) filter (where not success and severity <> 'blocking') as warning_failed_count,
+                list({
+                    'table_name': table_name, 'check_name': check_name, 'column_name': column_name,
+                    'severity': severity, 'success': success, 'unexpected_count': unexpected_count,
+                    'failing_keys': failing_keys, 'notes': notes
+                } order by table_name, check_name, column_name) as checks
+            from ops.check_results group by run_id
+        ) as checks on runs.run_id = checks.run_id
+        order by runs.started_at
+    """,
+    "run_deliveries": """
+        select run_id, tenant_id, feed, delivery_date, file_name, action, rows_loaded, rows_rejected, message
+        from ops.run_files order by run_id, delivery_date, tenant_id, feed, file_name
+    """,
+    "run_checks": """
+        select run_id, table_name, check_name, column_name, severity, success, unexpected_count,
+            failing_keys, notes, checked_at
+        from ops.check_results order by run_id, table_name, check_name, column_name
+    """,
+}
+
+
+def _copy_run_log(con) -> dict[str, int]:
+    counts = {}
+    for table, sql in RUN_LOG_SQL.items():
+        con.execute(f"create table pub.{PUBLISHED_SCHEMA}.{table} as {sql}")
+        counts[table] = con.execute(f"select count(*) from pub.{PUBLISHED_SCHEMA}.{table}").fetchall()[0][0]
+    return counts
+
+
+def _versions_dir(target: Path) -> Path:
+    return target.parent / "versions"
+
+
+def versions(target: Path | None = None) -> list[Path]:
+    """Earlier published versions, oldest first (the newest is what a rollback serves)."""
+    target = target or settings.published_db_path()
+    return sorted(_versions_dir(target).glob(f"{target.stem}.*{target.suffix}"))
+
+
+def rollback(target: Path | None = None) -> dict:
+    """Serve the previous published version again (atomically, like a publish).
+
+    The version being replaced is set aside under ``versions/rolled_back/`` (never served by a
+    later rollback), so repeated rollbacks walk further back. The build warehouse is untouched:
+    the next successful run publishes its candidate again.
+    """
+    target = target or settings.published_db_path()
+    earlier = versions(target)
+    if not target.exists() or not earlier:
+        raise PublishError(f"{target}: no earlier published version to roll back to")
+    previous = earlier[-1]
+    set_aside = _versions_dir(target) / "rolled_back"
+    set_aside.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    os.link(target, set_aside / f"{target.stem}.{stamp}{target.suffix}")
+    staging = target.with_name(f".{target.stem}.rollback.tmp")
+    staging.unlink(missing_ok=True)
+    os.link(previous, staging)
+    os.replace(staging, target)
+    previous.unlink()
+    _fsync(target.parent)
+    return {"path": str(target), "served": previous.name, "set_aside": f"rolled_back/{target.stem}.{stamp}{target.suffix}"}
+
+
 def _keep_previous(target: Path) -> None:
     if not target.exists():
         return
-    versions = target.parent / "versions"
-    versions.mkdir(exist_ok=True)
+    folder = _versions_dir(target)
+    folder.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    os.link(target, versions / f"{target.stem}.{stamp}{target.suffix}")
-    kept = sorted(versions.glob(f"{target.stem}.*{target.suffix}"))
-    for old in kept[:-KEEP_VERSIONS]:
+    os.link(target, folder / f"{target.stem}.{stamp}{target.suffix}")
+    for old in versions(target)[:-KEEP_VERSIONS]:
+        old.unlink()
+    for old in sorted((folder / "rolled_back").glob(f"{target.stem}.*{target.suffix}"))[:-KEEP_VERSIONS]:
         old.unlink()

@@ -19,7 +19,7 @@ def candidate(value: int) -> None:
 def test_publish_copies_only_marts_and_keeps_readers_of_the_old_file_working(home):
     candidate(1)
     first = publish.publish("run-1")
-    assert first["tables"] == {"rpt_daily_kpis": 1}
+    assert first["tables"] == {"rpt_daily_kpis": 1, "runs": 0, "run_deliveries": 0, "run_checks": 0}
     target = settings.published_db_path()
     reader = duckdb.connect(str(target), read_only=True)
     try:
@@ -46,3 +46,51 @@ def test_only_the_last_versions_are_kept(home):
         candidate(n)
         publish.publish(f"run-{n}")
     assert len(list((settings.published_dir() / "versions").glob("callops.*.duckdb"))) == publish.KEEP_VERSIONS
+
+
+def test_rollback_serves_the_previous_version_byte_for_byte_and_walks_further_back(home, capsys):
+    from callops import cli
+
+    target = settings.published_db_path()
+    served = []
+    for n in range(3):
+        candidate(n)
+        publish.publish(f"run-{n}")
+        served.append(target.read_bytes())
+    assert cli.main(["rollback"]) == 0
+    assert "now serves callops." in capsys.readouterr().out
+    assert target.read_bytes() == served[1]
+    assert cli.main(["rollback"]) == 0
+    assert target.read_bytes() == served[0]
+    assert cli.main(["rollback"]) == 1  # nothing older is left
+    assert "no earlier published version" in capsys.readouterr().out
+    assert target.read_bytes() == served[0]
+    # The versions rolled away from are kept aside, not lost.
+    assert len(list((target.parent / "versions" / "rolled_back").glob("callops.*.duckdb"))) == 2
+
+
+def test_the_run_log_is_published_with_every_run_and_its_checks(home):
+    con = warehouse.connect()
+    con.execute("insert into ops.runs values ('r-failed', '2026-03-01', '2026-03-02', now(), now(), 'failed', null)")
+    con.execute(
+        "insert into ops.run_files values ('r-failed', 'f1', 'telephony', 'shanghai_bank', '2026-03-02', "
+        "'dirty.csv', 'held', 8, 2, 'held back')"
+    )
+    con.execute(
+        "insert into ops.check_results values ('r-failed', 'rpt_daily_kpis', 'expect_column_values_to_be_between', "
+        "'answer_rate', 'blocking', false, 1, ['shanghai_bank 2026-03-02'], 'answer_rate is a 0-1 rate', now())"
+    )
+    con.close()
+    candidate(1)
+    publish.publish("r-next")
+    reader = duckdb.connect(str(settings.published_db_path()), read_only=True)
+    try:
+        run = reader.execute(
+            "select run_id, status, delivery_count, held_count, rows_rejected, check_count, blocking_failed_count, "
+            "deliveries[1].file_name, checks[1].failing_keys from marts.runs"
+        ).fetchall()
+        checks = reader.execute("select check_name, severity, success from marts.run_checks").fetchall()
+    finally:
+        reader.close()
+    assert run == [("r-failed", "failed", 1, 1, 2, 1, 1, "dirty.csv", ["shanghai_bank 2026-03-02"])]
+    assert checks == [("expect_column_values_to_be_between", "blocking", False)]
