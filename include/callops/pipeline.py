@@ -432,6 +432,13 @@ def publish_marts(run_id: str) -> dict:
 # --- finish ---------------------------------------------------------------------------------------
 
 
+STEP_FAILURES = {
+    "build": "dbt build failed (see the build step)",
+    "validate": "the mart gate failed blocking checks (see the validate step)",
+    "publish": "publishing failed (see the publish step)",
+}
+
+
 def finish_run(run_id: str) -> dict:
     """Close the run record; fail (no retry) if any file or step failed."""
     with warehouse.session() as con:
@@ -449,8 +456,14 @@ def finish_run(run_id: str) -> dict:
                 [run_id],
             ).fetchall()
         ]
-        problems = [f"step {step} failed" for step, status in steps.items() if status == "failed" and step != "load"]
-        problems += [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in steps]
+        problems = [
+            STEP_FAILURES.get(step, f"step {step} failed")
+            for step, status in steps.items()
+            if status == "failed" and step != "load"
+        ]
+        if "publish" not in steps:
+            problems.append("nothing published: the served marts are unchanged")
+        problems += [f"{step} did not run" for step in ("load", "build", "validate") if step not in steps]
         problems += failed_files
         status = "failed" if problems else "success"
         con.execute(

@@ -42,7 +42,9 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     target.parent.mkdir(parents=True, exist_ok=True)
     safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     staging = target.with_name(f".{target.stem}.{safe_run}.tmp")
-    for leftover in (staging, Path(f"{staging}.wal")):
+    # Candidates of earlier publishes that died half-way (kill -9, power loss): the caller holds
+    # the writer lock, so no other publish is writing one now.
+    for leftover in target.parent.glob(f".{target.stem}.*.tmp*"):
         leftover.unlink(missing_ok=True)
 
     # Through the warehouse's own connection (DuckDB opens a file once per process, and
