@@ -49,3 +49,19 @@ def test_interval_start_at_buckets_in_utc_so_a_fall_back_night_has_two_0230_inte
         " (timestamp '2026-10-25 01:59:59')) as t(ts) order by ts"
     )
     assert rows == [("00:30", "02:30"), ("01:00", "02:00"), ("01:30", "02:30")]
+
+
+def test_expression_is_true_fails_rows_where_the_rule_is_false_and_lets_an_unknown_result_pass(home):
+    model = "(select * from (values (1, 2), (3, 2), (2, 2), (null, 2)) as t(a, b))"
+    assert run_inline("{{ test_expression_is_true(model='" + model + "', expression='a <= b') }}") == [(3, 2)]
+    # a null contract written with `is null` catches the row a plain comparison lets through
+    failing = run_inline(
+        "{{ test_expression_is_true(model='" + model + "', expression='a is not null and a <= b') }}"
+    )
+    assert sorted(failing, key=str) == [(3, 2), (None, 2)]
+
+
+def test_not_blank_fails_empty_and_padded_text_and_lets_nulls_pass(home):
+    model = "(select * from (values ('a b'), (''), (' b'), ('c '), (null)) as t(name))"
+    failing = run_inline('{{ test_not_blank(model="' + model + '", column_name="name") }}')
+    assert sorted(row[0] for row in failing) == ["", " b", "c "]
