@@ -54,6 +54,18 @@ feed_days as (
 
 ),
 
+handled_stints as (
+
+    select * from {{ ref('int_handled_stints_dated') }}
+
+),
+
+roster as (
+
+    select * from {{ ref('stg_hr__roster') }}
+
+),
+
 forecast_accuracy as (
 
     select * from {{ ref('fct_forecast_accuracy_daily') }}
@@ -164,6 +176,37 @@ fcr_daily as (
 
 ),
 
+agents_daily as (
+
+    -- agents who answered a stint of the day's contacts, and those of them
+    -- not on the tenant's roster that day (hired later, left before, or
+    -- unknown); null for a tenant that sends no roster
+    select
+        handled_stints.tenant_id,
+        handled_stints.contact_date as kpi_date,
+        count(distinct handled_stints.agent_id) as answering_agent_count,
+        case
+            when bool_or(rostered_tenants.tenant_id is not null)
+                then count(distinct handled_stints.agent_id) filter (
+                    where roster.agent_id is null
+                )
+        end as unrostered_agent_count
+    from handled_stints
+    left join (select distinct tenant_id from roster) as rostered_tenants
+        on handled_stints.tenant_id = rostered_tenants.tenant_id
+    left join roster
+        on
+            handled_stints.tenant_id = roster.tenant_id
+            and handled_stints.agent_id = roster.agent_id
+            and coalesce(roster.hire_date <= handled_stints.contact_date, true)
+            and coalesce(
+                roster.termination_date >= handled_stints.contact_date, true
+            )
+    where handled_stints.agent_id is not null
+    group by 1, 2
+
+),
+
 counted as (
 
     select
@@ -256,6 +299,16 @@ rated as (
         forecast_daily.forecast_wape,
         tenants.csat_target,
         tenants.qa_score_target,
+        coalesce(agents_daily.answering_agent_count, 0)
+            as answering_agent_count,
+        case
+            when agents_daily.tenant_id is not null
+                then agents_daily.unrostered_agent_count
+            when exists (
+                select 1 from roster
+                where roster.tenant_id = counted.tenant_id
+            ) then 0
+        end as unrostered_agent_count,
 
         -- dates
         counted.kpi_date
@@ -283,6 +336,10 @@ rated as (
         on
             counted.tenant_id = forecast_daily.tenant_id
             and counted.kpi_date = forecast_daily.kpi_date
+    left join agents_daily
+        on
+            counted.tenant_id = agents_daily.tenant_id
+            and counted.kpi_date = agents_daily.kpi_date
 
 ),
 
@@ -342,7 +399,9 @@ final as (
         is_csat_target_met,
         is_qa_score_target_met,
         occupancy_rate,
-        forecast_wape
+        forecast_wape,
+        answering_agent_count,
+        unrostered_agent_count
     from attained
 
 )
