@@ -1,0 +1,47 @@
+"""Every described model column has a dbt data test (STYLE.md: "every column described and tested").
+
+A column counts as tested when a data test attached to its model names it: a column-level
+test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a model-level
+test that lists it (unique_combination_of_columns). Unit tests do not count: they check a
+formula on hand-made rows, not the data of every build.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from callops import dbt, settings, warehouse
+
+
+def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
+    """Model unique_id -> lower-cased names of the columns its data tests name."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or not node.get("attached_node"):
+            continue
+        kwargs = (node.get("test_metadata") or {}).get("kwargs", {})
+        columns = {node.get("column_name"), kwargs.get("column_name"), *(kwargs.get("combination_of_columns") or [])}
+        named[node["attached_node"]] |= {column.lower() for column in columns if column}
+    return named
+
+
+def test_every_described_column_has_a_data_test(home):
+    warehouse.connect().close()
+    parsed = dbt.invoke("parse")
+    assert parsed.success, parsed.error
+    manifest = json.loads((settings.dbt_work_dir() / "target" / "manifest.json").read_text())
+    named = columns_named_by_tests(manifest)
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    assert len(models) > 30, "the project should have been parsed"
+    # the check sees column-level tests, and a column only a grain test lists
+    assert {"tenant_id", "kpi_date"} <= named["model.callops.rpt_daily_kpis"]
+    assert "queue_id" in named["model.callops.int_handled_stints_dated"]
+    untested = sorted(
+        f"{node['original_file_path']}: {node['name']}.{name}"
+        for node in models
+        for name, column in node["columns"].items()
+        if column["description"].strip() and name.lower() not in named[node["unique_id"]]
+    )
+    assert untested == [], "described but untested columns:\n" + "\n".join(untested)
+
