@@ -60,9 +60,23 @@ class Tenant:
     # nothing is published (a truncated or doubled delivery looks like this).
     volume_warning_ratio: float = 1.5
     volume_blocking_ratio: float = 3.0
+    # Scheduling (Airflow, README "Scheduling with Airflow"): local times ("HH:MM", tenant's zone) on the
+    # day after a delivery day. A feed with an arrival time gets a scheduled load DAG whose sensor waits
+    # for that day's folder from then on; "" leaves the feed to the landing watch alone. By
+    # publish_deadline the day's marts must be published, else a deadline alert ("" for none).
+    telephony_arrival: str = "02:00"
+    qa_arrival: str = ""
+    hr_arrival: str = ""
+    marketing_arrival: str = ""
+    publish_deadline: str = "08:00"
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
+# Feeds a tenant may schedule (callops.load.registry.FEED_MODULES; not imported here: it loads DuckDB).
+SCHEDULED_FEEDS = ("telephony", "qa", "hr", "marketing")
+ARRIVAL_KEYS = tuple(f"{feed}_arrival" for feed in SCHEDULED_FEEDS)
+TIME_KEYS = (*ARRIVAL_KEYS, "publish_deadline")
+TIME_PATTERN = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 REQUIRED_KEYS = ("id", "name", "timezone")
 RATE_KEYS = (
     "service_level_target",
@@ -125,6 +139,9 @@ def _parse_tenant(path: Path, index: int, entry: object) -> Tenant:
     for field in dataclasses.fields(Tenant):
         if field.name not in entry:
             continue
+        if field.name in TIME_KEYS:
+            values[field.name] = _coerce_time(where, field.name, entry[field.name])
+            continue
         values[field.name] = _coerce(where, field.name, entry[field.name], field.type)
     tenant = Tenant(**values)
     _validate(where, tenant)
@@ -147,6 +164,23 @@ def _coerce(where: str, key: str, value: object, type_name: str) -> object:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
     return float(value)
+
+
+def _coerce_time(where: str, key: str, value: object) -> str:
+    """A local time "HH:MM" (or "" / null: none). YAML 1.1 reads an unquoted 8:30 as the base-60
+    number 510; such a value is turned back into the time it was written as."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        value = f"{value // 60:02d}:{value % 60:02d}"
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: '{key}' must be a local time \"HH:MM\" or \"\", got {value!r}")
+    text = value.strip()
+    if len(text) == 4 and text[1] == ":":
+        text = "0" + text
+    if text and not TIME_PATTERN.match(text):
+        raise ConfigError(f"{where}: '{key}' must be a local time \"HH:MM\" (00:00-23:59) or \"\", got {value!r}")
+    return text
 
 
 def _validate(where: str, tenant: Tenant) -> None:
@@ -180,6 +214,13 @@ def _validate(where: str, tenant: Tenant) -> None:
         raise ConfigError(f"{where}: 'interval_minutes' must be 15 or 30, got {tenant.interval_minutes}")
     if tenant.fcr_window_days < 1:
         raise ConfigError(f"{where}: 'fcr_window_days' must be >= 1")
+    if tenant.publish_deadline:
+        late = [key for key in ARRIVAL_KEYS if getattr(tenant, key) and getattr(tenant, key) >= tenant.publish_deadline]
+        if late:
+            raise ConfigError(
+                f"{where}: 'publish_deadline' {tenant.publish_deadline} must be later than every arrival time "
+                f"(both are local times of the day after the delivery day): {', '.join(late)}"
+            )
     if tenant.service_level_variant not in SERVICE_LEVEL_VARIANTS:
         raise ConfigError(
             f"{where}: 'service_level_variant' must be one of {', '.join(SERVICE_LEVEL_VARIANTS)}, "

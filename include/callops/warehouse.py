@@ -46,6 +46,11 @@ alter table raw.tenants add column if not exists vip_service_level_seconds integ
 alter table raw.tenants add column if not exists vip_service_level_target double;
 alter table raw.tenants add column if not exists volume_warning_ratio double;
 alter table raw.tenants add column if not exists volume_blocking_ratio double;
+alter table raw.tenants add column if not exists telephony_arrival varchar;  -- local "HH:MM" or ''
+alter table raw.tenants add column if not exists qa_arrival varchar;
+alter table raw.tenants add column if not exists hr_arrival varchar;
+alter table raw.tenants add column if not exists marketing_arrival varchar;
+alter table raw.tenants add column if not exists publish_deadline varchar;
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)
