@@ -13,22 +13,20 @@ not the number of days. `callops run --start --end` triggers it.
 5. **finish**: closes the run record; fails naming every file or step that failed.
 
 Every task writing the warehouse runs in the single-slot pool `duckdb_writer`.
+A failed run raises one alert, from **finish**, naming every file, dbt node and
+check that failed (callops.alerts). A backfill from the UI or CLI is one run:
+`airflow dags trigger callops_pipeline -c '{"start": "...", "end": "..."}'`.
 Owner: callops data engineering. Runbook: README.md, "Running the pipeline".
 """
-
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, chain, dag, task
 
 from callops import tasks
 
-DEFAULT_ARGS = {
-    "owner": "callops",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
+DEFAULT_ARGS = tasks.default_args()
+# The run's alert comes from finish, which names every failure of the run.
+STEP = {"pool": tasks.WRITER_POOL, "on_failure_callback": None}
 
 
 @dag(
@@ -46,19 +44,19 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def callops_pipeline():
-    @task(pool=tasks.WRITER_POOL)
+    @task(**STEP)
     def load(**context):
         return tasks.load(context)
 
-    @task(pool=tasks.WRITER_POOL)
+    @task(**STEP)
     def build(**context):
         return tasks.build(context)
 
-    @task(pool=tasks.WRITER_POOL)
+    @task(**STEP)
     def validate(**context):
         return tasks.validate(context)
 
-    @task(pool=tasks.WRITER_POOL)
+    @task(**STEP)
     def publish(**context):
         return tasks.publish(context)
 

@@ -10,7 +10,8 @@ project directory)::
     dbt/                                              dbt target and logs
     runs/                                             per-run Airflow logs of `callops run`
     data_docs/<run_id>/index.html                     the run's Great Expectations Data Docs (offline)
-    secrets/                                          generated pseudonymisation key (0600)
+    secrets/                                          generated pseudonymisation key (0600), Airflow login
+    alerts/alerts.jsonl                               every alert callops raised (scheduling, failures, deadlines)
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ HOME_ENV = "CALLOPS_HOME"
 CONFIG_ENV = "CALLOPS_CONFIG"
 DUCKDB_MEMORY_LIMIT_ENV = "CALLOPS_DUCKDB_MEMORY_LIMIT"
 DUCKDB_THREADS_ENV = "CALLOPS_DUCKDB_THREADS"
+ALERT_WEBHOOK_URL_ENV = "CALLOPS_ALERT_WEBHOOK_URL"
+ALERT_EMAIL_ENV = "CALLOPS_ALERT_EMAIL"
+LANDING_POLL_SECONDS_ENV = "CALLOPS_LANDING_POLL_SECONDS"
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 DEFAULT_DUCKDB_THREADS = 2
+DEFAULT_LANDING_POLL_SECONDS = 30
 
 
 def project_dir() -> Path:
@@ -110,3 +115,25 @@ def duckdb_memory_limit() -> str:
 
 def duckdb_threads() -> int:
     return int(os.environ.get(DUCKDB_THREADS_ENV, DEFAULT_DUCKDB_THREADS))
+
+
+def alerts_dir() -> Path:
+    return home() / "alerts"
+
+
+def landing_index_path() -> Path:
+    """What the scheduled loads have already tried: landing file -> (size, mtime) (the landing watch)."""
+    return warehouse_dir() / "landing_seen.json"
+
+
+def alert_webhook_url() -> str:
+    return os.environ.get(ALERT_WEBHOOK_URL_ENV, "").strip()
+
+
+def alert_email() -> str:
+    return os.environ.get(ALERT_EMAIL_ENV, "").strip()
+
+
+def landing_poll_seconds() -> float:
+    """How often the landing sensors look; a file must also be unchanged this long before it is loaded."""
+    return float(os.environ.get(LANDING_POLL_SECONDS_ENV) or DEFAULT_LANDING_POLL_SECONDS)

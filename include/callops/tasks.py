@@ -14,12 +14,33 @@ from typing import Any, NoReturn
 
 DAG_ID = "callops_pipeline"
 WRITER_POOL = "duckdb_writer"
+OWNER = "callops"
+
+
+def default_args(**overrides: Any) -> dict:
+    """Every callops DAG's default_args: owner, retries for faults (data problems never retry), and
+    the alert callback (callops.alerts) on failure."""
+    from callops import alerts
+
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": dt.timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": alerts.on_failure,
+    } | overrides
 
 
 def run_id(context: Mapping[str, Any]) -> str:
-    """callops' run id: the one `callops run` chose, else Airflow's own run id."""
+    """callops' run id: the one `callops run` chose, else Airflow's own run id (prefixed with the DAG
+    id outside callops_pipeline: Airflow's run ids are unique only within a DAG)."""
     conf = context["dag_run"].conf or {}
-    return str(conf.get("callops_run_id") or context["run_id"])
+    if conf.get("callops_run_id"):
+        return str(conf["callops_run_id"])
+    dag = context.get("dag")
+    if dag is not None and dag.dag_id != DAG_ID:
+        return f"{dag.dag_id}__{context['run_id']}"
+    return str(context["run_id"])
 
 
 def delivery_range(context: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
@@ -33,10 +54,13 @@ def delivery_range(context: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, alerted: bool = False) -> NoReturn:
+    """Fail without retrying; ``alerted``: the task already sent its alert (the callback stays quiet)."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    raise AirflowFailException(message)
+    error = AirflowFailException(message)
+    error.callops_alerted = alerted
+    raise error
 
 
 def _guard(step: Callable[..., dict], *args: Any) -> dict:
@@ -61,9 +85,10 @@ def build(context: Mapping[str, Any]) -> dict:
 
 
 def validate(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline
+    from callops import scheduling
 
-    return _guard(pipeline.validate_marts, run_id(context))
+    # Scheduled loads may take the writer pool between build and validate: build them in first.
+    return _guard(scheduling.validate_after_build, run_id(context))
 
 
 def publish(context: Mapping[str, Any]) -> dict:
@@ -76,3 +101,101 @@ def finish(context: Mapping[str, Any]) -> dict:
     from callops import pipeline
 
     return _guard(pipeline.finish_run, run_id(context))
+
+
+# --- the scheduled DAGs (README "Scheduling with Airflow") ------------------------------------------
+
+
+def _skip(message: str) -> NoReturn:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    raise AirflowSkipException(message)
+
+
+def _loaded(context: Mapping[str, Any], feed: str, run: str, summary: dict | None, what: str) -> dict:
+    """A load's outcome: the feed's asset event (its extra names the run, tenants and days) when
+    something new reached the raw layer; skipped (no event, no build) when nothing did; failed when
+    nothing loaded because every file failed or was held back."""
+    from callops import scheduling
+
+    if summary is None:
+        _skip(f"no new {feed} file in the landing zone")
+    if not summary["changed"]:
+        problems = scheduling.load_problems([summary])
+        if problems:
+            _fail(f"nothing of {what} loaded: " + "; ".join(problems))
+        _skip(f"nothing new in {what}: {summary['files']} file(s) already loaded with the same content")
+    context["outlet_events"][scheduling.feed_asset(feed)].extra = {
+        "run_id": run,
+        "feed": feed,
+        "tenants": summary["tenants"],
+        "days": summary["days"],
+        "files": summary["changed"],
+    }
+    return summary
+
+
+def load_scheduled(context: Mapping[str, Any], plan) -> dict:
+    """A scheduled load DAG's load: the tenant's feed folder of the run's delivery day."""
+    from callops import scheduling
+
+    day = scheduling.delivery_day(context, plan.timezone)
+    run = scheduling.callops_run_id(context)
+    summary = _guard(scheduling.load_day, run, plan, day)
+    return _loaded(context, plan.feed, run, summary, f"landing/{plan.feed}/{plan.tenant_id}/{day}/")
+
+
+def load_new(context: Mapping[str, Any], feed: str) -> dict:
+    """The landing watch's load of one feed: every settled file whose content was not tried yet."""
+    from callops import scheduling
+
+    run = scheduling.callops_run_id(context, feed)
+    summary = _guard(scheduling.load_pending, run, feed)
+    return _loaded(context, feed, run, summary, f"the new {feed} files")
+
+
+def check_load(summary: dict | None) -> dict:
+    """Fail naming every file of the load that failed or was held back (the rest was loaded, and its
+    asset event already triggered the build)."""
+    from callops import scheduling
+
+    problems = scheduling.load_problems([summary])
+    if problems:
+        _fail(f"{len(problems)} file(s) not loaded: " + "; ".join(problems))
+    return {"files": (summary or {}).get("files", 0), "problems": 0}
+
+
+def start_build(context: Mapping[str, Any]) -> dict:
+    """build_warehouse's first task: a start/end range loads it first (a backfill, as `callops run`);
+    an asset-triggered run records the loads that triggered it."""
+    from callops import scheduling
+
+    params = context.get("params") or {}
+    events = [event for events in (context.get("triggering_asset_events") or {}).values() for event in events]
+    start = end = None
+    if params.get("start") or params.get("end"):
+        start, end = delivery_range(context)
+    return _guard(scheduling.start_build, run_id(context), start, end, events)
+
+
+def build_layer(context: Mapping[str, Any], layer: str) -> dict:
+    from callops import scheduling
+
+    result = _guard(scheduling.build_layer, run_id(context), layer)
+    for model, status in result["models"].items():
+        print(f"  {layer:12s} {model:45s} {status}")
+    return result
+
+
+def check_deadlines(context: Mapping[str, Any]) -> dict:
+    """The deadline watch: alert (once per tenant-day) each tenant whose last delivery day was not
+    published by its publish_deadline, as of this run's scheduled time; fails when it alerted."""
+    import pendulum
+
+    from callops import scheduling
+
+    now = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None) or pendulum.now("UTC")
+    sent = scheduling.check_deadlines(now)
+    if sent:
+        _fail("publish deadline missed: " + "; ".join(alert["text"] for alert in sent), alerted=True)
+    return {"checked_at": now.isoformat(), "alerts": 0}

@@ -1,0 +1,289 @@
+"""Alerts: what failed, for whom, in words a data engineer can act on.
+
+Every callops DAG has :func:`on_failure` as its tasks' failure callback (``default_args``), and the
+deadline watch raises :func:`deadline_alert`\\ s. An alert names the DAG and task, and each failure's
+tenant, delivery day, file and failed check, taken from the run's ops tables (files that failed or
+were held back, blocking gate checks) and from the exception's text (landing paths, dbt nodes). It is
+
+- logged (logger ``callops.alerts``, so it is in the task log) and appended to
+  ``CALLOPS_HOME/alerts/alerts.jsonl``;
+- POSTed as JSON to ``CALLOPS_ALERT_WEBHOOK_URL`` when set (the ``text`` field suits Slack and
+  Mattermost incoming webhooks; the rest is structured);
+- e-mailed to ``CALLOPS_ALERT_EMAIL`` (comma-separated) when set, through the SMTP server of
+  Airflow's ``[smtp]`` settings (``AIRFLOW__SMTP__SMTP_HOST`` ...).
+
+A callback must never fail the task a second time: every delivery problem is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import smtplib
+import urllib.request
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Any
+
+from callops import settings
+
+log = logging.getLogger("callops.alerts")
+
+WEBHOOK_TIMEOUT_SECONDS = 10
+SMTP_TIMEOUT_SECONDS = 10
+LOCK_WAIT_SECONDS = 60  # how long the callback waits for the warehouse to read the run's details
+MAX_FAILURES = 50
+LANDING_PATH = re.compile(
+    r"landing/(?P<feed>[a-z][a-z0-9_]*)/(?P<tenant>[a-z][a-z0-9_]*)/(?P<day>\d{4}-\d{2}-\d{2})/(?P<name>[^\s:;,)]*)"
+)
+HELD_RULE = re.compile(r"rule (?P<rule>[a-z_]+)\)")
+
+
+def _failure(tenant=None, day=None, file=None, check=None, message=None) -> dict:
+    return {
+        "tenant": tenant,
+        "day": day.isoformat() if isinstance(day, dt.date) else day,
+        "file": file,
+        "check": check,
+        "message": message,
+    }
+
+
+# --- what failed ----------------------------------------------------------------------------------
+
+
+def file_check(action: str, message: str | None, display: str) -> str:
+    """The rule a failed or held-back file broke, as its message states it."""
+    text = message or ""
+    if action == "held":
+        rule = HELD_RULE.search(text)
+        return f"delivery gate: {rule.group('rule') if rule else 'reject_threshold'}"
+    rule = text.split(f"{display}: ", 1)[-1]
+    return rule.split(" (the previously loaded")[0].strip() or "file could not be loaded"
+
+
+def failures_from_ops(run_prefix: str) -> list[dict]:
+    """Files that failed or were held back, and blocking gate checks, of the callops runs whose id
+    starts with ``run_prefix`` (a DAG run may record several: the landing watch, one per feed)."""
+    from callops import warehouse
+
+    if not settings.build_db_path().exists():
+        return []
+    found: list[dict] = []
+    with warehouse.writer_lock(wait_seconds=LOCK_WAIT_SECONDS), warehouse.connection(read_only=True) as con:
+        for tenant, day, feed, name, action, message in con.execute(
+            "select tenant_id, delivery_date, feed, file_name, action, message from ops.run_files "
+            "where starts_with(run_id, ?) and action in ('failed', 'held') order by delivery_date, tenant_id, file_name",
+            [run_prefix],
+        ).fetchall():
+            display = f"landing/{feed}/{tenant}/{day.isoformat()}/{name}"
+            found.append(_failure(tenant, day, display, file_check(action, message, display), message))
+        for table, check, column, keys, notes in con.execute(
+            "select table_name, check_name, column_name, failing_keys, notes from ops.check_results "
+            "where starts_with(run_id, ?) and not success and severity = 'blocking' order by table_name, check_name",
+            [run_prefix],
+        ).fetchall():
+            name = f"{table}: {check}" + (f" on {column}" if column else "")
+            for key in keys or [None]:
+                tenant, _, day = (key or "").partition(" ")
+                found.append(_failure(tenant or None, day or None, None, name, notes))
+        for (detail,) in con.execute(
+            "select detail from ops.run_steps where starts_with(run_id, ?) and step = 'build' and status = 'failed' "
+            "order by finished_at",
+            [run_prefix],
+        ).fetchall():
+            result = json.loads(detail) if isinstance(detail, str) else (detail or {})
+            for node in result.get("failures") or [result.get("error") or "dbt build failed"]:
+                found.append(_failure(check=f"dbt {node.split(' (', 1)[0]}", message=node[:1000]))
+    return found
+
+
+def failures_from_text(message: str, sensor_timeout: bool = False) -> list[dict]:
+    """Failures named in an exception's text: landing paths (tenant, day, file) and dbt nodes."""
+    found = []
+    for part in re.split(r";\s+(?=landing/)", message):
+        for match in LANDING_PATH.finditer(part):
+            file = match.group(0).rstrip("/")
+            if sensor_timeout:
+                check = "delivery_arrived"
+            else:
+                check = part.split(f"{match.group(0)}: ", 1)[-1].strip()[:300] if f"{match.group(0)}: " in part else None
+            found.append(_failure(match.group("tenant"), match.group("day"), file, check, part.strip()[:1000]))
+            break
+    dbt_failed = re.search(r"dbt build(?: of the \w+ layer)? failed: (?P<nodes>.*)", message)
+    if dbt_failed:
+        for node in dbt_failed.group("nodes").split("; "):
+            check = node.split(" (", 1)[0].strip()
+            found.append(_failure(check=f"dbt {check}", message=node.strip()[:1000]))
+    return found
+
+
+def describe_failure(context: Mapping[str, Any]) -> dict:
+    """The alert of a failed task, from its context (never raises for missing pieces)."""
+    from callops import scheduling, tasks
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag = context.get("dag")
+    dag_id = getattr(dag, "dag_id", None) or getattr(ti, "dag_id", None) or "?"
+    task_id = getattr(ti, "task_id", None) or "?"
+    exception = context.get("exception")
+    message = str(exception) if exception is not None else "task failed (no exception recorded)"
+    sensor_timeout = type(exception).__name__ in ("AirflowSensorTimeout", "TaskDeferralTimeout")
+    try:
+        run_prefix = tasks.run_id(context) if dag_id == tasks.DAG_ID else f"{dag_id}__{context['run_id']}"
+    except Exception:  # noqa: BLE001 - a partial context still gets an alert
+        run_prefix = None
+    failures: list[dict] = []
+    if run_prefix and not sensor_timeout:
+        try:
+            failures = failures_from_ops(run_prefix)
+        except Exception as error:  # noqa: BLE001 - the warehouse may be busy or broken
+            log.warning("callops alert: could not read the run's details from the warehouse: %s", error)
+    named = {f["file"] for f in failures if f["file"]} | {f["check"] for f in failures if not f["file"]}
+    failures += [f for f in failures_from_text(message, sensor_timeout) if (f["file"] or f["check"]) not in named]
+    plan = scheduling.parse_load_dag_id(dag_id)
+    if not failures and plan:
+        failures = [_failure(tenant=plan[1], check=f"{task_id} ({type(exception).__name__})", message=message[:1000])]
+    failures = failures[:MAX_FAILURES]
+    first = failures[0] if failures else _failure(check=task_id)
+    alert = {
+        "source": "callops",
+        "kind": "task_failed",
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": context.get("run_id"),
+        "callops_run_id": run_prefix,
+        "try_number": getattr(ti, "try_number", None),
+        "log_url": _log_url(ti),
+        "tenant": first["tenant"],
+        "day": first["day"],
+        "file": first["file"],
+        "check": first["check"],
+        "failures": failures,
+        "message": message[:4000],
+        "raised_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    alert["text"] = summary(alert)
+    return alert
+
+
+def _log_url(ti: Any) -> str | None:
+    try:
+        return ti.log_url if ti is not None else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def summary(alert: Mapping[str, Any]) -> str:
+    """One line per alert, then one per failure: what a chat message or a mail subject shows."""
+    if alert["kind"] == "deadline_missed":
+        head = (
+            f"callops deadline missed: tenant {alert['tenant']}, day {alert['day']} not published by "
+            f"{alert['deadline']}: {alert['message']}"
+        )
+        return head
+    head = f"callops: {alert['dag_id']}.{alert['task_id']} failed"
+    lines = [head]
+    for failure in alert["failures"] or [_failure(check=alert["task_id"])]:
+        parts = [
+            f"{label} {failure[key]}"
+            for label, key in (("tenant", "tenant"), ("day", "day"), ("file", "file"), ("check", "check"))
+            if failure.get(key)
+        ]
+        lines.append("  - " + ", ".join(parts) if parts else "  - " + (failure.get("message") or "")[:300])
+    if not alert["failures"]:
+        lines.append(f"  {alert['message'][:500]}")
+    return "\n".join(lines)
+
+
+def deadline_alert(tenant_id: str, day: dt.date, deadline: str, reason: str) -> dict:
+    alert = {
+        "source": "callops",
+        "kind": "deadline_missed",
+        "dag_id": "publish_deadline_watch",
+        "task_id": "check_deadlines",
+        "tenant": tenant_id,
+        "day": day.isoformat(),
+        "file": None,
+        "check": "publish_deadline",
+        "deadline": deadline,
+        "failures": [_failure(tenant_id, day, None, "publish_deadline", reason)],
+        "message": reason,
+        "raised_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    alert["text"] = summary(alert)
+    return alert
+
+
+# --- delivery -------------------------------------------------------------------------------------
+
+
+def on_failure(context: Mapping[str, Any]) -> None:
+    """Airflow ``on_failure_callback`` of every callops task."""
+    if getattr(context.get("exception"), "callops_alerted", False):
+        return  # the task sent its own alerts (the deadline watch)
+    try:
+        send(describe_failure(context))
+    except Exception:  # noqa: BLE001 - never fail the callback
+        log.exception("callops alert: could not build or send the alert")
+
+
+def send(alert: dict) -> dict:
+    """Log, record, POST and mail one alert; returns what was delivered where."""
+    delivered: dict[str, Any] = {"logged": True}
+    log.error("%s", alert["text"])
+    try:
+        settings.alerts_dir().mkdir(parents=True, exist_ok=True)
+        with (settings.alerts_dir() / "alerts.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(alert, default=str) + "\n")
+        delivered["recorded"] = True
+    except OSError as error:
+        log.warning("callops alert: could not append to alerts.jsonl: %s", error)
+    if url := settings.alert_webhook_url():
+        delivered["webhook"] = post_webhook(url, alert)
+    if recipients := settings.alert_email():
+        delivered["email"] = send_email(recipients, alert)
+    return delivered
+
+
+def post_webhook(url: str, alert: Mapping[str, Any]) -> str:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(alert, default=str).encode("utf-8"),
+        headers={"Content-Type": "application/json", "User-Agent": "callops-alerts"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+            return f"HTTP {response.status}"
+    except Exception as error:  # noqa: BLE001 - an unreachable webhook must not fail the callback
+        log.warning("callops alert: webhook POST failed: %s", error)
+        return f"failed: {error}"
+
+
+def send_email(recipients: str, alert: Mapping[str, Any]) -> str:
+    """Through Airflow's [smtp] settings, read from the environment (AIRFLOW__SMTP__*)."""
+    env = os.environ.get
+    host = env("AIRFLOW__SMTP__SMTP_HOST", "localhost")
+    port = int(env("AIRFLOW__SMTP__SMTP_PORT", "25"))
+    message = EmailMessage()
+    message["Subject"] = alert["text"].splitlines()[0][:200]
+    message["From"] = env("AIRFLOW__SMTP__SMTP_MAIL_FROM", "callops@localhost")
+    message["To"] = recipients
+    message.set_content(alert["text"] + "\n\n" + json.dumps(alert, indent=2, default=str))
+    try:
+        smtp_class = smtplib.SMTP_SSL if env("AIRFLOW__SMTP__SMTP_SSL", "False").lower() == "true" else smtplib.SMTP
+        with smtp_class(host, port, timeout=SMTP_TIMEOUT_SECONDS) as server:
+            if smtp_class is smtplib.SMTP and env("AIRFLOW__SMTP__SMTP_STARTTLS", "False").lower() == "true":
+                server.starttls()
+            user, password = env("AIRFLOW__SMTP__SMTP_USER"), env("AIRFLOW__SMTP__SMTP_PASSWORD")
+            if user and password:
+                server.login(user, password)
+            server.send_message(message)
+        return f"sent to {recipients}"
+    except Exception as error:  # noqa: BLE001
+        log.warning("callops alert: e-mail to %s failed: %s", recipients, error)
+        return f"failed: {error}"

@@ -1,0 +1,532 @@
+"""Scheduling with Airflow: what the scheduled DAGs are made of, and the work their tasks do.
+
+DAG files import this module at parse time, so its top level reads only the standard library and
+callops.yml (through ``callops.config``, PyYAML); Airflow objects are made inside functions, and the
+pipeline (DuckDB, dbt, Great Expectations) is imported when a task runs.
+
+- **Scheduled loads**: one DAG per tenant and feed with an arrival time in callops.yml
+  (``<feed>_arrival``, a local time of the tenant on the day after the delivery day). A cron data
+  interval in the tenant's zone runs it once a day; its sensor waits for that delivery day's folder
+  until the tenant's ``publish_deadline``; its load emits the feed's asset.
+- **The landing watch**: whatever lands anywhere in the landing zone (late or re-delivered files,
+  feeds without an arrival time, back-dated drops) is loaded soon after it settles; it remembers what
+  it tried in ``landing_seen.json`` (path -> size, mtime), so it never picks the same content twice.
+- **The build**: asset-triggered by any loaded feed; dbt runs as one task per model layer.
+- **Deadlines**: for each tenant, the previous local day must be published by ``publish_deadline``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callops import settings
+from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
+from callops.landing import IN_FLIGHT_SUFFIXES, Delivery, parse_day
+
+FEEDS = SCHEDULED_FEEDS
+LOAD_DAG_PREFIX = "load_"
+LANDING_WATCH_DAG_ID = "load_landing"
+BUILD_DAG_ID = "build_warehouse"
+DEADLINE_DAG_ID = "publish_deadline_watch"
+MARTS_ASSET_URI = "callops://published/marts"
+# dbt runs as one `dbt build` per layer, in this order (each layer's tests run with it).
+DBT_LAYERS = ("staging", "intermediate", "marts")
+# A sensor that starts after its deadline (Airflow was down, or just started) still waits this long.
+MIN_WAIT = dt.timedelta(minutes=30)
+# Without a publish deadline a scheduled sensor waits this long after the arrival time.
+WAIT_WITHOUT_DEADLINE = dt.timedelta(hours=20)
+# Pool priorities: loads before builds, so a backfill of many loads is built once, not once per load.
+LOAD_PRIORITY = 10
+BUILD_PRIORITY = 1
+
+
+# --- parse time: assets and plans -----------------------------------------------------------------
+
+
+def feed_asset_uri(feed: str) -> str:
+    return f"callops://raw/{feed}"
+
+
+def feed_asset(feed: str):
+    """The asset a load of ``feed`` updates (its rows are in the build warehouse's raw layer)."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"raw_{feed}", uri=feed_asset_uri(feed))
+
+
+def marts_asset():
+    """The published marts: updated by the publish task alone, so consumers fire only on a publish."""
+    from airflow.sdk import Asset
+
+    return Asset(name="marts", uri=MARTS_ASSET_URI)
+
+
+def build_schedule():
+    """The build runs when any feed was loaded (queued events are consumed by one run)."""
+    from airflow.sdk import AssetAny
+
+    return AssetAny(*(feed_asset(feed) for feed in FEEDS))
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """One scheduled load DAG: a feed of a tenant, arriving at a local time each day."""
+
+    feed: str
+    tenant_id: str
+    tenant_name: str
+    timezone: str
+    arrival: str  # "HH:MM", local, on the day after the delivery day
+    deadline: str  # "HH:MM" or ""
+
+    @property
+    def dag_id(self) -> str:
+        return f"{LOAD_DAG_PREFIX}{self.feed}__{self.tenant_id}"
+
+    @property
+    def cron(self) -> str:
+        hour, minute = self.arrival.split(":")
+        return f"{int(minute)} {int(hour)} * * *"
+
+    def timetable(self):
+        """Daily intervals [D arrival, D+1 arrival) in the tenant's zone: the run for delivery day D
+        starts at D+1's arrival time, and D is the local date of its data interval's start."""
+        from airflow.sdk import CronDataIntervalTimetable
+
+        return CronDataIntervalTimetable(self.cron, timezone=self.timezone)
+
+    def wait_until(self, day: dt.date, now: dt.datetime) -> dt.datetime:
+        """When the sensor gives up on delivery day ``day``: the publish deadline (local, next day), or
+        a fixed wait after the arrival time; never less than ``MIN_WAIT`` from ``now``."""
+        zone = ZoneInfo(self.timezone)
+        if self.deadline:
+            until = local_instant(day + dt.timedelta(days=1), self.deadline, zone)
+        else:
+            until = local_instant(day + dt.timedelta(days=1), self.arrival, zone) + WAIT_WITHOUT_DEADLINE
+        return max(until, now + MIN_WAIT)
+
+    def folder(self, day: dt.date, landing: Path | None = None) -> Path:
+        return (landing or settings.landing_dir()) / self.feed / self.tenant_id / day.isoformat()
+
+    def describe(self) -> str:
+        deadline = f", published by {self.deadline}" if self.deadline else ""
+        return f"{self.tenant_name}: {self.feed} expected daily from {self.arrival} {self.timezone}{deadline}"
+
+
+def load_plans(config: Config | None = None) -> list[LoadPlan]:
+    """One plan per tenant and feed that has an arrival time, in callops.yml order."""
+    config = config or load_config()
+    return [
+        LoadPlan(feed, t.id, t.name, t.timezone, getattr(t, f"{feed}_arrival"), t.publish_deadline)
+        for t in config.tenants
+        for feed in FEEDS
+        if getattr(t, f"{feed}_arrival")
+    ]
+
+
+def parse_load_dag_id(dag_id: str) -> tuple[str, str] | None:
+    """(feed, tenant id) of a scheduled load DAG's id, else None."""
+    if not dag_id.startswith(LOAD_DAG_PREFIX) or "__" not in dag_id:
+        return None
+    feed, _, tenant_id = dag_id.removeprefix(LOAD_DAG_PREFIX).partition("__")
+    return (feed, tenant_id) if feed in FEEDS and tenant_id else None
+
+
+def local_instant(day: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
+    """``day`` at local time ``hhmm`` in ``zone``, as an aware UTC datetime. A time that does not
+    exist (skipped by a spring-forward) is read with the offset before the change."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(dt.UTC)
+
+
+# --- task time: delivery days and run ids ---------------------------------------------------------
+
+
+def callops_run_id(context: Mapping[str, Any], suffix: str | None = None) -> str:
+    """callops' run id of a scheduled DAG's run: DAG id and Airflow run id (Airflow's run ids are
+    unique only within one DAG), plus ``suffix`` where one DAG run records several loads."""
+    base = f"{context['dag'].dag_id}__{context['run_id']}"
+    return f"{base}__{suffix}" if suffix else base
+
+
+def delivery_day(context: Mapping[str, Any], timezone: str) -> dt.date:
+    """The delivery day a scheduled load run is for: the ``day`` param if given, else the local date
+    (tenant's zone) of the run's data interval start; without an interval (a manual run that has
+    none), the local day before the run."""
+    params = context.get("params") or {}
+    if params.get("day"):
+        return dt.date.fromisoformat(str(params["day"]))
+    zone = ZoneInfo(timezone)
+    start = context.get("data_interval_start")
+    if start is not None:
+        return start.astimezone(zone).date()
+    run_after = getattr(context.get("dag_run"), "run_after", None) or dt.datetime.now(dt.UTC)
+    return run_after.astimezone(zone).date() - dt.timedelta(days=1)
+
+
+# --- the landing zone and what was tried ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    feed: str
+    tenant_id: str
+    day: dt.date
+    path: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def display(self) -> str:
+        return f"landing/{self.feed}/{self.tenant_id}/{self.day.isoformat()}/{self.path.name}"
+
+    @property
+    def signature(self) -> list[int]:
+        return [self.size, self.mtime_ns]
+
+    def delivery(self) -> Delivery:
+        return Delivery(self.feed, self.tenant_id, self.day, self.path)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def folder_files(feed: str, tenant_id: str, day: dt.date, folder: Path) -> list[LandedFile]:
+    """The delivered files of one day folder (hidden and in-flight files skipped, as discovery does)."""
+    found = []
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return found
+    for path in entries:
+        if path.name.startswith(".") or path.name.endswith(IN_FLIGHT_SUFFIXES):
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            found.append(LandedFile(feed, tenant_id, day, path, stat.st_size, stat.st_mtime_ns))
+    return found
+
+
+def landing_files(landing: Path | None = None, feed: str | None = None) -> list[LandedFile]:
+    """Every delivered file in the landing zone (of one feed if given)."""
+    landing = landing or settings.landing_dir()
+    found: list[LandedFile] = []
+    for feed_dir in _subdirs(landing):
+        if feed and feed_dir.name != feed:
+            continue
+        for tenant_dir in _subdirs(feed_dir):
+            for day_dir in _subdirs(tenant_dir):
+                day = parse_day(day_dir.name)
+                if day is not None:
+                    found += folder_files(feed_dir.name, tenant_dir.name, day, day_dir)
+    return found
+
+
+def settled(files: Iterable[LandedFile], settle_seconds: float, now: float | None = None) -> list[LandedFile]:
+    """Files not modified for ``settle_seconds`` (a transfer that writes in place is still going)."""
+    now_ns = int((time.time() if now is None else now) * 1e9)
+    return [f for f in files if now_ns - f.mtime_ns >= settle_seconds * 1e9]
+
+
+def read_index(path: Path | None = None) -> dict[str, list[int]]:
+    path = path or settings.landing_index_path()
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    files = document.get("files") if isinstance(document, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def untried(files: Iterable[LandedFile], index: Mapping[str, list[int]]) -> list[LandedFile]:
+    """Files whose current content (size, mtime) no scheduled load has tried yet."""
+    return [f for f in files if index.get(f.display) != f.signature]
+
+
+def remember(files: Iterable[LandedFile], path: Path | None = None) -> None:
+    """Record that these files (as they were when loaded) were tried; written atomically."""
+    path = path or settings.landing_index_path()
+    index = read_index(path)
+    index.update({f.display: f.signature for f in files})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"version": 1, "files": index}, sort_keys=True))
+    os.replace(temporary, path)
+
+
+def pending_files(
+    landing: Path | None = None, settle_seconds: float | None = None, feed: str | None = None
+) -> list[LandedFile]:
+    """Settled landing files whose content no scheduled load has tried: what the landing watch loads."""
+    settle = settings.landing_poll_seconds() if settle_seconds is None else settle_seconds
+    return untried(settled(landing_files(landing, feed), settle), read_index())
+
+
+# --- task time: loads -----------------------------------------------------------------------------
+
+
+def load_day(run_id: str, plan: LoadPlan, day: dt.date) -> dict:
+    """A scheduled load: every settled file of the tenant's feed folder for ``day``."""
+    from callops import pipeline
+
+    files = settled(folder_files(plan.feed, plan.tenant_id, day, plan.folder(day)), settings.landing_poll_seconds())
+    summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    remember(files)
+    return summary
+
+
+def load_pending(run_id: str, feed: str) -> dict | None:
+    """The landing watch's load of one feed: every settled file not tried yet; None if there is none."""
+    from callops import pipeline
+
+    files = pending_files(feed=feed)
+    if not files:
+        return None
+    summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    remember(files)
+    return summary
+
+
+def load_problems(summaries: Iterable[Mapping[str, Any] | None]) -> list[str]:
+    """The failed and held-back files of load summaries, as their messages name them."""
+    return [message for s in summaries if s for message in [*s.get("failed", []), *s.get("held", [])]]
+
+
+# --- task time: the build -------------------------------------------------------------------------
+
+
+def event_days(events: Iterable[Any]) -> tuple[dt.date | None, dt.date | None, list[str]]:
+    """Delivery days and load runs named by the triggering asset events' extras."""
+    days: list[dt.date] = []
+    runs: list[str] = []
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        days += [dt.date.fromisoformat(day) for day in extra.get("days", [])]
+        if extra.get("run_id"):
+            runs.append(str(extra["run_id"]))
+    return (min(days) if days else None, max(days) if days else None, sorted(set(runs)))
+
+
+def start_build(run_id: str, start: dt.date | None, end: dt.date | None, events: list[Any]) -> dict:
+    """Open the build run's record. With a range (a backfill from the UI or CLI) load it first, exactly
+    as `callops run` does; triggered by assets, record the load runs whose files it builds."""
+    from callops import pipeline, warehouse
+
+    if start is not None:
+        return {"loaded_range": [start.isoformat(), (end or start).isoformat()]} | pipeline.load_deliveries(
+            run_id, start, end or start
+        )
+    first, last, loads = event_days(events)
+    with warehouse.session() as con:
+        con.execute(
+            "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
+            [run_id, first, last, pipeline._now()],
+        )
+        detail = {"load_runs": loads, "asset_events": len(events)}
+        pipeline.record_step(con, run_id, "load", "success", detail)
+    return detail
+
+
+def dbt_layer_args(layer: str) -> list[str]:
+    """One layer's models and the data tests whose parents are built by then (``buildable``: a test
+    of a mart that also reads staging runs with the marts, not before them); unit tests run in
+    `make test`. The three layers together run exactly the nodes of one full ``dbt build``."""
+    return [
+        "build",
+        "--select", f"path:models/{layer}",
+        "--indirect-selection", "buildable",
+        "--exclude-resource-type", "unit_test",
+    ]
+
+
+def build_layer(run_id: str, layer: str) -> dict:
+    """``dbt build`` of one model layer into the build warehouse; recorded as a build step."""
+    from callops import dbt, pipeline, warehouse
+
+    with warehouse.writer_lock():
+        result = dbt.invoke(*dbt_layer_args(layer))
+        models = model_statuses(settings.dbt_work_dir() / "target")
+        detail = dataclasses.asdict(result) | {"layer": layer}
+        with warehouse.connection() as con:
+            pipeline.record_step(con, run_id, "build", "success" if result.success else "failed", detail)
+    if not result.success:
+        raise pipeline.DataProblem(
+            f"dbt build of the {layer} layer failed: " + "; ".join(result.failures or [result.error or "unknown error"])
+        )
+    return {"layer": layer, "nodes": result.nodes, "models": models}
+
+
+def model_statuses(target: Path) -> dict[str, str]:
+    """Each model of the last dbt command with its status and its tests' results, from
+    run_results.json and manifest.json (e.g. ``"success, 12 tests pass"``)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    models: dict[str, str] = {}
+    tests: dict[str, dict[str, int]] = {}
+    for result in results:
+        unique_id, status = result["unique_id"], str(result["status"])
+        node = nodes.get(unique_id, {})
+        if unique_id.startswith("model."):
+            models[node.get("name", unique_id)] = status
+        elif unique_id.startswith("test."):
+            parent = node.get("attached_node") or (node.get("depends_on", {}).get("nodes") or [""])[-1]
+            name = nodes.get(parent, {}).get("name", parent)
+            tests.setdefault(name, {}).setdefault(status, 0)
+            tests[name][status] += 1
+    return {
+        name: status + "".join(f", {count} tests {result}" for result, count in sorted(tests.get(name, {}).items()))
+        for name, status in sorted(models.items())
+    }
+
+
+def validate_after_build(run_id: str) -> dict:
+    """The mart gate, on marts that hold everything loaded before it.
+
+    The gate marks a change validated once it has checked it; a load that ran between this run's
+    build and its gate (a scheduled load takes the writer pool in between) is in no candidate mart
+    yet, so it is built first, with one full ``dbt build``.
+    """
+    from callops import pipeline, warehouse
+
+    with warehouse.session(read_only=True) as con:
+        built = con.execute(
+            "select min(finished_at) from ops.run_steps where run_id = ? and step = 'build'", [run_id]
+        ).fetchone()[0]
+        late = 0
+        if built is not None:
+            late = con.execute(
+                "select count(*) from ops.changed_partitions where validated_run_id is null and recorded_at > ?",
+                [built],
+            ).fetchone()[0]
+    rebuilt = bool(late)
+    if rebuilt:
+        pipeline.build_marts(run_id)
+    return pipeline.validate_marts(run_id) | ({"rebuilt_for_late_loads": late} if rebuilt else {})
+
+
+# --- task time: publish deadlines -----------------------------------------------------------------
+
+
+def deadline_state_path() -> Path:
+    return settings.alerts_dir() / "deadlines.json"
+
+
+def last_deadline(tenant: Tenant, now: dt.datetime) -> tuple[dt.date, dt.datetime] | None:
+    """(delivery day, deadline instant) of the most recent publish deadline at or before ``now``."""
+    if not tenant.publish_deadline:
+        return None
+    zone = ZoneInfo(tenant.timezone)
+    today = now.astimezone(zone).date()
+    for day in (today - dt.timedelta(days=1), today - dt.timedelta(days=2)):
+        deadline = local_instant(day + dt.timedelta(days=1), tenant.publish_deadline, zone)
+        if deadline <= now:
+            return day, deadline
+    return None
+
+
+def publish_status(con, tenant_id: str, day: dt.date) -> dict:
+    """Whether the tenant's deliveries of ``day`` reached the published marts, and when: the first
+    successful publish whose run built after the day's last loaded file (held-back files excluded)."""
+    files, last_loaded, held = con.execute(
+        """
+        select count(*) filter (where coalesce(gate_status, 'passed') <> 'held'),
+            max(loaded_at) filter (where coalesce(gate_status, 'passed') <> 'held'),
+            count(*) filter (where gate_status = 'held')
+        from raw.manifest where tenant_id = ? and delivery_date = ? and status = 'loaded'
+        """,
+        [tenant_id, day],
+    ).fetchone()
+    failed = con.execute(
+        "select count(*) from raw.manifest where tenant_id = ? and delivery_date = ? and status = 'failed'",
+        [tenant_id, day],
+    ).fetchone()[0]
+    published_at = None
+    if files:
+        published_at = con.execute(
+            """
+            select min(publish.finished_at) from ops.run_steps as publish
+            where publish.step = 'publish' and publish.status = 'success' and exists (
+                select 1 from ops.run_steps as build
+                where build.run_id = publish.run_id and build.step = 'build' and build.status = 'success'
+                    and build.finished_at >= ? and build.finished_at <= publish.finished_at
+            )
+            """,
+            [last_loaded],
+        ).fetchone()[0]
+    return {"files": files, "held": held, "failed": failed, "last_loaded_at": last_loaded, "published_at": published_at}
+
+
+def _deadline_reason(status: dict) -> str:
+    if not status["files"]:
+        extra = []
+        if status["held"]:
+            extra.append(f"{status['held']} held back by the delivery gate")
+        if status["failed"]:
+            extra.append(f"{status['failed']} failed to load")
+        return "no delivery of that day was loaded" + (f" ({', '.join(extra)})" if extra else "")
+    if status["published_at"] is None:
+        return f"{status['files']} file(s) loaded (last at {status['last_loaded_at']:%H:%M} UTC) but not published yet"
+    return f"published late, at {status['published_at']:%Y-%m-%d %H:%M} UTC"
+
+
+def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict]:
+    """Deadline alerts due at ``now``: for each tenant whose most recent publish deadline has passed,
+    its delivery day was not published by then. Each tenant-day is alerted once; deadlines that
+    passed before this CALLOPS_HOME was first watched are not (a new installation starts quiet)."""
+    from callops import alerts, warehouse
+
+    config = config or load_config()
+    state_path = deadline_state_path()
+    try:
+        state = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        state = {}
+    watching_since = dt.datetime.fromisoformat(state.setdefault("watching_since", now.isoformat()))
+    alerted: dict[str, list[str]] = state.setdefault("alerted", {})
+    due = []
+    for tenant in config.tenants:
+        last = last_deadline(tenant, now)
+        if last is None:
+            continue
+        day, deadline = last
+        if deadline < watching_since or day.isoformat() in alerted.get(tenant.id, []):
+            continue
+        due.append((tenant, day, deadline))
+    sent = []
+    if due and settings.build_db_path().exists():
+        with warehouse.session(read_only=True) as con:
+            statuses = [publish_status(con, tenant.id, day) for tenant, day, _ in due]
+    else:
+        statuses = [{"files": 0, "held": 0, "failed": 0, "last_loaded_at": None, "published_at": None} for _ in due]
+    for (tenant, day, deadline), status in zip(due, statuses):
+        published_at = status["published_at"]
+        if published_at is not None and published_at.replace(tzinfo=dt.UTC) <= deadline:
+            continue
+        local_deadline = f"{tenant.publish_deadline} {tenant.timezone}"
+        alert = alerts.deadline_alert(tenant.id, day, local_deadline, _deadline_reason(status))
+        alerts.send(alert)
+        sent.append(alert)
+        alerted.setdefault(tenant.id, []).append(day.isoformat())
+        alerted[tenant.id] = alerted[tenant.id][-60:]
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=2, sort_keys=True))
+    return sent

@@ -1,0 +1,182 @@
+"""The scheduled DAGs (README "Scheduling with Airflow"): they parse quickly, run on the right
+schedules, wait with deferrable sensors, emit the right assets, and write only through the pool."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from callops import scheduling, settings, tasks
+from callops.config import load_config
+from callops.sensors import DeliverySensor, LandingSensor
+
+REPO = Path(__file__).resolve().parents[2]
+FEED_ASSETS = {f"callops://raw/{feed}" for feed in scheduling.FEEDS}
+# Tasks that open the build warehouse read-write.
+WRITERS = {
+    "callops_pipeline": {"load", "build", "validate", "publish", "finish"},
+    "build_warehouse": {"start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "finish"},
+    "load_landing": {f"{feed}.load" for feed in scheduling.FEEDS},
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(settings.dags_dir()))
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+def _uris(assets) -> set[str]:
+    return {asset.uri for asset in assets}
+
+
+def test_every_dag_parses_quickly_and_is_there(dagbag, config):
+    assert dagbag.import_errors == {}
+    loads = {f"load_{feed}__{t.id}" for t in config.tenants for feed in scheduling.FEEDS if getattr(t, f"{feed}_arrival")}
+    assert loads, "the repository's callops.yml schedules at least the telephony feed"
+    assert set(dagbag.dag_ids) == {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"} | loads
+    for stat in dagbag.dagbag_stats:
+        assert stat.duration < dt.timedelta(seconds=2), stat
+
+
+def test_every_dag_alerts_on_failure_and_retries_faults(dagbag):
+    from callops import alerts
+
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.default_args["on_failure_callback"] is alerts.on_failure, dag_id
+        assert dag.default_args["retries"] >= 2, dag_id
+        assert dag.default_args["owner"] == tasks.OWNER, dag_id
+        assert dag.max_active_runs == 1, dag_id
+        assert dag.catchup is False, dag_id
+        assert "callops" in dag.tags, dag_id
+
+
+def test_load_dags_run_daily_at_the_tenants_local_arrival_time(dagbag, config):
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+
+    for plan in scheduling.load_plans(config):
+        dag = dagbag.dags[plan.dag_id]
+        tenant = config.tenant(plan.tenant_id)
+        assert type(dag.timetable).__name__ == "CronDataIntervalTimetable", plan.dag_id
+        assert str(dag.timetable.timezone) == tenant.timezone
+        hour, minute = getattr(tenant, f"{plan.feed}_arrival").split(":")
+        assert dag.timetable.expression == f"{int(minute)} {int(hour)} * * *"
+        assert {plan.feed, plan.tenant_id, "load"} <= set(dag.tags)
+        assert set(dag.params.keys()) == {"day"}
+        # A real, one-day data interval: its start's local date is the delivery day.
+        core = decode_timetable(encode_timetable(dag.timetable))
+        interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 3, 30, 12, tz="UTC"))
+        assert interval.end - interval.start in (dt.timedelta(hours=23), dt.timedelta(hours=24), dt.timedelta(hours=25))
+        context = {"data_interval_start": interval.start, "params": {}}
+        local = interval.end.in_timezone(tenant.timezone)
+        assert scheduling.delivery_day(context, tenant.timezone) == local.date() - dt.timedelta(days=1)
+
+
+def test_a_spring_forward_day_is_still_one_delivery_day():
+    plan = scheduling.LoadPlan("telephony", "x", "X", "Europe/Stockholm", "02:30", "08:00")
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+
+    core = decode_timetable(encode_timetable(plan.timetable()))
+    interval = core.infer_manual_data_interval(run_after=pendulum.datetime(2026, 3, 30, 12, tz="UTC"))
+    # [2026-03-29 02:30 local, 2026-03-30 02:30 local): 02:30 does not exist on the 29th in Stockholm.
+    assert scheduling.delivery_day({"data_interval_start": interval.start}, "Europe/Stockholm") == dt.date(2026, 3, 29)
+
+
+def test_load_dags_wait_with_a_deferrable_sensor_then_load_in_the_pool_and_emit_the_feed(dagbag, config):
+    for plan in scheduling.load_plans(config):
+        dag = dagbag.dags[plan.dag_id]
+        assert [t.task_id for t in dag.topological_sort()] == ["wait_for_delivery", "load", "check"]
+        sensor = dag.get_task("wait_for_delivery")
+        assert isinstance(sensor, DeliverySensor) and sensor.deferrable
+        assert sensor.pool != tasks.WRITER_POOL, "a waiting sensor must not hold the writer slot"
+        load = dag.get_task("load")
+        assert load.pool == tasks.WRITER_POOL
+        assert _uris(load.outlets) == {f"callops://raw/{plan.feed}"}
+        assert load.priority_weight > dagbag.dags["build_warehouse"].get_task("start_run").priority_weight
+        check = dag.get_task("check")
+        assert check.pool != tasks.WRITER_POOL and check.retries == 0 and not check.outlets
+
+
+def test_landing_watch_runs_continuously_and_emits_each_feed_from_its_own_load(dagbag):
+    dag = dagbag.dags["load_landing"]
+    assert type(dag.timetable).__name__ == "ContinuousTimetable"
+    sensor = dag.get_task("wait_for_new_files")
+    assert isinstance(sensor, LandingSensor) and sensor.deferrable and sensor.soft_fail
+    for feed in scheduling.FEEDS:
+        load = dag.get_task(f"{feed}.load")
+        assert load.upstream_task_ids == {"wait_for_new_files"}
+        assert _uris(load.outlets) == {f"callops://raw/{feed}"}
+        assert dag.get_task(f"{feed}.check").upstream_task_ids == {f"{feed}.load"}
+
+
+def test_build_runs_on_any_loaded_feed_and_only_publish_emits_the_marts(dagbag):
+    dag = dagbag.dags["build_warehouse"]
+    condition = dag.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAny"
+    assert _uris(condition.objects) == FEED_ASSETS
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "finish"
+    ]
+    assert set(dag.params.keys()) == {"start", "end"}
+    assert dag.get_task("finish").trigger_rule == "all_done"
+    emitters = [
+        (dag_id, task.task_id)
+        for dag_id, other in dagbag.dags.items()
+        for task in other.tasks
+        if scheduling.MARTS_ASSET_URI in _uris(task.outlets)
+    ]
+    assert emitters == [("build_warehouse", "publish")]
+    # One alert per failed run: finish names every failure; the steps stay quiet.
+    for task in dag.tasks:
+        expected = task.task_id == "finish"
+        assert bool(task.on_failure_callback) is expected, task.task_id
+
+
+def test_every_warehouse_writer_is_in_the_single_writer_pool(dagbag, config):
+    writers = dict(WRITERS) | {plan.dag_id: {"load"} for plan in scheduling.load_plans(config)}
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            in_pool = task.pool == tasks.WRITER_POOL
+            assert in_pool is (task.task_id in writers.get(dag_id, set())), (dag_id, task.task_id, task.pool)
+
+
+def test_deadline_watch_runs_every_quarter_hour(dagbag):
+    dag = dagbag.dags["publish_deadline_watch"]
+    assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+    assert dag.timetable.expression == "*/15 * * * *"
+    assert [t.task_id for t in dag.tasks] == ["check_deadlines"]
+
+
+def test_dbt_layers_cover_every_model_in_order():
+    models = REPO / "dbt_project" / "models"
+    found = {path.relative_to(models).parts[0] for path in models.rglob("*") if path.suffix in (".sql", ".py")}
+    assert found == set(scheduling.DBT_LAYERS)
+    assert scheduling.DBT_LAYERS == ("staging", "intermediate", "marts")
+
+
+def test_scheduled_feeds_are_the_loaders_feeds():
+    from callops.load import registry
+
+    assert scheduling.FEEDS == registry.feeds()
+
+
+def test_dag_files_import_only_the_sdk_and_callops():
+    for path in settings.dags_dir().glob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith(("import ", "from ")):
+                module = line.split()[1]
+                assert module.split(".")[0] in ("pendulum", "datetime", "callops") or module == "airflow.sdk", (
+                    path.name,
+                    line,
+                )
