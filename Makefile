@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test airflow clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Ai
 
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest
+
+airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
+	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
 
 simulate-compare: $(STAMP) ## compare the simulator with the real month; writes docs/simulator_vs_real.svg
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg

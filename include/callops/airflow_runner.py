@@ -65,3 +65,112 @@ def run_pipeline(start: str, end: str, run_id: str, log: Path) -> int:
     ensure_metadata_db()
     conf = {"start": start, "end": end, "callops_run_id": run_id}
     return _airflow("dags", "test", DAG_ID, "-c", json.dumps(conf), log=log).returncode
+
+
+# --- `callops airflow` (make airflow): the scheduled DAGs, served -----------------------------------
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD_ENV = "CALLOPS_AIRFLOW_ADMIN_PASSWORD"  # as in docker-compose.yml
+PORT_ENVS = ("AIRFLOW_PORT", "CALLOPS_AIRFLOW_PORT")
+DEFAULT_PORT = 8080
+
+
+def passwords_path() -> Path:
+    """The SimpleAuthManager password file (the path docker-compose.yml uses under CALLOPS_HOME)."""
+    return settings.home() / "secrets" / "airflow_passwords.json"
+
+
+def admin_password() -> str:
+    """The login's password: CALLOPS_AIRFLOW_ADMIN_PASSWORD if set, else the one generated on the
+    first `callops airflow` and kept in the password file (mode 0600)."""
+    import secrets
+
+    path = passwords_path()
+    wanted = os.environ.get(ADMIN_PASSWORD_ENV, "").strip()
+    if not wanted:
+        try:
+            wanted = json.loads(path.read_text()).get(ADMIN_USER, "")
+        except (OSError, ValueError, AttributeError):
+            wanted = ""
+    wanted = wanted or secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(json.dumps({ADMIN_USER: wanted}))
+    return wanted
+
+
+def port() -> int:
+    for name in PORT_ENVS:
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return DEFAULT_PORT
+
+
+def serve_environment(port: int) -> dict[str, str]:
+    """environment() plus what the served stack needs: the port everywhere it appears (the UI's links,
+    the workers' execution API), the login, DAGs unpaused on creation (deliveries load without anyone
+    clicking), the LocalExecutor."""
+    url = f"http://127.0.0.1:{port}"
+    env = environment()
+    env.update(
+        {
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_path()),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # standalone starts its components as `airflow <component>`: this interpreter's airflow
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
+    return env
+
+
+def serving_holder(port: int) -> str:
+    return f"Airflow (make airflow) serving http://127.0.0.1:{port}"
+
+
+def serve(port: int, announce=print) -> int:
+    """Run `airflow standalone` (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:port over
+    this CALLOPS_HOME until interrupted, holding the run lock: `callops run` is refused meanwhile, and
+    this is refused while a `callops run` is going. Returns the exit code."""
+    import signal
+
+    from callops import warehouse
+
+    with warehouse.file_lock(settings.run_lock_path(), "callops airflow", wait_seconds=0, holder=serving_holder(port)):
+        ensure_metadata_db()
+        password = admin_password()
+        env = serve_environment(port)
+        announce(f"callops airflow: Airflow UI and REST API on http://127.0.0.1:{port} (CALLOPS_HOME={settings.home()})")
+        announce(f"  login: {ADMIN_USER} / {password}   (kept in {passwords_path()}; set {ADMIN_PASSWORD_ENV} to choose it)")
+        announce(f"  deliveries: drop them into {settings.landing_dir()}/<feed>/<tenant>/<YYYY-MM-DD>/")
+        announce(f"  alerts: {settings.alerts_dir() / 'alerts.jsonl'}; Ctrl-C stops Airflow")
+        # Its own session: Ctrl-C reaches this process only, which asks standalone once to stop (it
+        # stops its components on SIGINT; a second one would cut that short). A second Ctrl-C kills it.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=env,
+            start_new_session=True,
+            # a shell's background job starts with SIGINT ignored; standalone needs it to stop cleanly
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        stopping = []
+
+        def forward(_signum, _frame):
+            if stopping:
+                os.killpg(child.pid, signal.SIGKILL)  # standalone and its components (one group)
+            else:
+                stopping.append(True)
+                child.send_signal(signal.SIGINT)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

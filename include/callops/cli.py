@@ -1,6 +1,7 @@
 """The `callops` command.
 
     callops run --start YYYY-MM-DD --end YYYY-MM-DD   run the pipeline through Airflow
+    callops airflow [--port P]                        serve the scheduled DAGs (airflow standalone, make airflow)
     callops sample --start D --end D                  write a sample delivery for the configured tenants
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
@@ -59,7 +60,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             returncode = airflow_runner.run_pipeline(args.start.isoformat(), args.end.isoformat(), run_id, log)
             summary = report.run_summary(run_id)
     except warehouse.LockBusy as busy:
-        _print(f"callops run: another run is in progress ({busy}); try again when it has finished")
+        if "make airflow" in str(busy):
+            _print(
+                "callops run: Airflow (make airflow) is serving this CALLOPS_HOME; trigger the DAG there "
+                "(callops_pipeline or build_warehouse with start and end) "
+                f"or stop it first ({busy})"
+            )
+        else:
+            _print(f"callops run: another run is in progress ({busy}); try again when it has finished")
         return 3
     if summary is None:
         _print(f"callops run: the DAG run failed before recording anything; last lines of {log}:")
@@ -69,6 +77,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     ok = returncode == 0 and summary.status == "success"
     _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
     return 0 if ok else 1
+
+
+# --- airflow --------------------------------------------------------------------------------------
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from callops import airflow_runner, warehouse
+    from callops.config import ConfigError, load_config
+
+    try:
+        load_config()
+    except ConfigError as error:
+        _print(f"callops airflow: {error}")
+        return 2
+    port = args.port or airflow_runner.port()
+    try:
+        return airflow_runner.serve(port, announce=_print)
+    except warehouse.LockBusy as busy:
+        _print(f"callops airflow: a `callops run` (or another Airflow) is using this CALLOPS_HOME ({busy}); "
+               "start Airflow when it has finished")
+        return 3
 
 
 # --- sample ---------------------------------------------------------------------------------------
@@ -241,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_day, required=True, help="first delivery day (YYYY-MM-DD)")
     run.add_argument("--end", type=_day, required=True, help="last delivery day (YYYY-MM-DD)")
     run.set_defaults(handler=cmd_run)
+
+    airflow = commands.add_parser(
+        "airflow",
+        help="serve the scheduled DAGs: airflow standalone on 127.0.0.1 over this CALLOPS_HOME (make airflow)",
+    )
+    airflow.add_argument(
+        "--port", type=int, default=None, help="UI/API port (default: $AIRFLOW_PORT, $CALLOPS_AIRFLOW_PORT or 8080)"
+    )
+    airflow.set_defaults(handler=cmd_airflow)
 
     sample = commands.add_parser("sample", help="write a sample contact CSV delivery for every configured tenant")
     sample.add_argument("--start", type=_day, required=True)

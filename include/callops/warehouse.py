@@ -185,8 +185,13 @@ class LockBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, purpose: str, wait_seconds: float | None = None) -> Iterator[None]:
-    """Hold an exclusive flock on ``path``; wait up to ``wait_seconds`` (None: forever, 0: refuse)."""
+def file_lock(
+    path: Path, purpose: str, wait_seconds: float | None = None, holder: str | None = None
+) -> Iterator[None]:
+    """Hold an exclusive flock on ``path``; wait up to ``wait_seconds`` (None: forever, 0: refuse).
+
+    ``holder`` is written into the lock file after the pid, so a refused process can say who holds it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
@@ -203,7 +208,8 @@ def file_lock(path: Path, purpose: str, wait_seconds: float | None = None) -> It
                 time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        note = f" ({holder})" if holder else ""
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}{note}\n")
         handle.flush()
         yield
     finally:

@@ -1,0 +1,199 @@
+"""`callops airflow` (make airflow) end to end: the embedded Airflow (api-server, scheduler,
+dag-processor, triggerer) serves every DAG on 127.0.0.1; a delivery dropped into the landing zone
+is loaded, built, gated and published by itself; the build DAG triggered through the REST API
+with a range succeeds; `callops run` is refused meanwhile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import TEST_CONFIG, deliver
+
+pytestmark = pytest.mark.integration
+
+CALLOPS = str(Path(sys.executable).parent / "callops")
+HEADER = "contact_id,queue_id,entered_at,outcome,wait_seconds,talk_seconds,hold_seconds,after_call_work_seconds\n"
+PASSWORD = "served-test-password"
+DEADLINE_SECONDS = 360
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Api:
+    def __init__(self, port: int):
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = None
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"} | (
+                {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            ),
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    def wait_until_up(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"callops airflow exited: {log.read_text()[-3000:]}"
+            try:
+                if self.call("GET", "/api/v2/monitor/health")["scheduler"]["status"] == "healthy":
+                    self.token = self.call("POST", "/auth/token", {"username": "admin", "password": PASSWORD})[
+                        "access_token"
+                    ]
+                    return
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(1)
+        raise AssertionError(f"Airflow did not come up in {timeout} s: {log.read_text()[-3000:]}")
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+
+    def wait_for(self, what: str, check, timeout: float, log: Path):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (found := check()) is not None:
+                return found
+            time.sleep(2)
+        raise AssertionError(f"timed out waiting for {what}: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    (root / "callops.yml").write_text(TEST_CONFIG)
+    home = root / "data"
+    env = dict(os.environ)
+    env.pop("AIRFLOW_HOME", None)  # callops puts it under CALLOPS_HOME
+    env.update(
+        CALLOPS_HOME=str(home),
+        CALLOPS_CONFIG=str(root / "callops.yml"),
+        CALLOPS_LANDING_POLL_SECONDS="2",
+        CALLOPS_AIRFLOW_ADMIN_PASSWORD=PASSWORD,
+    )
+    # Dropped before Airflow starts: the landing watch must find it by itself.
+    deliver(
+        home,
+        "shanghai_bank",
+        "2026-03-01",
+        "contacts.csv",
+        HEADER
+        + "c1,cards,2026-03-01 09:00:00,answered,10,200,20,40\n"
+        + "c2,cards,2026-03-01 09:05:00,answered,30,100,0,20\n"
+        + "c3,cards,2026-03-01 09:10:00,abandoned,4,,,\n",
+    )
+    port = free_port()
+    log = root / "airflow.log"
+    started = time.monotonic()
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [CALLOPS, "airflow", "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    api = Api(port)
+    try:
+        api.wait_until_up(process, log, timeout=120)
+        yield {"api": api, "env": env, "home": home, "log": log, "started": started, "process": process}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)  # a second one kills standalone's process group
+            process.wait(timeout=30)
+
+
+def test_every_dag_is_served_unpaused_and_the_writer_pool_has_one_slot(served):
+    api = served["api"]
+    dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
+    expected = {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"} | {
+        f"load_telephony__{tenant}" for tenant in ("shanghai_bank", "stockholm_telco", "variant_tenant")
+    }
+    assert set(dags) == expected
+    assert not any(d["is_paused"] for d in dags.values())
+    assert api.call("GET", "/api/v2/importErrors")["total_entries"] == 0
+    assert api.call("GET", "/api/v2/pools/duckdb_writer")["slots"] == 1
+    login = served["log"].read_text()
+    assert f"Airflow UI and REST API on {api.base}" in login and f"login: admin / {PASSWORD}" in login
+
+
+def test_callops_run_is_refused_while_airflow_serves(served):
+    done = subprocess.run(
+        [CALLOPS, "run", "--start", "2026-03-01", "--end", "2026-03-01"],
+        env=served["env"], capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 3
+    assert "Airflow (make airflow) is serving this CALLOPS_HOME; trigger the DAG there" in done.stdout
+
+
+def test_a_dropped_delivery_is_published_and_a_rest_triggered_build_succeeds(served):
+    api, log = served["api"], served["log"]
+    triggered = time.monotonic()
+    run = api.call(
+        "POST",
+        "/api/v2/dags/build_warehouse/dagRuns",
+        {"logical_date": None, "conf": {"start": "2026-03-01", "end": "2026-03-01"}},
+    )
+    run_id = run["dag_run_id"]
+
+    def finished(dag_id: str, wanted_run: str | None = None, run_type: str | None = None):
+        for found in api.runs(dag_id):
+            if (wanted_run and found["dag_run_id"] != wanted_run) or (run_type and found["run_type"] != run_type):
+                continue
+            if found["state"] in ("success", "failed"):
+                return found
+        return None
+
+    rest_run = api.wait_for("the REST-triggered build", lambda: finished("build_warehouse", run_id), DEADLINE_SECONDS, log)
+    rest_seconds = time.monotonic() - triggered
+    assert rest_run["state"] == "success", log.read_text()[-3000:]
+    # Nobody triggered this one: the landing watch loaded the file and its asset event started it.
+    asset_run = api.wait_for(
+        "the asset-triggered build", lambda: finished("build_warehouse", run_type="asset_triggered"), DEADLINE_SECONDS, log
+    )
+    assert asset_run["state"] == "success", log.read_text()[-3000:]
+    events = api.call("GET", f"/api/v2/dags/build_warehouse/dagRuns/{asset_run['dag_run_id']}/upstreamAssetEvents")
+    (event,) = [e for e in events["asset_events"] if e["source_dag_id"] == "load_landing"]
+    assert event["uri"] == "callops://raw/telephony" and event["extra"]["days"] == ["2026-03-01"]
+    marts = api.call("GET", "/api/v2/assets?uri_pattern=callops://published/marts")["assets"]
+    assert [a["name"] for a in marts] == ["marts"]
+    print(
+        f"\nREST-triggered build_warehouse run: {rest_run['duration']:.0f} s in Airflow, {rest_seconds:.0f} s "
+        f"from the POST; asset-triggered run: {asset_run['duration']:.0f} s; "
+        f"{time.monotonic() - served['started']:.0f} s since `callops airflow` started"
+    )
+
+    published = served["home"] / "published" / "callops.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        kpis = con.execute(
+            "select offered_count, answered_count, abandoned_count from marts.rpt_daily_kpis "
+            "where tenant_id = 'shanghai_bank' and kpi_date = ?",
+            [dt.date(2026, 3, 1)],
+        ).fetchone()
+        runs = dict(con.execute("select run_id, status from marts.runs").fetchall())
+    finally:
+        con.close()
+    assert kpis == (3, 2, 1)
+    assert any(r.startswith("load_landing__") and status == "success" for r, status in runs.items())
+    assert f"build_warehouse__{run_id}" in runs
