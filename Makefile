@@ -53,5 +53,19 @@ simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, pro
 staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 intervals (a year x 20 queues; intervals/s)
 	$(BIN)/python -m callops.staffing --bench
 
+# `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
+# tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
+# (README "Performance"). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
+BENCH_DAYS ?= 90
+BENCH_CALLS_PER_DAY ?= 100000
+BENCH_ARGS ?=
+.PHONY: bench bench-small
+
+bench: $(STAMP) ## backfill + daily run through the CLI vs a DuckDB floor and pandas (issue 6); writes docs/bench/
+	$(BIN)/python -m callops.bench --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
+
+bench-small: $(STAMP) ## the same benchmark at 3 days x 2,000 calls, not recorded (a smoke run, about 4 min)
+	$(BIN)/python -m callops.bench --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
+
 clean: ## remove the local data directory (CALLOPS_HOME) and the venv
 	rm -rf data $(VENV)
