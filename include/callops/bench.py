@@ -65,7 +65,7 @@ tenants:
 """
 # A fixed key: the backfill home and the empty home pseudonymise callers alike (never a real secret).
 PSEUDONYM_KEY = "callops-bench-not-a-secret"
-DEFAULT_START = dt.date(2026, 3, 2)
+DEFAULT_START = dt.date(2026, 3, 4)  # a Wednesday: with 90 days, the daily run is day 91, Tuesday 2026-06-02
 DEFAULT_DAYS = 90
 DEFAULT_CALLS_PER_DAY = 100_000
 DEFAULT_SEED = 7
@@ -1260,7 +1260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m callops.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history for the backfill (90)")
     parser.add_argument("--calls-per-day", type=float, default=DEFAULT_CALLS_PER_DAY, help="mean calls a day (100000)")
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=DEFAULT_START, help="first day (2026-03-02)")
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=DEFAULT_START, help="first day (2026-03-04)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--work-dir", type=Path, help="where the workload and warehouses go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (default: removed at the end)")
