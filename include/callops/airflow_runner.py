@@ -130,6 +130,17 @@ def serve_environment(port: int) -> dict[str, str]:
     return env
 
 
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def serving_holder(port: int) -> str:
     return f"Airflow (make airflow) serving http://127.0.0.1:{port}"
 
@@ -143,6 +154,9 @@ def serve(port: int, announce=print) -> int:
     from callops import warehouse
 
     with warehouse.file_lock(settings.run_lock_path(), "callops airflow", wait_seconds=0, holder=serving_holder(port)):
+        if not port_is_free(port):
+            announce(f"callops airflow: 127.0.0.1:{port} is in use; choose another port (make airflow AIRFLOW_PORT=...)")
+            return 2
         ensure_metadata_db()
         password = admin_password()
         env = serve_environment(port)

@@ -291,14 +291,26 @@ def load_day(run_id: str, plan: LoadPlan, day: dt.date) -> dict:
     return summary
 
 
-def load_pending(run_id: str, feed: str) -> dict | None:
-    """The landing watch's load of one feed: every settled file not tried yet; None if there is none."""
+def load_pending(run_id: str, feed: str, last_try: bool = True) -> dict | None:
+    """The landing watch's load of one feed: every settled file not tried yet; None if there is none.
+
+    The files count as tried however the load ends, except on a fault with a retry left: a watch that
+    runs continuously would otherwise fail (and alert) again at once, again and again.
+    """
     from callops import pipeline
 
     files = pending_files(feed=feed)
     if not files:
         return None
-    summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    try:
+        summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    except pipeline.DataProblem:
+        remember(files)  # callops.yml is broken: retrying cannot help
+        raise
+    except Exception:
+        if last_try:
+            remember(files)
+        raise
     remember(files)
     return summary
 

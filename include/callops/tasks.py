@@ -150,7 +150,9 @@ def load_new(context: Mapping[str, Any], feed: str) -> dict:
     from callops import scheduling
 
     run = scheduling.callops_run_id(context, feed)
-    summary = _guard(scheduling.load_pending, run, feed)
+    ti = context.get("ti")
+    last_try = ti is None or ti.try_number > (getattr(ti, "max_tries", None) or 0)
+    summary = _guard(scheduling.load_pending, run, feed, last_try)
     return _loaded(context, feed, run, summary, f"the new {feed} files")
 
 

@@ -348,3 +348,27 @@ def test_a_day_published_before_its_deadline_raises_nothing(home, tmp_path, monk
     deadline_passed = loaded_at.replace(tzinfo=UTC) + dt.timedelta(days=3)
     monkeypatch.setattr(scheduling, "last_deadline", lambda tenant, now: (dt.date(2026, 3, 1), deadline_passed))
     assert scheduling.check_deadlines(deadline_passed + dt.timedelta(minutes=5), config) == []
+
+
+def test_a_failing_watch_load_is_retried_by_airflow_but_not_forever(home, monkeypatch):
+    aged(deliver(home, "shanghai_bank", "2026-03-01", "contacts.csv", GOOD))
+
+    def broken(run_id, deliveries):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "load_selected", broken)
+    with pytest.raises(OSError):
+        scheduling.load_pending("r1", "telephony", last_try=False)
+    assert len(scheduling.pending_files(settle_seconds=30)) == 1, "a retry left: tried again"
+    with pytest.raises(OSError):
+        scheduling.load_pending("r1", "telephony", last_try=True)
+    assert scheduling.pending_files(settle_seconds=30) == [], "no retry left: not again until it changes"
+
+    def bad_config(run_id, deliveries):
+        raise pipeline.DataProblem("callops.yml: not valid YAML")
+
+    aged(deliver(home, "stockholm_telco", "2026-03-01", "contacts.csv", GOOD))
+    monkeypatch.setattr(pipeline, "load_selected", bad_config)
+    with pytest.raises(pipeline.DataProblem):
+        scheduling.load_pending("r2", "telephony", last_try=False)
+    assert scheduling.pending_files(settle_seconds=30) == []
