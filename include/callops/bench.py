@@ -350,9 +350,11 @@ def floor_kpis(
             while not stop.wait(progress_every):
                 done = con.query_progress()
                 elapsed = time.perf_counter() - began
-                left = elapsed / done * (100 - done) if done and done > 0 else None
-                say(f"    floor: query {max(done, 0):.0f}% after {fmt_seconds(elapsed)}"
-                    + (f", about {fmt_seconds(left)} left" if left is not None else ""))
+                if done > 0:
+                    left = elapsed / done * (100 - done)
+                    say(f"    floor: query {done:.0f}% after {fmt_seconds(elapsed)}, about {fmt_seconds(left)} left")
+                else:  # query_progress stays at 0 for this query on DuckDB 2.0.1
+                    say(f"    floor: query running, {fmt_seconds(elapsed)} (DuckDB reports no progress for this query)")
 
         threading.Thread(target=report, daemon=True).start()
     try:
@@ -704,7 +706,12 @@ class RunProgress:
         self.task: str | None = None
         self.task_started = launched
         self.dbt_done = self.dbt_total = 0
-        self.dbt_seen: list[tuple[float, int]] = []  # (time, nodes done) at each report: dbt's recent pace
+        # the node times of the home's previous dbt build, in the order dbt ran them: the daily run's estimate
+        self.previous: list[float] = []
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            results = runs_dir.parent / "dbt" / "target" / "run_results.json"
+            if results.stat().st_mtime < launched:
+                self.previous = [n["execution_time"] for n in json.loads(results.read_text())["results"]]
 
     def _follow(self) -> None:
         if self.log is None:
@@ -739,18 +746,17 @@ class RunProgress:
                 text += f", about {fmt_seconds(in_task / done * (len(self.files) - done))} left in load"
         elif self.task == "build":
             text += "build (dbt build: models and data tests)"
-            self.dbt_seen.append((now, self.dbt_done))
-            if self.dbt_done:
-                # the pace of the last minute or so: models (heavy) and their tests (light) alternate
-                since, before = next((t, n) for t, n in self.dbt_seen if t >= now - 65)
-                if self.dbt_done > before:
-                    pace = (self.dbt_done - before) / (now - since)
-                    text += f", {self.dbt_done}/{self.dbt_total} nodes"
-                    text += f", about {fmt_seconds((self.dbt_total - self.dbt_done) / pace)} left at the recent pace"
-                else:
-                    text += f", {self.dbt_done}/{self.dbt_total} nodes (a slow one running)"
-            else:
+            done, total = self.dbt_done, self.dbt_total
+            if not done:
                 text += ", parsing the project"
+            elif len(self.previous) == total and sum(self.previous[:done]) > 0:
+                # the previous build's times of the nodes still to run, scaled by how this one compares so far
+                left = sum(self.previous[done:]) * in_task / sum(self.previous[:done])
+                text += f", {done}/{total} nodes, about {fmt_seconds(left)} left (by the last build's node times)"
+            elif done >= total / 4:
+                text += f", {done}/{total} nodes, about {fmt_seconds(in_task / done * (total - done))} left (rough)"
+            else:  # models come first and cost most: a node count says little yet
+                text += f", {done}/{total} nodes (no estimate before a quarter of them)"
         elif self.task == "validate":
             text += "validate (Great Expectations mart gate)"
         else:
@@ -826,7 +832,10 @@ def run_pipeline(bench: Bench, home: Path, label: str, start: dt.date, end: dt.d
     while process.poll() is None:
         time.sleep(0.2)
         if time.perf_counter() >= next_report:
-            say(progress.describe())
+            try:
+                say(progress.describe())
+            except Exception as error:  # progress is a courtesy: it must never cost the measurement
+                say(f"  {label}: (no progress: {type(error).__name__}: {error})")
             next_report += bench.progress_every
     seconds = time.perf_counter() - began
     ended = time.time()
