@@ -89,11 +89,12 @@ RECORD_KEYS = (
     "floor", "pandas", "backfill", "daily", "daily_empty", "ratios", "targets", "total_seconds",
 )
 RUN_KEYS = (
-    "seconds", "rows_per_second", "contacts_per_second", "peak_rss_bytes", "peak_rss_single_bytes",
-    "max_processes", "exit_code", "run_id", "breakdown",
+    "seconds", "rows_per_second", "contacts_per_second", "cpu_seconds", "peak_rss_bytes", "load_average_max",
+    "load_average_mean", "peak_rss_single_bytes", "max_processes", "exit_code", "run_id", "breakdown",
 )
 REFERENCE_KEYS = (
-    "seconds", "compute_seconds", "rows_per_second", "peak_rss_bytes", "maxrss_bytes", "agrees", "differences",
+    "seconds", "compute_seconds", "rows_per_second", "cpu_seconds", "peak_rss_bytes", "load_average_max",
+    "load_average_mean", "maxrss_bytes", "agrees", "differences",
 )
 TARGET_KEYS = (
     "backfill_within_5x_floor", "backfill_faster_than_pandas", "daily_under_30s", "daily_within_1_5x_empty",
@@ -618,6 +619,9 @@ class Watch:
     files: Sequence[Path] = ()
     peak_rss: int = 0
     peak_single: int = 0
+    load_max: float = 0.0  # the machine's 1-minute load average, sampled once a second
+    load_sum: float = 0.0
+    load_samples: int = 0
     max_processes: int = 0
     last_file_index: int = -1
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -654,6 +658,11 @@ class Watch:
             self.peak_rss = max(self.peak_rss, total)
             self.peak_single = max(self.peak_single, single)
             self.max_processes = max(self.max_processes, alive)
+            if tick % 5 == 0:
+                load = os.getloadavg()[0]
+                self.load_max = max(self.load_max, load)
+                self.load_sum += load
+                self.load_samples += 1
             if self._names and tick % 5 == 0:  # once a second: the files the tree has open
                 for process in processes:
                     with contextlib.suppress(psutil.Error):
@@ -667,6 +676,21 @@ class Watch:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def figures(self) -> dict:
+        return {
+            "peak_rss_bytes": self.peak_rss,
+            "load_average_max": round(self.load_max, 2),
+            "load_average_mean": round(self.load_sum / self.load_samples, 2) if self.load_samples else None,
+        }
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of every finished child process and its descendants."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reader(stream, sink: list[str], echo: Callable[[str], None] | None) -> threading.Thread:
@@ -822,6 +846,7 @@ def run_pipeline(bench: Bench, home: Path, label: str, start: dt.date, end: dt.d
     say(f"  $ CALLOPS_HOME={home} {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}")
     output: list[str] = []
     launched = time.time()
+    cpu_before = _cpu_seconds()
     began = time.perf_counter()
     process = subprocess.Popen(command, env=bench.env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
@@ -851,7 +876,8 @@ def run_pipeline(bench: Bench, home: Path, label: str, start: dt.date, end: dt.d
         "seconds": seconds,
         "rows_per_second": lines / seconds,
         "contacts_per_second": contacts / seconds if contacts else None,
-        "peak_rss_bytes": watch.peak_rss,
+        "cpu_seconds": _cpu_seconds() - cpu_before,
+        **watch.figures(),
         "peak_rss_single_bytes": watch.peak_single,
         "max_processes": watch.max_processes,
         "exit_code": process.returncode,
@@ -1000,6 +1026,7 @@ def run_reference(bench: Bench, kind: str, files: Sequence[Path], lines: int) ->
     }
     spec_path = bench.work / f"{kind}.spec.json"
     spec_path.write_text(json.dumps(spec))
+    cpu_before = _cpu_seconds()
     began = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "callops.bench", "--reference", str(spec_path)],
                                env=bench.env(bench.work / "home", snapshot=False))
@@ -1014,7 +1041,8 @@ def run_reference(bench: Bench, kind: str, files: Sequence[Path], lines: int) ->
         "seconds": seconds,
         "compute_seconds": out["seconds"],
         "rows_per_second": lines / seconds,
-        "peak_rss_bytes": watch.peak_rss,
+        "cpu_seconds": _cpu_seconds() - cpu_before,
+        **watch.figures(),
         "maxrss_bytes": out["maxrss_bytes"],
         "rows": out["rows"],
         "agrees": None,
@@ -1146,7 +1174,7 @@ def evaluate_targets(record: dict) -> tuple[dict, dict]:
 
 
 def report_table(record: dict) -> str:
-    """The step table: step, seconds, rows/s, peak RSS, target, met?"""
+    """The step table: step, seconds, CPU seconds, rows/s, peak RSS, the machine's load, target, met?"""
     ratios, targets = record["ratios"], record["targets"]
     workload = record["workload"]
 
@@ -1157,20 +1185,22 @@ def report_table(record: dict) -> str:
         return "?" if value is None else text.format(value)
 
     days = workload["days"]
-    rows: list[tuple[str, str, str, str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
 
     def step(name: str, key: str, *targets_: tuple[str, str]) -> None:
         value = record.get(key) or {}
-        secs = value.get("seconds")
-        rate = value.get("rows_per_second")
-        peak = value.get("peak_rss_bytes")
+        peak, cpu, load = value.get("peak_rss_bytes"), value.get("cpu_seconds"), value.get("load_average_max")
         first = targets_[0] if targets_ else ("", "")
-        rows.append((name, fig(secs, "{:,.1f}"), fig(rate, "{:,.0f}"), fmt_bytes(peak) if peak else "", *first))
+        rows.append((
+            name, fig(value.get("seconds"), "{:,.1f}"), "" if cpu is None else f"{cpu:,.0f}",
+            fig(value.get("rows_per_second"), "{:,.0f}"), fmt_bytes(peak) if peak else "",
+            "" if load is None else f"{load:.1f}", *first,
+        ))
         for extra in targets_[1:]:
-            rows.append(("", "", "", "", *extra))
+            rows.append(("", "", "", "", "", "", *extra))
 
     sim = workload.get("simulate_seconds")
-    rows.append((f"workload: simulate {days + 1} days", fig(sim, "{:,.1f}"), "", "", "", ""))
+    rows.append((f"workload: simulate {days + 1} days", fig(sim, "{:,.1f}"), "", "", "", "", "", ""))
     agree = {k: (record.get(k) or {}).get("agrees") for k in ("floor", "pandas")}
     step(f"DuckDB floor ({days} days)", "floor",
          ("equals published KPIs", met(agree["floor"])))
@@ -1184,9 +1214,9 @@ def report_table(record: dict) -> str:
          ("< 30 s", met(targets["daily_under_30s"])),
          (f"<= 1.5 x empty: {fig(ratios['daily_over_empty'], '{:.2f}')} x", met(targets["daily_within_1_5x_empty"])))
     step("same day, empty warehouse", "daily_empty")
-    header = ("step", "seconds", "rows/s", "peak RSS", "target", "met?")
+    header = ("step", "seconds", "CPU s", "rows/s", "peak RSS", "load", "target", "met?")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {1, 2, 3}
+    right = {1, 2, 3, 4, 5}
 
     def line(cells: Sequence[str]) -> str:
         padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
