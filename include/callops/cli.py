@@ -35,11 +35,15 @@ def _print(text: str = "") -> None:
     print(text, flush=True)
 
 
+# Long work (`run`, `simulate`) says on stderr how far along it is, at most this often (callops.progress).
+PROGRESS_EVERY_SECONDS = 10.0
+
+
 # --- run ------------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from callops import airflow_runner, report, warehouse
+    from callops import airflow_runner, progress, report, warehouse
     from callops.config import ConfigError, load_config
 
     if args.end < args.start:
@@ -57,7 +61,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         with warehouse.file_lock(settings.run_lock_path(), "callops run", wait_seconds=0):
             _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
             _print(f"  Airflow DAG callops_pipeline, log: {log}")
-            returncode = airflow_runner.run_pipeline(args.start.isoformat(), args.end.isoformat(), run_id, log)
+            # the tasks write their progress there while Airflow runs them; a line every 10 s on stderr
+            progress.run_dir(run_id).mkdir(parents=True, exist_ok=True)
+            with progress.Watcher(progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS):
+                returncode = airflow_runner.run_pipeline(args.start.isoformat(), args.end.isoformat(), run_id, log)
             summary = report.run_summary(run_id)
     except warehouse.LockBusy as busy:
         if "make airflow" in str(busy):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from callops import settings
+from callops import progress, settings
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -50,11 +50,12 @@ def command(*args: str) -> list[str]:
 
 
 def invoke(*args: str) -> DbtResult:
-    """Run one dbt command (``build``, ``test``, ...) in-process."""
+    """Run one dbt command (``build``, ``test``, ...) in-process; inside a step of `callops run`, its
+    nodes done of total go to the run's progress file (callops.progress)."""
     from dbt.cli.main import dbtRunner
 
     try:
-        outcome = dbtRunner().invoke(command(*args))
+        outcome = dbtRunner(callbacks=progress.current().dbt_callbacks()).invoke(command(*args))
     finally:
         _release_warehouse()
     results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []

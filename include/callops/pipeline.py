@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import pseudonym, warehouse
+from callops import progress, pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import registry
@@ -99,7 +99,10 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         )
         write_tenants(con, config)
         secret = pseudonym.key()
-        outcomes = [_load_one(con, config, delivery, run_id, secret) for delivery in find_deliveries(start, end)]
+        # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
+        outcomes = progress.current().load_files(
+            find_deliveries(start, end), lambda delivery: _load_one(con, config, delivery, run_id, secret)
+        )
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],

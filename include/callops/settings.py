@@ -8,7 +8,8 @@ project directory)::
     published/callops.duckdb                          the file BI tools open, read-only
     airflow/                                          embedded Airflow home (SQLite metadata)
     dbt/                                              dbt target and logs
-    runs/                                             per-run Airflow logs of `callops run`
+    runs/                                             per-run Airflow logs of `callops run`, and progress.json
+                                                      files its tasks write (callops.progress)
     data_docs/<run_id>/index.html                     the run's Great Expectations Data Docs (offline)
     secrets/                                          generated pseudonymisation key (0600), Airflow login
     alerts/alerts.jsonl                               every alert callops raised (scheduling, failures, deadlines)

@@ -72,35 +72,43 @@ def _guard(step: Callable[..., dict], *args: Any) -> dict:
         _fail(str(problem))
 
 
-def load(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline
+# callops_pipeline's tasks report their progress (callops.progress) to the `callops run` that waits.
 
-    return _guard(pipeline.load_deliveries, run_id(context), *delivery_range(context))
+
+def load(context: Mapping[str, Any]) -> dict:
+    from callops import pipeline, progress
+
+    with progress.step(run_id(context), "load"):
+        return _guard(pipeline.load_deliveries, run_id(context), *delivery_range(context))
 
 
 def build(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline
+    from callops import pipeline, progress
 
-    return _guard(pipeline.build_marts, run_id(context))
+    with progress.step(run_id(context), "build"):
+        return _guard(pipeline.build_marts, run_id(context))
 
 
 def validate(context: Mapping[str, Any]) -> dict:
-    from callops import scheduling
+    from callops import progress, scheduling
 
     # Scheduled loads may take the writer pool between build and validate: build them in first.
-    return _guard(scheduling.validate_after_build, run_id(context))
+    with progress.step(run_id(context), "validate"):
+        return _guard(scheduling.validate_after_build, run_id(context))
 
 
 def publish(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline
+    from callops import pipeline, progress
 
-    return _guard(pipeline.publish_marts, run_id(context))
+    with progress.step(run_id(context), "publish"):
+        return _guard(pipeline.publish_marts, run_id(context))
 
 
 def finish(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline
+    from callops import pipeline, progress
 
-    return _guard(pipeline.finish_run, run_id(context))
+    with progress.step(run_id(context), "finish"):
+        return _guard(pipeline.finish_run, run_id(context))
 
 
 # --- the scheduled DAGs (README "Scheduling with Airflow") ------------------------------------------

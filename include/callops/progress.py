@@ -1,0 +1,324 @@
+"""Progress of long work: what is happening, how far along, how long it will still take.
+
+`callops run` waits for an Airflow process that does the work, so the work reports through a file:
+the task in progress keeps ``CALLOPS_HOME/runs/<run_id>/progress.json`` up to date (its step, files or
+dbt nodes done of total, rows loaded) and the CLI reads it while it waits. The file is replaced
+atomically (a temp file, then ``os.replace``), at most once a second, so a reader never sees half
+of it. A run writes it only when that directory exists: `callops run` creates it, scheduled runs
+(`make airflow`) have none and write nothing.
+
+A person sees a line at most every ``PRINT_EVERY_SECONDS``, on stderr, and none for work shorter
+than that. Time left is the rate so far carried forward: ``elapsed * (1 - fraction) / fraction``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from callops import settings
+
+PROGRESS_FILE = "progress.json"
+PRINT_EVERY_SECONDS = 10.0
+WRITE_EVERY_SECONDS = 1.0
+# A dbt build without an earlier one to go by counts nodes, which differ widely in cost (a model
+# against a not_null test): too little is known before this share of them is done.
+ROUGH_ESTIMATE_AFTER = 0.25
+
+STEPS = {
+    "load": "deliveries into the build warehouse",
+    "build": "dbt build: models and data tests",
+    "validate": "Great Expectations mart gate",
+    "publish": "writing the published file",
+    "finish": "closing the run record",
+}
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def time_left(elapsed: float, fraction: float | None) -> float | None:
+    """Seconds still to go when ``fraction`` (0-1) of the work took ``elapsed`` seconds; None before any."""
+    if fraction is None or fraction <= 0 or elapsed < 0:
+        return None
+    if fraction >= 1:
+        return 0.0
+    return elapsed * (1 - fraction) / fraction
+
+
+class Every:
+    """Says when something is due: at most once per ``seconds``, and not in the first ``seconds``."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self.last = clock()
+        self.count = 0
+
+    def due(self) -> bool:
+        now = self.clock()
+        if now - self.last < self.seconds:
+            return False
+        self.last = now
+        self.count += 1
+        return True
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+
+def run_dir(run_id: str) -> Path:
+    return settings.runs_dir() / run_id
+
+
+def path_for(run_id: str) -> Path:
+    return run_dir(run_id) / PROGRESS_FILE
+
+
+def write(path: Path, state: dict) -> None:
+    """Replace ``path`` with ``state`` as JSON in one step (a reader sees the old or the new file)."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temp.write_text(json.dumps(state, default=str))
+    os.replace(temp, path)
+
+
+def read(path: Path) -> dict | None:
+    """The last state written, or None (no file yet, or not one this module wrote)."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and "step" in state else None
+
+
+class Tracker:
+    """One step's progress, written to ``path`` (None: kept in memory only) at most every ``every``
+    seconds; an update that falls between writes is written when the interval is up, so the file is
+    never more than ``every`` seconds behind. Thread-safe (dbt reports from its worker threads).
+    Writing is a courtesy: an error writing never reaches the work."""
+
+    def __init__(self, path: Path | None, step: str = "", run_id: str = "", every: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path, self.clock = path, clock
+        self.every = WRITE_EVERY_SECONDS if every is None else every
+        self.state: dict[str, Any] = {"run_id": run_id, "step": step, "step_started_at": clock()}
+        self._lock = threading.RLock()
+        self._written_at = -math.inf
+        self._timer: threading.Timer | None = None
+        self._dbt_times: dict[str, float] = {}
+        self._dbt_done_seconds = 0.0
+
+    def update(self, **fields: Any) -> None:
+        with self._lock:
+            self.state.update(fields)
+            wait = self._written_at + self.every - self.clock()
+            if wait > 0:
+                if self._timer is None and self.path is not None:
+                    self._timer = threading.Timer(wait, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+            self._write()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write()
+
+    def finish(self, failed: bool = False) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.state.update(step_finished_at=self.clock(), current=None, failed=failed)
+            self._write()
+
+    def _write(self) -> None:
+        self._timer = None
+        self._written_at = self.clock()
+        if self.path is None:
+            return
+        self.state["updated_at"] = self._written_at
+        with contextlib.suppress(OSError):
+            write(self.path, self.state)
+
+    # --- what the steps report --------------------------------------------------------------------
+
+    def load_files(self, deliveries: Sequence, load_one: Callable[[Any], Any]) -> list:
+        """``load_one(delivery)`` for each delivery (anything with ``path`` and ``display``; its
+        outcome has ``rows_loaded``), counting files, rows and bytes; time left goes by bytes read."""
+        sizes = []
+        for delivery in deliveries:
+            try:
+                sizes.append(delivery.path.stat().st_size)
+            except OSError:
+                sizes.append(0)
+        total_bytes = sum(sizes)
+        rows = bytes_done = 0
+        self.update(unit="files", done=0, total=len(deliveries), rows=0, fraction=None, basis="bytes read")
+        outcomes = []
+        for number, (delivery, size) in enumerate(zip(deliveries, sizes), start=1):
+            self.update(current=delivery.display)
+            outcomes.append(load_one(delivery))
+            rows += outcomes[-1].rows_loaded
+            bytes_done += size
+            fraction = bytes_done / total_bytes if total_bytes else number / len(deliveries)
+            self.update(done=number, rows=rows, fraction=fraction)
+        return outcomes
+
+    def dbt_callbacks(self) -> list[Callable]:
+        """dbtRunner callbacks counting finished nodes of total (``ConcurrencyLine.node_count``).
+
+        Time left goes by the previous build's node times (its run_results.json, read now, before
+        dbt replaces it) when that build had the same number of nodes; otherwise by node count,
+        and only once ``ROUGH_ESTIMATE_AFTER`` of the nodes are done."""
+        if self.path is None:
+            return []
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            results = json.loads((settings.dbt_work_dir() / "target" / "run_results.json").read_text())["results"]
+            self._dbt_times = {r["unique_id"]: float(r["execution_time"] or 0) for r in results}
+        return [self.dbt_event]
+
+    def dbt_event(self, event) -> None:
+        try:
+            name = event.info.name
+            if name == "ConcurrencyLine":
+                total = int(event.data.node_count)
+                if len(self._dbt_times) != total or sum(self._dbt_times.values()) <= 0:
+                    self._dbt_times = {}
+                self._dbt_done_seconds = 0.0
+                basis = "the last build's node times" if self._dbt_times else "node count"
+                self.update(unit="nodes", done=0, total=total, fraction=None, basis=basis, current=None)
+            elif name == "NodeStart":
+                info = event.data.node_info
+                self.update(current=f"{info.resource_type} {info.node_name}")
+            elif name == "NodeFinished":
+                info = event.data.node_info
+                if info.materialized == "ephemeral":
+                    return
+                with self._lock:
+                    total = self.state.get("total") or 0
+                    done = min(self.state.get("done", 0) + 1, total or math.inf)
+                    if self._dbt_times:
+                        self._dbt_done_seconds += self._dbt_times.get(info.unique_id, 0.0)
+                        fraction = self._dbt_done_seconds / sum(self._dbt_times.values())
+                    else:
+                        fraction = done / total if total and done >= total * ROUGH_ESTIMATE_AFTER else None
+                    self.update(done=done, fraction=fraction)
+        except Exception:  # progress is a courtesy: it must never break a build
+            return
+
+
+_current: contextvars.ContextVar[Tracker] = contextvars.ContextVar("callops_progress", default=Tracker(None))
+
+
+def current() -> Tracker:
+    """The tracker of the step running in this context (one that writes nothing outside a step)."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def step(run_id: str, name: str) -> Iterator[Tracker]:
+    """Report step ``name`` of run ``run_id`` to its progress file while the block runs (to no file
+    when the run's directory does not exist); code inside reaches the tracker with :func:`current`."""
+    path = path_for(run_id)
+    tracker = Tracker(path if path.parent.is_dir() else None, step=name, run_id=run_id)
+    tracker.flush()
+    token = _current.set(tracker)
+    try:
+        yield tracker
+    except BaseException:
+        _current.reset(token)
+        tracker.finish(failed=True)
+        raise
+    _current.reset(token)
+    tracker.finish()
+
+
+# --- what a person sees ---------------------------------------------------------------------------
+
+
+def describe(state: dict | None, now: float | None = None) -> str:
+    """One line from a progress file's state."""
+    if not state:
+        return "starting Airflow (airflow dags test)"
+    now = time.time() if now is None else now
+    name = state.get("step") or "?"
+    started = float(state.get("step_started_at", now))
+    in_step = now - started
+    if state.get("step_finished_at") is not None:
+        took = float(state["step_finished_at"]) - started
+        if state.get("failed"):
+            return f"{name} failed after {fmt_seconds(took)}; Airflow retries a fault, else goes on to finish"
+        counted = ""
+        if state.get("total") is not None:
+            counted = f" ({state.get('done', 0):,}/{state['total']:,} {state.get('unit', '')}"
+            counted += f", {state.get('rows', 0):,} rows loaded)" if state.get("unit") == "files" else ")"
+        return f"{name} done in {fmt_seconds(took)}{counted}; Airflow is starting the next step"
+    text = name + (f" ({STEPS[name]})" if name in STEPS else "")
+    if state.get("total") is not None:
+        text += f": {state.get('done', 0):,}/{state['total']:,} {state.get('unit', '')}"
+        if state.get("unit") == "files":
+            text += f", {state.get('rows', 0):,} rows loaded"
+    if state.get("current"):
+        text += f", now {_shorten(state['current'])}"
+    text += f"; {fmt_seconds(in_step)} in {name}"
+    left = time_left(in_step, state.get("fraction"))
+    if left is not None:
+        text += f", about {fmt_seconds(left)} left in it (by {state.get('basis', 'the rate so far')})"
+    elif state.get("unit") == "nodes" and state.get("done"):
+        text += f" (no estimate before {ROUGH_ESTIMATE_AFTER:.0%} of the nodes: no earlier build to go by)"
+    return text
+
+
+def _shorten(text: str, width: int = 90) -> str:
+    """``text`` cut in the middle to ``width`` characters (a landing path keeps its tenant, day and
+    the end of its file name)."""
+    return text if len(text) <= width else text[: width // 2 - 1] + "..." + text[-(width - width // 2 - 2):]
+
+
+class Watcher:
+    """While the block runs, prints ``label [elapsed] <describe(progress file)>`` to ``stream`` every
+    ``every`` seconds from a thread; work shorter than ``every`` prints nothing."""
+
+    def __init__(self, path: Path, label: str, stream: TextIO, every: float = PRINT_EVERY_SECONDS) -> None:
+        self.path, self.label, self.stream, self.every = path, label, stream, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.lines = 0
+
+    def __enter__(self) -> Watcher:
+        self.began = time.time()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def line(self) -> str:
+        now = time.time()
+        return f"{self.label} [{fmt_seconds(now - self.began)}] {describe(read(self.path), now)}"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                text = self.line()
+            except Exception as error:  # a courtesy: never stop the run over it
+                text = f"{self.label}: (no progress: {type(error).__name__}: {error})"
+            print(text, file=self.stream, flush=True)
+            self.lines += 1
