@@ -151,6 +151,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rotate_hour=args.rotate_hour,
         overlap_seconds=args.overlap_minutes * 60,
         write_feeds=not args.telephony_only,
+        progress_every=PROGRESS_EVERY_SECONDS,
     )
     for tenant, fmt in zip(summary["tenants"], summary["formats"]):
         note = "" if config.tenant(tenant) else "  (not in callops.yml: `callops run` will refuse its files)"

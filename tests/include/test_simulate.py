@@ -6,7 +6,9 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +300,28 @@ def test_cli_writes_every_feed_into_the_landing_zone(home):
         files = list((landing / feed / "shanghai_bank").rglob("*.csv"))
         headers = {p.read_text().splitlines()[0] for p in files}
         assert ",".join(feeds.CONTRACTS[table].names) in headers, (feed, table)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_lines_name_the_days_count_the_calls_and_end_with_the_totals(tmp_path, workers):
+    stream = io.StringIO()
+    summary = simulate((SHANGHAI, STOCKHOLM), tenants=2, days=2, start=DAY, calls_per_day=300, seed=1,
+                       landing=tmp_path, workers=workers, write_feeds=False, progress=stream, progress_every=0)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2 and all(line.startswith("simulate [") for line in lines)
+    assert f"]: done, 4/4 tenant-days, {summary['contacts']:,} calls ({summary['stints']:,} stints), " in lines[-1]
+    during = lines[:-1]
+    assert all(re.search(r"\]: [0-3]/4 tenant-days, [\d,]+ calls", line) for line in during)
+    assert any("; simulating shanghai_bank 2026-03-0" in line or "; simulating stockholm_telco 2026-03-0" in line
+               for line in during)
+    assert any(re.search(r"; about [\d.]+s left$", line) for line in during)
+
+
+def test_a_short_simulation_prints_no_progress(tmp_path):
+    stream = io.StringIO()
+    simulate((SHANGHAI,), tenants=1, days=1, start=DAY, calls_per_day=300, seed=1, landing=tmp_path, workers=1,
+             write_feeds=False, progress=stream)  # the default interval: 10 s
+    assert stream.getvalue() == ""
 
 
 def test_feeds_agree_with_the_calls(tmp_path):

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
 import os
+import queue
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from callops import progress as progress_lines
 from callops.config import Tenant
 from callops.simulate import feeds
 from callops.simulate.model import Params, plan_tenant, simulate_day
@@ -57,6 +60,21 @@ def tenants_for(configured: tuple[Tenant, ...], count: int) -> list[Tenant]:
     return tenants
 
 
+# Where a worker says which day it starts and how many calls a finished day had (set by _init_worker).
+_days_told = None
+
+
+def _init_worker(days_told) -> None:
+    global _days_told
+    _days_told = days_told
+
+
+def _tell(job: Job, day: dt.date, contacts: int | None = None, stints: int = 0) -> None:
+    """A day started (``contacts`` None) or finished, for the progress lines."""
+    if _days_told is not None:
+        _days_told.put((job.tenant.id, job.first, day, contacts, stints))
+
+
 def run_job(job: Job) -> tuple[int, int, int, float]:
     """Simulate and write one tenant's chunk of days; returns (days, contacts, stints, seconds)."""
     began = time.perf_counter()
@@ -75,6 +93,7 @@ def run_job(job: Job) -> tuple[int, int, int, float]:
     contacts = stints = 0
     day = job.first
     while day <= job.last:
+        _tell(job, day)
         calls = simulate_day(plan, day)
         for writer in writers:
             writer.add(calls)
@@ -82,6 +101,7 @@ def run_job(job: Job) -> tuple[int, int, int, float]:
             extra.add(calls)
         contacts += calls.contact_count
         stints += calls.stint_count
+        _tell(job, day, calls.contact_count, calls.stint_count)
         day += dt.timedelta(days=1)
     for writer in writers:
         writer.close()
@@ -90,9 +110,61 @@ def run_job(job: Job) -> tuple[int, int, int, float]:
     return (job.last - job.first).days + 1, contacts, stints, time.perf_counter() - began
 
 
-def _fmt_seconds(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+class _Progress:
+    """``callops simulate``'s progress lines: tenant-days and calls done of total, the days being
+    simulated, time left; at most one line every ``every`` seconds, none for a shorter simulation,
+    and a last one at the end when there were others. Takes the workers' ``_tell`` messages."""
+
+    def __init__(self, stream: TextIO | None, total_days: int, every: float) -> None:
+        self.stream, self.total_days = stream, total_days
+        self.every = progress_lines.Every(every)
+        self.began = time.perf_counter()
+        self.days = self.contacts = self.stints = 0
+        self.working: dict[tuple[str, dt.date], tuple[str, dt.date]] = {}  # chunk -> the day it is on
+
+    def take(self, message: tuple) -> None:
+        tenant_id, first, day, contacts, stints = message
+        if contacts is None:
+            self.working[tenant_id, first] = (tenant_id, day)
+        else:
+            self.days, self.contacts, self.stints = self.days + 1, self.contacts + contacts, self.stints + stints
+
+    def put(self, message: tuple) -> None:  # a worker in this process (workers=1)
+        self.take(message)
+        self.report()
+
+    def drain(self, told) -> None:  # the worker processes' messages
+        while True:
+            try:
+                self.take(told.get_nowait())
+            except queue.Empty:
+                return
+
+    def chunk_done(self, job: Job) -> None:
+        self.working.pop((job.tenant.id, job.first), None)
+
+    def line(self, final: bool = False) -> str:
+        elapsed = time.perf_counter() - self.began
+        text = (f"simulate [{progress_lines.fmt_seconds(elapsed)}]: {'done, ' if final else ''}"
+                f"{self.days}/{self.total_days} tenant-days, {self.contacts:,} calls ({self.stints:,} stints), "
+                f"{self.contacts / elapsed if elapsed > 0 else 0:,.0f} calls/s")
+        if final:
+            return text
+        if self.working:
+            days = sorted(self.working.values(), key=lambda on: (on[1], on[0]))
+            text += "; simulating " + ", ".join(f"{tenant} {day}" for tenant, day in days[:3])
+            text += f" and {len(days) - 3} more" if len(days) > 3 else ""
+        left = progress_lines.time_left(elapsed, self.days / self.total_days if self.total_days else None)
+        return text + (f"; about {progress_lines.fmt_seconds(left)} left" if left is not None else "")
+
+    def report(self, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        if not final and self.days >= self.total_days:
+            return  # the last line says it
+        due = self.every.count > 0 if final else self.every.due()  # the last line only after others
+        if due:
+            print(self.line(final), file=self.stream, flush=True)
 
 
 def simulate(
@@ -111,8 +183,12 @@ def simulate(
     write_feeds: bool = True,
     fmt: str | None = None,
     progress: TextIO | None = sys.stderr,
+    progress_every: float = progress_lines.PRINT_EVERY_SECONDS,
 ) -> dict:
-    """Write `days` days from `start` for `tenants` tenants into `landing`; returns a summary."""
+    """Write `days` days from `start` for `tenants` tenants into `landing`; returns a summary.
+
+    Progress lines go to ``progress`` (None: none), at most one every ``progress_every`` seconds.
+    """
     end = start + dt.timedelta(days=days - 1)
     chosen = tenants_for(configured, tenants)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
@@ -125,39 +201,35 @@ def simulate(
             jobs.append(Job(tenant, index, len(chosen), first, last, start, end, float(calls_per_day), seed, landing,
                             rotate_hour, overlap_seconds, params or Params(), write_feeds, fmt))
             first = last + dt.timedelta(days=1)
-    total_days = days * len(chosen)
     done_days = contacts = stints = 0
     began = time.perf_counter()
-
-    def report(final: bool = False) -> None:
-        if progress is None:
-            return
-        elapsed = time.perf_counter() - began
-        rate = contacts / elapsed if elapsed > 0 else 0.0
-        left = elapsed / done_days * (total_days - done_days) if done_days else float("nan")
-        eta = "" if final or not done_days else f", about {_fmt_seconds(left)} left"
-        print(f"simulate: {done_days}/{total_days} tenant-days, {contacts:,} calls ({stints:,} stints), "
-              f"{rate:,.0f} calls/s, {_fmt_seconds(elapsed)} elapsed{eta}", file=progress, flush=True)
-
-    if progress is not None:
-        formats = ", ".join(f"{t.id}={fmt or plan_format(i, len(chosen))}" for i, t in enumerate(chosen))
-        print(f"simulate: {len(chosen)} tenant(s) x {days} day(s) from {start} ({formats}), "
-              f"~{calls_per_day:,.0f} calls/day each, seed {seed}, {workers} worker(s), {len(jobs)} chunk(s)",
-              file=progress, flush=True)
+    lines = _Progress(progress, days * len(chosen), progress_every)
     if workers == 1:
-        for job in jobs:
-            d, c, s, _ = run_job(job)
-            done_days, contacts, stints = done_days + d, contacts + c, stints + s
-            report()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_job, job) for job in jobs]
-            for future in as_completed(futures):
-                d, c, s, _ = future.result()
+        _init_worker(lines)  # in this process: the days go straight to the progress lines
+        try:
+            for job in jobs:
+                d, c, s, _ = run_job(job)
                 done_days, contacts, stints = done_days + d, contacts + c, stints + s
-                report()
+                lines.chunk_done(job)
+        finally:
+            _init_worker(None)
+    else:
+        told = multiprocessing.Queue()
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(told,)) as pool:
+            futures = {pool.submit(run_job, job): job for job in jobs}
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                lines.drain(told)
+                for future in finished:
+                    d, c, s, _ = future.result()
+                    done_days, contacts, stints = done_days + d, contacts + c, stints + s
+                    lines.chunk_done(futures[future])
+                lines.report()
+        told.close()
     elapsed = time.perf_counter() - began
-    report(final=True)
+    lines.days, lines.contacts, lines.stints = done_days, contacts, stints
+    lines.report(final=True)
     return {
         "tenants": [t.id for t in chosen],
         "formats": [fmt or plan_format(i, len(chosen)) for i in range(len(chosen))],
