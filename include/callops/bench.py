@@ -48,7 +48,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callops import settings
+from callops import progress, settings
+from callops.progress import fmt_seconds
 
 # --- the workload ---------------------------------------------------------------------------------
 
@@ -104,18 +105,6 @@ TARGET_KEYS = (
 
 def say(text: str = "") -> None:
     print(text, flush=True)
-
-
-def fmt_seconds(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    if seconds < 60:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{rest:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def fmt_bytes(count: float | None) -> str:
@@ -720,11 +709,13 @@ def _log_time(line: str) -> float | None:
 
 
 class RunProgress:
-    """Follows a `callops run`'s Airflow log: the running task, dbt's node count, the file being loaded."""
+    """Follows a `callops run`: its progress file (callops.progress) when the measured commit writes
+    one, else its Airflow log (the running task, dbt's node count) and the file the load has open."""
 
     def __init__(self, label: str, runs_dir: Path, files: Sequence[Path], watch: Watch, launched: float) -> None:
         self.label, self.runs_dir, self.files, self.watch, self.launched = label, runs_dir, files, watch, launched
         self.log: Path | None = None
+        self.progress_file: Path | None = None
         self.offset = 0
         self.partial = ""
         self.task: str | None = None
@@ -755,13 +746,27 @@ class RunProgress:
             elif done := DBT_DONE.search(line):
                 self.dbt_done, self.dbt_total = max(self.dbt_done, int(done.group(1))), int(done.group(2))
 
+    def _progress_state(self) -> dict | None:
+        if self.progress_file is None:
+            found = [p for p in self.runs_dir.glob(f"*/{progress.PROGRESS_FILE}")
+                     if p.stat().st_mtime >= self.launched - 1]
+            if not found:
+                return None
+            self.progress_file = max(found, key=lambda p: p.stat().st_mtime)
+        return progress.read(self.progress_file)
+
     def describe(self) -> str:
         with contextlib.suppress(OSError):
             self._follow()
         now = time.time()
         text = f"  {self.label} {fmt_seconds(now - self.launched)}: "
         in_task = now - self.task_started
-        if self.task is None:
+        state = None
+        with contextlib.suppress(OSError):
+            state = self._progress_state()
+        if state is not None:
+            text += progress.describe(state, now)
+        elif self.task is None:
             text += "starting Airflow (dags test)"
         elif self.task == "load":
             done = max(self.watch.last_file_index, 0)  # files before the one being read

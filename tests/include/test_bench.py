@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 
-from callops import bench, dbt, pipeline, settings
+from callops import bench, dbt, pipeline, progress, settings
 from callops.config import load_config
 from callops.simulate.run import simulate
 
@@ -130,6 +132,22 @@ def test_breakdown_reads_where_the_time_went(tmp_path):
     assert detail["airflow_startup_seconds"] == pytest.approx(3)
     assert detail["run_steps"] == pytest.approx({"load": 10, "build": 62, "validate": 7, "publish": 1.5, "finish": 0.5})
     assert detail["dbt"]["full_parse"] is False
+
+
+def test_run_progress_reads_the_runs_progress_file(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "run_x").mkdir(parents=True)
+    launched = time.time() - 100
+    watch = SimpleNamespace(peak_rss=2 * 1024**3, last_file_index=-1)
+    follow = bench.RunProgress("backfill", runs, [], watch, launched)
+    assert "starting Airflow" in follow.describe()  # nothing yet: the Airflow log's view (no log either)
+    progress.write(runs / "run_x" / "progress.json", {
+        "step": "load", "step_started_at": time.time() - 60, "unit": "files", "done": 30, "total": 90, "rows": 9000,
+        "fraction": 0.5, "basis": "bytes read",
+    })
+    text = follow.describe()
+    assert text.startswith("  backfill 1m4") and ": load (deliveries into the build warehouse): 30/90 files, " in text
+    assert "9,000 rows loaded; 1m0" in text and "left in it (by bytes read); peak RSS so far 2.00 GiB" in text
 
 
 def test_the_record_has_the_documented_keys_and_judges_the_targets():
