@@ -84,9 +84,13 @@ def _release_warehouse() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def build() -> DbtResult:
-    """Models and their data tests; unit tests run in `make test`, not on every load."""
-    return invoke("build", "--exclude-resource-type", "unit_test")
+def build(*plan_args: str) -> DbtResult:
+    """Models and their data tests; unit tests run in `make test`, not on every load.
+
+    ``plan_args``: the build plan's flags (callops.incremental: the changed partitions, or a full
+    refresh); none builds and tests everything.
+    """
+    return invoke("build", "--exclude-resource-type", "unit_test", *plan_args)
 
 
 def run_models() -> DbtResult:

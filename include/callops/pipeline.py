@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import progress, pseudonym, warehouse
+from callops import incremental, progress, pseudonym, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import registry
@@ -387,15 +387,22 @@ def accept_delivery(reference: str) -> str:
 
 
 def build_marts(run_id: str) -> dict:
-    """dbt build (models and data tests) of staging -> marts into the build warehouse."""
+    """dbt build (models and data tests) of staging -> marts into the build warehouse: the partitions
+    changed since the gate last passed them, or everything when the project or settings changed."""
     from callops import dbt
 
     with warehouse.writer_lock():
-        result = dbt.build()
-        _record_step_now(run_id, "build", "success" if result.success else "failed", dataclasses.asdict(result))
+        with warehouse.connection() as con:
+            plan = incremental.plan(con)
+        result = dbt.build(*plan.dbt_args())
+        detail = dataclasses.asdict(result) | {"plan": plan.describe()}
+        with warehouse.connection() as con:
+            record_step(con, run_id, "build", "success" if result.success else "failed", detail)
+            if result.success:
+                incremental.record(con, run_id, plan, _now())
     if not result.success:
         raise DataProblem("dbt build failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
-    return {"nodes": result.nodes}
+    return {"nodes": result.nodes, "plan": plan.describe()}
 
 
 def validate_marts(run_id: str) -> dict:

@@ -369,14 +369,18 @@ def dbt_layer_args(layer: str) -> list[str]:
 
 def build_layer(run_id: str, layer: str) -> dict:
     """``dbt build`` of one model layer into the build warehouse; recorded as a build step."""
-    from callops import dbt, pipeline, warehouse
+    from callops import dbt, incremental, pipeline, warehouse
 
     with warehouse.writer_lock():
-        result = dbt.invoke(*dbt_layer_args(layer))
+        with warehouse.connection() as con:
+            plan = incremental.plan(con)  # the same for every layer until the last one records it
+        result = dbt.invoke(*dbt_layer_args(layer), *plan.dbt_args())
         models = model_statuses(settings.dbt_work_dir() / "target")
-        detail = dataclasses.asdict(result) | {"layer": layer}
+        detail = dataclasses.asdict(result) | {"layer": layer, "plan": plan.describe()}
         with warehouse.connection() as con:
             pipeline.record_step(con, run_id, "build", "success" if result.success else "failed", detail)
+            if result.success and layer == DBT_LAYERS[-1]:
+                incremental.record(con, run_id, plan, pipeline._now())
     if not result.success:
         raise pipeline.DataProblem(
             f"dbt build of the {layer} layer failed: " + "; ".join(result.failures or [result.error or "unknown error"])

@@ -136,6 +136,14 @@ create table if not exists ops.check_results (
     checked_at timestamp
 );
 
+create table if not exists ops.builds (    -- one row per successful dbt build (callops.incremental)
+    run_id varchar not null,
+    fingerprint varchar not null,         -- dbt project, the Python its models import, tenant settings
+    is_full boolean not null,             -- rebuilt everything (first build or a changed fingerprint)
+    window_ranges json,                   -- otherwise the UTC date ranges rebuilt
+    built_at timestamp not null
+);
+
 create table if not exists ops.run_steps (
     run_id varchar not null,
     step varchar not null,                -- load | build | validate | publish

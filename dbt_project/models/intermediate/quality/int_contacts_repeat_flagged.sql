@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'contact_id'],
+    meta={'window_column': 'first_entered_at'},
+) }}
+{%- set reach -%}
+    (select max(coalesce(fcr_window_days, 7)) + 1 from {{ ref('stg_config__tenants') }})
+{%- endset -%}
 {#
     One row per tenant x inbound contact (as int_contacts_rolled_up counts
     them), flagged for first-contact resolution (FCR) by the repeat-contact
@@ -15,19 +24,39 @@
     Tenant-day FCR: group by tenant_id, contact_date and use
     fcr_rate(count(*) filter (where is_resolved_first_contact),
     count(is_resolved_first_contact)) from macros/kpis.sql.
+    Incremental (macros/build_window.sql): a change on a day re-flags the
+    contacts up to the FCR window (+1 day) either side of it, read with a
+    window's more on each side, and the provisional ones (window not yet
+    elapsed) whatever their day, so a late or gapped delivery re-flags them.
 #}
 with
 
 contacts as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
+    where
+        {{ in_build_window('first_entered_at', before='2 * ' ~ reach, after='2 * ' ~ reach) }}
+        {% if is_incremental() -%}
+        or first_entered_at >= (
+            select min(first_entered_at) - to_days({{ reach }})
+            from {{ this }} where not is_window_elapsed
+        )
+        {%- endif %}
 
 ),
 
 stints as (
 
     select * from {{ ref('stg_telephony__contacts') }}
-    where direction = 'inbound'
+    where
+        direction = 'inbound'
+        and {{ in_build_window('entered_at', before='2 * ' ~ reach ~ ' + 1', after='2 * ' ~ reach ~ ' + 1') }}
+        {% if is_incremental() -%}
+        or entered_at >= (
+            select min(first_entered_at) - to_days({{ reach }} + 1)
+            from {{ this }} where not is_window_elapsed
+        ) and direction = 'inbound'
+        {%- endif %}
 
 ),
 
@@ -51,6 +80,15 @@ contact_callers as (
 
 ),
 
+tenant_ends as (
+
+    -- the whole history's end, not the window's
+    select tenant_id, max(first_entered_at) as tenant_last_entered_at
+    from {{ ref('int_contacts_rolled_up') }}
+    group by 1
+
+),
+
 joined as (
 
     select
@@ -62,10 +100,13 @@ joined as (
         contacts.is_offered,
         contacts.is_answered,
         contacts.contact_date,
-        contacts.first_entered_at
+        contacts.first_entered_at,
+        tenant_ends.tenant_last_entered_at
     from contacts
     inner join tenants
         on contacts.tenant_id = tenants.tenant_id
+    inner join tenant_ends
+        on contacts.tenant_id = tenant_ends.tenant_id
     left join contact_callers
         on
             contacts.tenant_id = contact_callers.tenant_id
@@ -81,9 +122,7 @@ sequenced as (
         lag(first_entered_at) over caller_contacts
             as previous_contact_entered_at,
         lead(first_entered_at) over caller_contacts
-            as next_contact_entered_at,
-        max(first_entered_at) over (partition by tenant_id)
-            as tenant_last_entered_at
+            as next_contact_entered_at
     from joined
     window caller_contacts as (
         partition by tenant_id, caller_id_hash, is_offered
@@ -150,3 +189,10 @@ flagged as (
 )
 
 select * from flagged
+where
+    {{ in_build_window('first_entered_at', before=reach, after=reach) }}
+    {% if is_incremental() -%}
+    or first_entered_at >= (
+        select min(first_entered_at) from {{ this }} where not is_window_elapsed
+    )
+    {%- endif %}

@@ -1,15 +1,23 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'entered_at'},
+) }}
 {#
     One row per tenant x answered queue stint (any direction): the stints
     agents handled, each dated by the tenant-local date of its contact's first
     queue entry (as int_contacts_rolled_up dates inbound contacts), so QA
     coverage, evaluations and CSAT share the contact's month. A contact
     answered in two queues (transfer) has two stints, one per answering agent.
+    Incremental (macros/build_window.sql): a run rebuilds the stints that
+    entered on the UTC days its deliveries touched.
 #}
 with
 
 contacts as (
 
     select * from {{ ref('stg_telephony__contacts') }}
+    where {{ in_build_window('entered_at', before=1, after=1) }}
 
 ),
 
@@ -72,3 +80,4 @@ final as (
 )
 
 select * from final
+where {{ in_build_window('entered_at') }}

@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'interval_start_at'},
+) }}
 {#
     One row per tenant x queue x staffing interval that holds at least one
     inbound queue stint: the stints counted by the interval of their queue
@@ -5,6 +10,8 @@
     overflows from A to B is offered to both). Each stint's own wait decides
     its wait-based flags; a count that needs an unknown wait is null
     (count_if_known), never a partial count.
+    Incremental (macros/build_window.sql): a run recounts the intervals of
+    the UTC days its deliveries touched.
 #}
 with
 
@@ -15,6 +22,7 @@ contacts as (
         direction = 'inbound'
         and outcome <> 'ivr_contained'
         and queue_id is not null
+        and {{ in_build_window('entered_at') }}
 
 ),
 

@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'first_entered_at'},
+) }}
 {#
     One row per tenant x inbound contact: its stints rolled up into the facts
     the tenant-day KPIs count (DOMAIN.md "How each contact counts").
@@ -11,13 +16,18 @@
     - Outbound contacts are excluded (outbound figures are apart).
     - VIP: any stint with segment 'vip' or in a queue whose id contains
       'vip'; its within-SL flags also use the tenant's stricter VIP T.
+    Incremental (macros/build_window.sql): a run rebuilds the contacts that
+    first entered on the UTC days its deliveries touched, from their stints
+    on those days and one day either side.
 #}
 with
 
 contacts as (
 
     select * from {{ ref('stg_telephony__contacts') }}
-    where direction = 'inbound'
+    where
+        direction = 'inbound'
+        and {{ in_build_window('entered_at', before=1, after=1) }}
 
 ),
 
@@ -202,3 +212,4 @@ flagged as (
 )
 
 select * from flagged
+where {{ in_build_window('first_entered_at') }}

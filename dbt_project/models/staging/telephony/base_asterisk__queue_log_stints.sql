@@ -1,4 +1,8 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'entered_at'},
+) }}
 {#
     Base model (a staging input that needs assembly before the union in
     stg_telephony__contacts). One row per tenant per Asterisk queue_log stint that has ended: a caller's
@@ -28,12 +32,17 @@
       its end.
     - A missing ENTERQUEUE: entered_at = answer (or exit) time - wait.
     The queue_log cannot express hold or after-call work: both null.
+
+    Incremental (macros/build_window.sql): a run rebuilds the stints that
+    entered on the UTC days its deliveries touched, from the events of those
+    days and one day either side (a call's events span at most a midnight).
 #}
 with
 
 queue_log_events as (
 
     select * from {{ ref('stg_asterisk__queue_log_events') }}
+    where {{ in_build_window('event_at', before=1, after=1) }}
 
 ),
 
@@ -292,3 +301,4 @@ assembled as (
 )
 
 select * from assembled
+where {{ in_build_window('entered_at') }}

@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'event_at'},
+) }}
 {#
     One row per tenant per distinct Asterisk queue_log event (every verb:
     call, member, pause, system and custom lines), de-duplicated across
@@ -9,6 +14,9 @@
     and counts once, wherever and however often it was delivered. The copy of
     the latest load is kept (its file, line and delivery day).
 
+    Incremental (macros/build_window.sql): a run rebuilds the UTC days its
+    deliveries touched; copies of one event share its time, so its day.
+
     Typed at load (callops.load.queue_log): times in UTC, queue_log's NONE as
     null, the queue wait / talk / ring time picked out of each verb's data
     fields (RINGNOANSWER's ring time converted from milliseconds), the caller
@@ -19,7 +27,9 @@ with
 
 queue_log_events as (
 
-    {{ admitted(source('telephony', 'queue_log_events')) }}
+    select *
+    from ({{ admitted(source('telephony', 'queue_log_events')) }})
+    where {{ in_build_window('event_at') }}
 
 ),
 

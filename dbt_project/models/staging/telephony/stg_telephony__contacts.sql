@@ -1,4 +1,8 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'entered_at'},
+) }}
 {#
     One row per tenant x contact x queue stint (entered_at). A stint that was
     delivered in several files counts once: the latest version of the record
@@ -9,18 +13,25 @@
     files): dbt assembles them from the de-duplicated events
     (base_asterisk__queue_log_stints, same columns) and they are unioned here, so every
     contact source reaches the KPIs through this one model.
+
+    Incremental (macros/build_window.sql): a run rebuilds the stints that
+    entered on the UTC days its deliveries touched (every copy of a stint
+    shares its entered_at, so its day).
 #}
 with
 
 telephony_contacts as (
 
-    {{ admitted(source('telephony', 'telephony_contacts')) }}
+    select *
+    from ({{ admitted(source('telephony', 'telephony_contacts')) }})
+    where {{ in_build_window('entered_at') }}
 
 ),
 
 queue_log_stints as (
 
     select * from {{ ref('base_asterisk__queue_log_stints') }}
+    where {{ in_build_window('entered_at') }}
 
 ),
 

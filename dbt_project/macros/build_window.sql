@@ -1,0 +1,133 @@
+{#
+    Incremental builds by partition overwrite (issue 6: the daily run never
+    rebuilds history).
+
+    The pipeline passes the UTC dates that changed since the last validated
+    build as the var `build_window`: a list of [first, last] ISO date pairs
+    (ops.changed_partitions, each already widened by a day either side for
+    tenant-local days). Without the var every model builds whole; with an
+    empty list nothing changed.
+
+    A model that grows with the history is `materialized='incremental'` with
+    `incremental_strategy='window_overwrite'` and
+    `meta={'window_column': <its UTC date or timestamp column>}`, optionally
+    `'window_before'` / `'window_after'` (days, or a SQL expression) when a
+    change reaches further (e.g. the FCR look-ahead) and `'window_grain':
+    'month'` for monthly partitions (the whole months the window touches). Its SQL reads its
+    parents through `in_build_window(column, before, after)` and keeps only
+    rows `in_build_window(window_column, ...)`; the strategy deletes exactly
+    those partitions from the table and inserts the rebuilt ones, in one
+    transaction.
+#}
+
+{#
+    SQL: `column` within the ranges, widened by `before` / `after` days;
+    grain 'month': the whole months they touch (`column` a month start or
+    any date or timestamp).
+#}
+{% macro window_filter(column, ranges, before=0, after=0, grain='day') -%}
+    {%- if ranges is none -%}
+        true
+    {%- elif ranges | length == 0 -%}
+        false
+    {%- else -%}
+        (
+        {%- for first, last in ranges %}
+            {%- set low = "date '" ~ first ~ "' - (" ~ before ~ ")" -%}
+            {%- set high = "date '" ~ last ~ "' + (" ~ after ~ ")" -%}
+            {%- if grain == 'month' %}
+            ({{ column }} >= date_trunc('month', {{ low }})
+             and {{ column }} < date_trunc('month', {{ high }}) + interval 1 month)
+            {%- else %}
+            ({{ column }} >= {{ low }} and {{ column }} < {{ high }} + 1)
+            {%- endif %}
+            {%- if not loop.last %} or{% endif %}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{# The build window's ranges, or none (build whole) on a full build. #}
+{% macro build_window_ranges() -%}
+    {%- if not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(var('build_window', none)) }}
+{%- endmacro %}
+
+
+{# In a model's SQL: the rows of a parent (or its own) within the window. #}
+{% macro in_build_window(column, before=0, after=0, grain='day') -%}
+    {{ window_filter(column, build_window_ranges(), before, after, grain) }}
+{%- endmacro %}
+
+
+{# The partitions the current incremental model rewrites (its meta). #}
+{% macro own_window_predicate() -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- if not meta.get('window_column') -%}
+        {{ exceptions.raise_compiler_error(
+            "model " ~ this ~ " uses window_overwrite without meta.window_column"
+        ) }}
+    {%- endif -%}
+    {{ in_build_window(
+        meta['window_column'],
+        meta.get('window_before', 0),
+        meta.get('window_after', 0),
+        meta.get('window_grain', 'day'),
+    ) }}
+{%- endmacro %}
+
+
+{#
+    Custom incremental strategy: delete the window's partitions, insert them
+    rebuilt. A model whose change reaches beyond the window (it rebuilds more
+    rows than the window's) sets `unique_key`: the rows it rebuilds replace
+    theirs wherever they are.
+#}
+{% macro get_incremental_window_overwrite_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set key = [key] if key is string else (key or []) -%}
+    delete from {{ target }} where {{ own_window_predicate() }};
+    {%- if key %}
+    delete from {{ target }} as window_target
+    using {{ arg_dict['temp_relation'] }} as window_rebuilt
+    where
+        {%- for column in key %}
+        window_target.{{ column }} = window_rebuilt.{{ column }}
+        {%- if not loop.last %} and{% endif %}
+        {%- endfor %};
+    {%- endif %}
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+
+{#
+    Data tests of a windowed model read only the window's partitions (the
+    gate's cost follows the changed data, not the history); a full build
+    tests every row. Tests with their own `where` keep it.
+#}
+{% macro duckdb__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set ranges = var('build_window', none) -%}
+    {%- set tested = graph.nodes.get(model.get('attached_node') or '', {}) if execute else {} -%}
+    {%- set meta = tested.get('config', {}).get('meta', {}) if tested else {} -%}
+    {%- set window = window_filter(
+            meta['window_column'], ranges,
+            meta.get('window_before', 0), meta.get('window_after', 0),
+            meta.get('window_grain', 'day'),
+        ) if meta.get('window_column') and ranges is not none else '' -%}
+    {%- if where or window -%}
+        {%- set filtered -%}
+            (select * from {{ relation }}
+             where {{ where if where else 'true' }} and {{ window if window else 'true' }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

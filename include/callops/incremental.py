@@ -1,0 +1,111 @@
+"""What a build rebuilds: the changed partitions, or everything (issue 6: history is never rebuilt daily).
+
+The models that grow with the history are incremental (``dbt_project/macros/build_window.sql``): a
+build passes them the UTC dates that changed since the gate last passed them (``ops.changed_partitions``,
+each range already widened by a day either side), merged into ranges, as the dbt var ``build_window``;
+they overwrite those partitions and their data tests read only them.
+
+A build rebuilds everything (``--full-refresh``, no window) when what computes the figures changed
+since the last successful build: the dbt project's files, the Python the dbt Python models import, or
+the tenants' settings (``raw.tenants``, mirrored from callops.yml every run). That state is kept as a
+fingerprint in ``ops.builds`` (callops.warehouse), one row per successful build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from callops import settings
+
+# Python the dbt Python models import: a change to it changes the staffing columns.
+PYTHON_USED_BY_DBT = ("staffing.py",)
+DBT_PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests", "seeds", "snapshots")
+
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    fingerprint: str
+    full: bool
+    window: tuple[tuple[dt.date, dt.date], ...] = ()
+    reason: str = ""
+
+    def dbt_args(self) -> list[str]:
+        """The dbt flags of this plan: ``--full-refresh``, or the window as ``--vars``."""
+        if self.full:
+            return ["--full-refresh"]
+        ranges = [[first.isoformat(), last.isoformat()] for first, last in self.window]
+        return ["--vars", json.dumps({"build_window": ranges})]
+
+    def describe(self) -> str:
+        if self.full:
+            return f"full build ({self.reason})"
+        if not self.window:
+            return "incremental build: no changed partitions"
+        days = sum((last - first).days + 1 for first, last in self.window)
+        spans = ", ".join(f"{first}..{last}" if first != last else f"{first}" for first, last in self.window)
+        return f"incremental build of {days} UTC day(s): {spans}"
+
+
+def merge_ranges(ranges: list[tuple[dt.date, dt.date]]) -> tuple[tuple[dt.date, dt.date], ...]:
+    """Overlapping or adjacent date ranges merged, in order."""
+    merged: list[list[dt.date]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + dt.timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return tuple((first, last) for first, last in merged)
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, project: Path | None = None) -> str:
+    """sha256 over what computes the figures: dbt project files, the Python they import, tenant settings."""
+    project = project or settings.dbt_project_dir()
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for part in DBT_PROJECT_PARTS:
+        path = project / part
+        files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    package = Path(__file__).parent
+    files += [package / name for name in PYTHON_USED_BY_DBT]
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        name = path.relative_to(project) if path.is_relative_to(project) else Path("callops") / path.name
+        digest.update(f"{name}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    tenants = con.execute(
+        "select coalesce(string_agg(t::varchar, '\n' order by t.id), '') from raw.tenants as t"
+    ).fetchall()[0][0]
+    digest.update(tenants.encode())
+    return digest.hexdigest()
+
+
+def plan(con: duckdb.DuckDBPyConnection) -> BuildPlan:
+    """The next build: full when the fingerprint changed (or nothing was built yet), else the window."""
+    current = fingerprint(con)
+    last = con.execute("select fingerprint from ops.builds order by built_at desc limit 1").fetchall()
+    if not last:
+        return BuildPlan(current, full=True, reason="nothing built yet")
+    if last[0][0] != current:
+        return BuildPlan(current, full=True, reason="the dbt project or the tenant settings changed")
+    pending = con.execute(
+        "select first_date, last_date from ops.changed_partitions where validated_run_id is null"
+    ).fetchall()
+    return BuildPlan(current, full=False, window=merge_ranges([(a, b) for a, b in pending]))
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: str, built: BuildPlan, at: dt.datetime) -> None:
+    """A successful build: the next one compares its fingerprint with this."""
+    ranges = [[first.isoformat(), last.isoformat()] for first, last in built.window]
+    con.execute(
+        "insert into ops.builds values (?, ?, ?, ?, ?)",
+        [run_id, built.fingerprint, built.full, json.dumps(ranges), at],
+    )
