@@ -21,7 +21,8 @@
       interval that is still open (no next change yet) counts nowhere.
     - Handle time is talk + hold + after-call work of the agent's answered
       stints, from the answer on (entry + wait when the answer time is not
-      delivered), spread over the intervals it spans.
+      delivered), spread over the intervals it spans
+      (int_staffing__agent_busy_intervals, incremental).
     - In the scheduled state: scheduled work while available, or any other
       scheduled activity while not available (paused or logged out).
 #}
@@ -219,66 +220,9 @@ state_pieces as (
 
 ),
 
-busy_periods as (
-
-    select
-        answered_stints.tenant_id,
-        answered_stints.agent_id,
-        tenants.interval_minutes,
-        coalesce(
-            answered_stints.answered_at,
-            answered_stints.entered_at
-            + to_milliseconds(cast(answered_stints.wait_seconds * 1000 as bigint))
-        ) as busy_started_at,
-        answered_stints.talk_seconds
-        + coalesce(answered_stints.hold_seconds, 0)
-        + coalesce(answered_stints.after_call_work_seconds, 0) as handle_seconds
-    from answered_stints
-    inner join tenants
-        on answered_stints.tenant_id = tenants.tenant_id
-
-),
-
-busy_bounds as (
-
-    select
-        *,
-        busy_started_at
-        + to_milliseconds(cast(handle_seconds * 1000 as bigint)) as busy_ended_at
-    from busy_periods
-    where busy_started_at is not null and handle_seconds > 0
-
-),
-
-busy_buckets as (
-
-    select
-        *,
-        {{ interval_starts_spanned(
-            'busy_started_at', 'busy_ended_at', 'interval_minutes'
-        ) }} as interval_start_at
-    from busy_bounds
-
-),
-
 busy_by_agent as (
 
-    select
-        tenant_id,
-        agent_id,
-        interval_start_at,
-        sum(
-            date_diff(
-                'millisecond',
-                greatest(busy_started_at, interval_start_at),
-                least(
-                    busy_ended_at,
-                    interval_start_at + to_minutes(cast(interval_minutes as bigint))
-                )
-            ) / 1000.0
-        ) as busy_seconds
-    from busy_buckets
-    group by 1, 2, 3
+    select * from {{ ref('int_staffing__agent_busy_intervals') }}
 
 ),
 
