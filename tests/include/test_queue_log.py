@@ -225,6 +225,31 @@ def test_malformed_lines_are_quarantined_with_line_number_and_rule(home):
     assert query("select count(*) from raw.agent_state_events") == [(0,)]
 
 
+def test_a_line_that_is_not_utf8_is_quarantined_and_the_lines_after_it_keep_their_numbers(home):
+    # UTF-8 text first, so the file is read as UTF-8 with one bad (GBK) line, which the reader rejects.
+    folder = home / "landing" / "telephony" / "shanghai_bank" / "2026-03-02"
+    folder.mkdir(parents=True)
+    lines = [
+        "1772413200|NONE|sales|张伟|ADDMEMBER|".encode(),
+        "1772413300|1772413300.1|sales|NONE|ENTERQUEUE||+8613800000001|1|李娜".encode("gbk"),
+        b"",
+        "1772413330|1772413300.1|sales|张伟|CONNECT|30|1772413301.2|4".encode(),
+        b"garbage",
+    ]
+    (folder / "queue_log").write_bytes(b"\n".join(lines) + b"\n")
+    summary = load()
+    assert (summary["rows_loaded"], summary["rows_rejected"]) == (2, 2)
+    assert query("select source_line, agent, event, wait_seconds from raw.queue_log_events order by 1") == [
+        (1, "张伟", "ADDMEMBER", None),
+        (4, "张伟", "CONNECT", 30.0),
+    ]
+    rejects = query("select line, reason from raw.rejects order by line")
+    assert [line for line, _ in rejects] == [2, 5]
+    assert rejects[0][1].startswith("INVALID ENCODING")
+    assert rejects[1][1] == "not a queue_log line (expected time|callid|queuename|agent|event|data...)"
+    assert query("select source_line, agent_id, state from raw.agent_state_events") == [(1, "张伟", "logged_in")]
+
+
 def test_a_gzipped_rotation_loads_and_a_redelivery_replaces_its_rows(home):
     folder = home / "landing" / "telephony" / "shanghai_bank" / "2026-03-02"
     folder.mkdir(parents=True)

@@ -231,9 +231,8 @@ class LoadContext:
 
     def reject(self, relation: str, line: str = "line", reason: str = "reject_reason", raw_text: str = "raw_text",
                where: str = "true") -> int:
-        """Copy rows of ``relation`` to ``raw.rejects``; returns how many."""
-        before = self.con.execute("select count(*) from raw.rejects where file_id = ?", [self.file_id]).fetchone()[0]
-        self.con.execute(
+        """Copy rows of ``relation`` to ``raw.rejects``; returns how many (the insert's own count)."""
+        return self.con.execute(
             f"""
             insert into raw.rejects
             select $file_id, $feed, $tenant_id, $delivery_date::date, $file_name,
@@ -242,9 +241,7 @@ class LoadContext:
             where {where}
             """,
             self.params("file_id", "feed", "tenant_id", "delivery_date", "file_name", "run_id"),
-        )
-        after = self.con.execute("select count(*) from raw.rejects where file_id = ?", [self.file_id]).fetchone()[0]
-        return after - before
+        ).fetchone()[0]
 
 
 # --- physical lines -------------------------------------------------------------------------------

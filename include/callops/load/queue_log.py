@@ -180,14 +180,21 @@ def detect(head: Head) -> int:
 
 
 def _scan(ctx: LoadContext, header: bool, columns: dict[str, str], delimiter: str, quote: str) -> None:
-    """Read ``ctx.source`` into the temp table ``scan`` (row_index, all VARCHAR) and map rows to physical lines."""
+    """Read ``ctx.source`` into the temp table ``scan``: ``line`` (each record's physical line), columns as VARCHAR.
+
+    Records are numbered from the first line after the header, skipping the
+    lines the reader rejected (``scan_rejects``: invalid UTF-8). A file with
+    none, the usual case, is numbered by its record order alone; the line map
+    is only built when there is a gap to skip.
+    """
     con = ctx.con
     types = "{" + ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in columns) + "}"
+    first = 2 if header else 1
     con.execute("drop table if exists scan_rejects; drop table if exists scan_reject_scans")
     con.execute(
         f"""
         create or replace temp table scan as
-        select row_number() over () as row_index, *
+        select row_number() over () + {first - 1} as line, *
         from read_csv(
             {ctx.source_sql},
             columns = {types},
@@ -204,11 +211,12 @@ def _scan(ctx: LoadContext, header: bool, columns: dict[str, str], delimiter: st
         )
         """
     )
+    if not con.execute("select count(*) from scan_rejects").fetchone()[0]:
+        return
     # Physical line of each record: the lines left once the reader's rejected lines are removed.
-    first = 2 if header else 1
     con.execute(
         f"""
-        create or replace temp table line_map as
+        create or replace temp table scan as
         with rejected as (
             select distinct line from scan_rejects
         ),
@@ -216,34 +224,35 @@ def _scan(ctx: LoadContext, header: bool, columns: dict[str, str], delimiter: st
             select line
             from range({first}, {first} + (select count(*) from scan) + (select count(*) from rejected)) as r(line)
             where line not in (select line from rejected)
+        ),
+        line_map as (
+            select line, row_number() over (order by line) + {first - 1} as record
+            from candidate
         )
-        select line, row_number() over (order by line) as row_index from candidate
+        select line_map.line, scan.* exclude (line)
+        from scan
+        inner join line_map on line_map.record = scan.line
         """
     )
 
 
-def _read_file_layout(ctx: LoadContext) -> None:
+def _file_lines_sql(ctx: LoadContext) -> str:
     """The pipe-separated file: each whole line is one value, split on ``|`` in SQL."""
     _scan(ctx, header=False, columns={"text": "VARCHAR"}, delimiter=chr(1), quote="")
-    ctx.con.execute(
-        """
-        create or replace temp table lines as
-        with split as (
-            select line_map.line, scan.text as raw_text, string_split(scan.text, '|') as parts
-            from scan
-            inner join line_map using (row_index)
-            where trim(coalesce(scan.text, '')) <> ''
-        )
+    return """
         select
             line, raw_text, 'file' as source_layout, len(parts) >= 5 as is_complete,
             parts[1] as time_raw, parts[2] as callid_raw, parts[3] as queue_raw, parts[4] as agent_raw,
             parts[5] as event_raw, parts[6:] as fields
-        from split
-        """
-    )
+        from (
+            select line, text as raw_text, string_split(text, '|') as parts
+            from scan
+            where trim(coalesce(text, '')) <> ''
+        )
+    """
 
 
-def _read_realtime_layout(ctx: LoadContext) -> None:
+def _realtime_lines_sql(ctx: LoadContext) -> str:
     """The realtime/DB table export: a CSV with a header; data1..data5, or one ``data`` column split on ``|``."""
     try:
         header, delimiter = read_header(ctx.source)
@@ -268,56 +277,81 @@ def _read_realtime_layout(ctx: LoadContext) -> None:
     else:
         fields = split_data
     raw_text = " || ',' || ".join(f"coalesce({col(name)}, '')" for name in names)
-    ctx.con.execute(
-        f"""
-        create or replace temp table lines as
+    return f"""
         select
-            line_map.line, {raw_text} as raw_text, 'realtime_csv' as source_layout, true as is_complete,
+            scan.line, {raw_text} as raw_text, 'realtime_csv' as source_layout, true as is_complete,
             {col('time')} as time_raw, {col('callid')} as callid_raw, {col('queuename')} as queue_raw,
             {col('agent')} as agent_raw, {col('event')} as event_raw,
             coalesce({fields}, cast([] as varchar[])) as fields
         from scan
-        inner join line_map using (row_index)
-        """
-    )
+    """
 
 
 # --- parsing and validation -----------------------------------------------------------------------
 
+# Numeric fields a verb has at most (NUMERIC_FIELDS): each event's are picked out into slots 1..NUMERIC_SLOTS.
+NUMERIC_SLOTS = max(len(numbers) for numbers in NUMERIC_FIELDS.values())
 
-def _field_sql(position: int) -> str:
+
+def _field_sql(position: int | str) -> str:
     return f"nullif(trim(fields[{position}]), '')"
 
 
-def _numeric_sql(position: int) -> str:
-    return f"try_cast({_field_sql(position)} as double)"
+def _verbs_sql() -> str:
+    """The known verbs as a relation (one row per verb), joined to each event by its verb.
+
+    ``is_call_verb`` / ``is_member_verb``: CALL_VERBS and MEMBER_VERBS. Slot
+    ``n`` is the verb's n-th numeric field (NUMERIC_FIELDS): ``name_n``,
+    ``position_n``, ``is_required_n`` and ``unit_n``; ``<typed column>_slot``
+    names the slot that fills a typed column (TYPED_COLUMNS) and
+    ``<typed column>_divisor`` its scale (1000 for a time logged in
+    milliseconds). One hash join on the verb and a few generic rules replace a
+    CASE branch per verb and field evaluated on every line.
+    """
+    columns = ["verb", "is_call_verb", "is_member_verb"]
+    for slot in range(1, NUMERIC_SLOTS + 1):
+        columns += [f"name_{slot}", f"position_{slot}", f"is_required_{slot}", f"unit_{slot}"]
+    for typed in TYPED_COLUMNS:
+        columns += [f"{typed}_slot", f"{typed}_divisor"]
+    rows = []
+    for verb in dict.fromkeys((*CALL_VERBS, *MEMBER_VERBS, *NUMERIC_FIELDS)):
+        numbers = NUMERIC_FIELDS.get(verb, ())
+        values = [sql_literal(verb), str(verb in CALL_VERBS).lower(), str(verb in MEMBER_VERBS).lower()]
+        for slot in range(NUMERIC_SLOTS):
+            if slot < len(numbers):
+                name, position, required = numbers[slot]
+                unit = "milliseconds" if name.endswith("_ms") else "seconds"
+                values += [sql_literal(name), str(position), str(required).lower(), sql_literal(unit)]
+            else:
+                values += ["cast(null as varchar)", "cast(null as integer)", "false", "cast(null as varchar)"]
+        for typed, fields in TYPED_COLUMNS.items():
+            name = fields.get(verb)
+            slot = next((n for n, (field, _, _) in enumerate(numbers, start=1) if field == name), None)
+            divisor = 1000.0 if name and name.endswith("_ms") else 1.0
+            values += ["cast(null as integer)" if slot is None else str(slot), f"cast({divisor} as double)"]
+        rows.append(f"({', '.join(values)})")
+    return f"select * from (values {', '.join(rows)}) as verbs({', '.join(columns)})"
 
 
 def _numeric_rules() -> list[tuple[str, str]]:
+    """The rules of each slot's number, in NUMERIC_FIELDS order (an event only has its own verb's slots)."""
     rules = []
-    for verb, numbers in NUMERIC_FIELDS.items():
-        for name, position, required in numbers:
-            raw, value = _field_sql(position), _numeric_sql(position)
-            unit = "milliseconds" if name.endswith("_ms") else "seconds"
-            if required:
-                rules.append((f"event = '{verb}' and {raw} is null", f"'{verb} {name} is empty'"))
-            rules.append(
-                (
-                    f"event = '{verb}' and {raw} is not null and ({value} is null or not isfinite({value}))",
-                    f"'{verb} {name} is not a number of {unit}: ' || {raw}",
-                )
-            )
-            rules.append((f"event = '{verb}' and {value} < 0", f"'{verb} {name} is below 0: ' || {raw}"))
+    for slot in range(1, NUMERIC_SLOTS + 1):
+        raw, value, name = f"raw_{slot}", f"value_{slot}", f"event || ' ' || name_{slot}"
+        rules += [
+            (f"is_required_{slot} and {raw} is null", f"{name} || ' is empty'"),
+            (
+                f"{raw} is not null and ({value} is null or not isfinite({value}))",
+                f"{name} || ' is not a number of ' || unit_{slot} || ': ' || {raw}",
+            ),
+            (f"{value} < 0", f"{name} || ' is below 0: ' || {raw}"),
+        ]
     return rules
 
 
 def _typed_sql(column: str) -> str:
-    cases = []
-    for verb, name in TYPED_COLUMNS[column].items():
-        position = next(p for n, p, _ in NUMERIC_FIELDS[verb] if n == name)
-        scale = " / 1000.0" if name.endswith("_ms") else ""
-        cases.append(f"when '{verb}' then {_numeric_sql(position)}{scale}")
-    return f"case event {' '.join(cases)} end"
+    slots = " ".join(f"when {slot} then value_{slot}" for slot in range(1, NUMERIC_SLOTS + 1))
+    return f"case {column}_slot {slots} end / {column}_divisor"
 
 
 def _none_sql(expression: str) -> str:
@@ -325,10 +359,9 @@ def _none_sql(expression: str) -> str:
     return f"case when upper({text_sql(expression)}) = 'NONE' then null else {text_sql(expression)} end"
 
 
-def _parse(ctx: LoadContext) -> None:
-    """``lines`` -> the temp table ``parsed_events``: typed columns, raw text and the first rule a line breaks."""
-    call_verbs = ", ".join(map(sql_literal, CALL_VERBS))
-    member_verbs = ", ".join(map(sql_literal, MEMBER_VERBS))
+def _parse(ctx: LoadContext, lines_sql: str) -> None:
+    """The lines (``lines_sql``) -> the temp table ``parsed_events``: typed columns, raw text and the first rule a
+    line breaks; one pass, the split fields are not kept."""
     rules = [
         (
             "not is_complete",
@@ -342,16 +375,22 @@ def _parse(ctx: LoadContext) -> None:
         ("event_at is null", "'time is not a timestamp: ' || time_raw"),
         *impossible_time_rules("event_at", "time_raw"),
         ("event is null", "'event is empty'"),
-        (f"event in ({call_verbs}) and callid is null", "event || ' has no callid'"),
-        (f"event in ({call_verbs}) and queue_id is null", "event || ' has no queue'"),
-        (f"event in ({member_verbs}) and agent is null", "event || ' has no agent'"),
+        ("is_call_verb and callid is null", "event || ' has no callid'"),
+        ("is_call_verb and queue_id is null", "event || ' has no queue'"),
+        ("is_member_verb and agent is null", "event || ' has no agent'"),
         *_numeric_rules(),
     ]
+    slots = range(1, NUMERIC_SLOTS + 1)
+    numbers = ", ".join(f"{_field_sql(f'position_{slot}')} as raw_{slot}" for slot in slots)
+    values = ", ".join(f"try_cast(raw_{slot} as double) as value_{slot}" for slot in slots)
     time_text = text_sql("time_raw")
     ctx.con.execute(
         f"""
         create or replace temp table parsed_events as
-        with typed as (
+        with lines as (
+            {lines_sql}
+        ),
+        typed as (
             select
                 line, raw_text, source_layout, is_complete, fields,
                 {time_text} as time_raw,
@@ -370,14 +409,30 @@ def _parse(ctx: LoadContext) -> None:
                 nullif(trim(array_to_string(fields[5:], '|')), '') as data5,
                 nullif(array_to_string(fields, '|'), '') as data
             from lines
+        ),
+        verbs as (
+            {_verbs_sql()}
+        ),
+        numbered as (
+            select typed.*, verbs.*, {numbers}
+            from typed
+            left join verbs on typed.event = verbs.verb
+        ),
+        valued as (
+            select *, {values}
+            from numbered
         )
         select
-            *,
+            line, source_layout, event_at, callid, queue_id, agent, event, data1, data2, data3, data4, data5, data,
             {_typed_sql('wait_seconds')} as wait_seconds,
             {_typed_sql('talk_seconds')} as talk_seconds,
             {_typed_sql('ring_seconds')} as ring_seconds,
-            {first_failing_rule_sql(rules)} as reject_reason
-        from typed
+            reject_reason,
+            case when reject_reason is not null then raw_text end as raw_text  -- what a reject quotes
+        from (
+            select *, {first_failing_rule_sql(rules)} as reject_reason
+            from valued
+        )
         """,
         ctx.params("timezone"),
     )
@@ -387,14 +442,11 @@ def load(ctx: LoadContext) -> FileLoad:
     """Load one queue_log file into raw.queue_log_events, raw.agent_state_events and raw.rejects."""
     with ctx.source.open("rb") as handle:
         first_line = handle.readline(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
-    if _is_realtime_header(first_line):
-        _read_realtime_layout(ctx)
-    else:
-        _read_file_layout(ctx)
-    _parse(ctx)
+    lines_sql = _realtime_lines_sql(ctx) if _is_realtime_header(first_line) else _file_lines_sql(ctx)
+    _parse(ctx, lines_sql)
     con = ctx.con
     con.execute("create or replace temp view accepted_events as from parsed_events where reject_reason is null")
-    con.execute(
+    loaded = con.execute(
         f"""
         insert into raw.queue_log_events by name
         select
@@ -408,7 +460,7 @@ def load(ctx: LoadContext) -> FileLoad:
         from accepted_events
         """,
         ctx.params("file_id", "tenant_id", "delivery_date", "hmac_ipad", "hmac_opad"),
-    )
+    ).fetchone()[0]
     con.execute(
         f"""
         insert into raw.agent_state_events by name
@@ -425,7 +477,4 @@ def load(ctx: LoadContext) -> FileLoad:
     rejected += ctx.reject(
         "scan_rejects", line="line", reason="error_type || ': ' || error_message", raw_text="csv_line"
     )
-    result = FileLoad()
-    result.rows_loaded = con.execute("select count(*) from accepted_events").fetchone()[0]
-    result.rows_rejected = rejected
-    return result
+    return FileLoad(rows_loaded=loaded, rows_rejected=rejected)
