@@ -17,7 +17,14 @@ surveys as (
 
 handled as (
 
-    select * from {{ ref('int_handled_stints_dated') }}
+    {# only the surveyed contacts' stints: a join filter, not a pass over
+       every handled stint of the history #}
+    select handled_stints.*
+    from {{ ref('int_handled_stints_dated') }} as handled_stints
+    semi join surveys
+        on
+            handled_stints.tenant_id = surveys.tenant_id
+            and handled_stints.contact_id = surveys.contact_id
 
 ),
 

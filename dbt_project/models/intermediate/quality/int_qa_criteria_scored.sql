@@ -24,7 +24,14 @@ evaluations as (
 
 handled as (
 
-    select * from {{ ref('int_handled_stints_dated') }}
+    {# only the evaluated contacts' stints: a join filter, not a pass over
+       every handled stint of the history #}
+    select handled_stints.*
+    from {{ ref('int_handled_stints_dated') }} as handled_stints
+    semi join evaluations
+        on
+            handled_stints.tenant_id = evaluations.tenant_id
+            and handled_stints.contact_id = evaluations.contact_id
 
 ),
 

@@ -52,20 +52,74 @@ evaluated_contacts as (
 
 ),
 
-handled_flagged as (
+handled_contacts as (
 
+    {# one row per contact an agent handled in the month: distinct contacts
+       are counted as rows, not with count(distinct) over every stint #}
     select
         handled.tenant_id,
         handled.month_start_date,
+        roster.team_id,
         handled.agent_id,
         handled.contact_id,
-        evaluated_contacts.contact_id is not null as is_evaluated
+        count(*) as handled_count,
+        bool_or(evaluated_contacts.contact_id is not null) as is_evaluated
     from handled
     left join evaluated_contacts
         on
             handled.tenant_id = evaluated_contacts.tenant_id
             and handled.contact_id = evaluated_contacts.contact_id
             and handled.agent_id = evaluated_contacts.agent_id
+    left join roster
+        on
+            handled.tenant_id = roster.tenant_id
+            and handled.agent_id = roster.agent_id
+    group by all
+
+),
+
+{# a contact handled by two agents of a team (or of the tenant) counts once
+   for the team (the tenant) #}
+team_contacts as (
+
+    select
+        tenant_id,
+        month_start_date,
+        team_id,
+        count(*) as handled_contact_count,
+        count(*) filter (where is_evaluated) as evaluated_contact_count
+    from (
+        select
+            tenant_id,
+            month_start_date,
+            team_id,
+            contact_id,
+            bool_or(is_evaluated) as is_evaluated
+        from handled_contacts
+        where team_id is not null
+        group by all
+    ) as per_team
+    group by all
+
+),
+
+tenant_contacts as (
+
+    select
+        tenant_id,
+        month_start_date,
+        count(*) as handled_contact_count,
+        count(*) filter (where is_evaluated) as evaluated_contact_count
+    from (
+        select
+            tenant_id,
+            month_start_date,
+            contact_id,
+            bool_or(is_evaluated) as is_evaluated
+        from handled_contacts
+        group by all
+    ) as per_tenant
+    group by all
 
 ),
 
@@ -80,17 +134,6 @@ facts as (
         qa_score,
         has_fatal_error
     from evaluations
-
-    union all by name
-
-    select
-        'handled' as fact_type,
-        tenant_id,
-        month_start_date,
-        agent_id,
-        contact_id,
-        is_evaluated
-    from handled_flagged
 
     union all by name
 
@@ -128,6 +171,19 @@ teamed as (
             facts.tenant_id = roster.tenant_id
             and facts.agent_id = roster.agent_id
 
+    union all by name
+
+    select
+        'handled' as fact_type,
+        tenant_id,
+        month_start_date,
+        team_id,
+        agent_id,
+        contact_id,
+        handled_count,
+        is_evaluated
+    from handled_contacts
+
 ),
 
 counted as (
@@ -147,13 +203,14 @@ counted as (
         count(*) filter (
             where fact_type = 'evaluation' and has_fatal_error
         ) as fatal_error_count,
-        count(*) filter (where fact_type = 'handled') as handled_count,
-        count(distinct contact_id) filter (
-            where fact_type = 'handled'
-        ) as handled_contact_count,
-        count(distinct contact_id) filter (
+        coalesce(sum(handled_count) filter (where fact_type = 'handled'), 0)
+            as handled_count,
+        -- exact at agent grain (a handled_contacts row is one agent's
+        -- contact); team and tenant grains take team_ / tenant_contacts
+        count(*) filter (where fact_type = 'handled') as agent_contact_count,
+        count(*) filter (
             where fact_type = 'handled' and is_evaluated
-        ) as evaluated_contact_count,
+        ) as agent_evaluated_contact_count,
         count(*) filter (where fact_type = 'survey') as survey_count,
         count(*) filter (
             where fact_type = 'survey' and is_top_two_box
@@ -172,6 +229,35 @@ counted as (
         (tenant_id, month_start_date, team_id),
         (tenant_id, month_start_date)
     )
+
+),
+
+distinct_counted as (
+
+    select
+        counted.*,
+        case counted.grain
+            when 'agent' then counted.agent_contact_count
+            when 'team' then coalesce(team_contacts.handled_contact_count, 0)
+            else coalesce(tenant_contacts.handled_contact_count, 0)
+        end as handled_contact_count,
+        case counted.grain
+            when 'agent' then counted.agent_evaluated_contact_count
+            when 'team' then coalesce(team_contacts.evaluated_contact_count, 0)
+            else coalesce(tenant_contacts.evaluated_contact_count, 0)
+        end as evaluated_contact_count
+    from counted
+    left join team_contacts
+        on
+            counted.grain = 'team'
+            and counted.tenant_id = team_contacts.tenant_id
+            and counted.month_start_date = team_contacts.month_start_date
+            and counted.team_id = team_contacts.team_id
+    left join tenant_contacts
+        on
+            counted.grain = 'tenant'
+            and counted.tenant_id = tenant_contacts.tenant_id
+            and counted.month_start_date = tenant_contacts.month_start_date
 
 ),
 
@@ -208,7 +294,7 @@ rated as (
         -- dates
         month_start_date
 
-    from counted
+    from distinct_counted
     -- facts without an agent count at tenant grain only; agents without a
     -- roster team have no team row
     where
