@@ -13,7 +13,9 @@
     `meta={'window_column': <its UTC date or timestamp column>}`, optionally
     `'window_before'` / `'window_after'` (days, or a SQL expression) when a
     change reaches further (e.g. the FCR look-ahead) and `'window_grain':
-    'month'` for monthly partitions (the whole months the window touches). Its SQL reads its
+    'month'` for monthly partitions (the whole months the window touches), and
+    `'whole_when_changed': [feeds]` when every row depends on a feed (the var
+    `build_feeds` lists the changed feeds). Its SQL reads its
     parents through `in_build_window(column, before, after)` and keeps only
     rows `in_build_window(window_column, ...)`; the strategy deletes exactly
     those partitions from the table and inserts the rebuilt ones, in one
@@ -48,12 +50,30 @@
 {%- endmacro %}
 
 
-{# The build window's ranges, or none (build whole) on a full build. #}
+{#
+    The window's ranges for a model with this meta, or none (whole): a model
+    whose every row depends on a feed (meta `whole_when_changed`: feed names,
+    e.g. a tenant-wide average over all offers) is whole when one of them
+    changed (var `build_feeds`: the changed feeds; unset: unknown, any).
+#}
+{% macro window_ranges_for(meta) -%}
+    {%- set ranges = var('build_window', none) -%}
+    {%- set whole_when = (meta or {}).get('whole_when_changed', []) -%}
+    {%- set feeds = var('build_feeds', none) -%}
+    {%- if ranges is not none and whole_when
+            and (feeds is none or (whole_when | select('in', feeds) | list)) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(ranges) }}
+{%- endmacro %}
+
+
+{# The build window's ranges for the current model, or none (build whole) on a full build. #}
 {% macro build_window_ranges() -%}
     {%- if not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(var('build_window', none)) }}
+    {{ return(window_ranges_for(config.get('meta'))) }}
 {%- endmacro %}
 
 
@@ -113,9 +133,9 @@
 #}
 {% macro duckdb__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- set ranges = var('build_window', none) -%}
     {%- set tested = graph.nodes.get(model.get('attached_node') or '', {}) if execute else {} -%}
     {%- set meta = tested.get('config', {}).get('meta', {}) if tested else {} -%}
+    {%- set ranges = window_ranges_for(meta) -%}
     {%- set window = window_filter(
             meta['window_column'], ranges,
             meta.get('window_before', 0), meta.get('window_after', 0),
@@ -130,4 +150,25 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Days an incremental model reads and rewrites around a change: the longest
+    FCR window of any tenant (at least `at_least`) + `extra`, as a number, so
+    the window filters are constants DuckDB pushes into its scans. Looked up
+    only when a model builds incrementally (the tenants' view exists then);
+    a full build reads everything and needs none, a unit test gets the least.
+#}
+{% macro fcr_reach_days(at_least=0, extra=1) -%}
+    {%- set days = [at_least, 7] | max -%}
+    {%- if execute and model.resource_type == 'model' and is_incremental() -%}
+        {%- set found = run_query(
+            "select max(coalesce(fcr_window_days, 7)) from " ~ ref('stg_config__tenants')
+        ).columns[0].values()[0] -%}
+        {%- if found is not none -%}
+            {%- set days = [at_least, found | int] | max -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(days + extra) }}
 {%- endmacro %}

@@ -9,6 +9,10 @@ A build rebuilds everything (``--full-refresh``, no window) when what computes t
 since the last successful build: the dbt project's files, the Python the dbt Python models import, or
 the tenants' settings (``raw.tenants``, mirrored from callops.yml every run). That state is kept as a
 fingerprint in ``ops.builds`` (callops.warehouse), one row per successful build.
+
+An incremental build also selects only the models downstream of the feeds that changed (dbt sources are
+named by feed): a day of telephony rebuilds and tests neither the QA nor the HR nor the marketing
+models, whose inputs did not change. Nothing pending: nothing to build.
 """
 
 from __future__ import annotations
@@ -22,12 +26,11 @@ from pathlib import Path
 import duckdb
 
 from callops import settings
+from callops.load import registry
 
 # Python the dbt Python models import: a change to it changes the staffing columns.
 PYTHON_USED_BY_DBT = ("staffing.py",)
 DBT_PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "tests", "seeds", "snapshots")
-
-
 
 @dataclass(frozen=True)
 class BuildPlan:
@@ -35,22 +38,40 @@ class BuildPlan:
     full: bool
     window: tuple[tuple[dt.date, dt.date], ...] = ()
     reason: str = ""
+    # feeds whose deliveries changed (dbt sources of those names); None: every model
+    feeds: tuple[str, ...] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """An incremental build with no changed partition: there is nothing to build."""
+        return not self.full and not self.window
 
     def dbt_args(self) -> list[str]:
         """The dbt flags of this plan: ``--full-refresh``, or the window as ``--vars``."""
         if self.full:
             return ["--full-refresh"]
         ranges = [[first.isoformat(), last.isoformat()] for first, last in self.window]
-        return ["--vars", json.dumps({"build_window": ranges})]
+        variables: dict = {"build_window": ranges}
+        if self.feeds is not None:
+            variables["build_feeds"] = list(self.feeds)  # models that depend whole on a feed (meta whole_when_changed)
+        return ["--vars", json.dumps(variables)]
+
+    def selection(self, within: str | None = None) -> list[str]:
+        """``--select`` of the models (and, with them, their tests) this plan builds: those downstream of the
+        changed feeds, intersected with ``within`` (a dbt selector, e.g. one layer's path)."""
+        if self.full or self.feeds is None:
+            return ["--select", within] if within else []
+        return ["--select", *(f"source:{feed}+" + (f",{within}" if within else "") for feed in self.feeds)]
 
     def describe(self) -> str:
         if self.full:
             return f"full build ({self.reason})"
         if not self.window:
-            return "incremental build: no changed partitions"
+            return "no changed partitions: nothing to build"
         days = sum((last - first).days + 1 for first, last in self.window)
         spans = ", ".join(f"{first}..{last}" if first != last else f"{first}" for first, last in self.window)
-        return f"incremental build of {days} UTC day(s): {spans}"
+        feeds = f" of {', '.join(self.feeds)}" if self.feeds is not None else ""
+        return f"incremental build{feeds}, {days} UTC day(s): {spans}"
 
 
 def merge_ranges(ranges: list[tuple[dt.date, dt.date]]) -> tuple[tuple[dt.date, dt.date], ...]:
@@ -97,9 +118,21 @@ def plan(con: duckdb.DuckDBPyConnection) -> BuildPlan:
     if last[0][0] != current:
         return BuildPlan(current, full=True, reason="the dbt project or the tenant settings changed")
     pending = con.execute(
-        "select first_date, last_date from ops.changed_partitions where validated_run_id is null"
+        """
+        select changed.first_date, changed.last_date, manifest.feed
+        from ops.changed_partitions as changed
+        left join raw.manifest as manifest using (file_id)
+        where changed.validated_run_id is null
+        """
     ).fetchall()
-    return BuildPlan(current, full=False, window=merge_ranges([(a, b) for a, b in pending]))
+    feeds = {feed for _, _, feed in pending}
+    return BuildPlan(
+        current,
+        full=False,
+        window=merge_ranges([(first, last) for first, last, _ in pending]),
+        # a change not traced to a file of a known feed selects every model
+        feeds=None if None in feeds or not feeds <= set(registry.feeds()) else tuple(sorted(feeds)),
+    )
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: str, built: BuildPlan, at: dt.datetime) -> None:

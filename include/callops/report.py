@@ -115,7 +115,8 @@ def _step_note(step: str, detail: object) -> str:
         return f"  ({detail.get('files', 0)} files, {detail.get('rows_loaded', 0)} rows, {detail.get('rows_rejected', 0)} rejected)"
     if step == "build" and isinstance(detail, dict):
         failures = detail.get("failures") or ([detail["error"]] if detail.get("error") else [])
-        return f"  ({detail.get('nodes', 0)} dbt nodes)" + "".join(f"\n      {f}" for f in failures)
+        plan = f": {detail['plan']}" if detail.get("plan") else ""
+        return f"  ({detail.get('nodes', 0)} dbt nodes{plan})" + "".join(f"\n      {f}" for f in failures)
     if step == "validate" and isinstance(detail, dict):
         checks = detail.get("checks") or []
         failed = [d for d in checks if not d.get("success")]

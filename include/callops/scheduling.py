@@ -25,12 +25,15 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from callops import settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
 from callops.landing import IN_FLIGHT_SUFFIXES, Delivery, parse_day
+
+if TYPE_CHECKING:
+    from callops import incremental
 
 FEEDS = SCHEDULED_FEEDS
 LOAD_DAG_PREFIX = "load_"
@@ -355,15 +358,19 @@ def start_build(run_id: str, start: dt.date | None, end: dt.date | None, events:
     return detail
 
 
-def dbt_layer_args(layer: str) -> list[str]:
+def dbt_layer_args(layer: str, plan: incremental.BuildPlan | None = None) -> list[str]:
     """One layer's models and the data tests whose parents are built by then (``buildable``: a test
     of a mart that also reads staging runs with the marts, not before them); unit tests run in
-    `make test`. The three layers together run exactly the nodes of one full ``dbt build``."""
+    `make test`. The three layers together run exactly the nodes of one ``dbt build`` of the plan
+    (callops.incremental: the models downstream of the changed feeds, or all of them)."""
+    within = f"path:models/{layer}"
+    selection = plan.selection(within) if plan is not None else ["--select", within]
     return [
         "build",
-        "--select", f"path:models/{layer}",
+        *selection,
         "--indirect-selection", "buildable",
         "--exclude-resource-type", "unit_test",
+        *(plan.dbt_args() if plan is not None else []),
     ]
 
 
@@ -374,8 +381,11 @@ def build_layer(run_id: str, layer: str) -> dict:
     with warehouse.writer_lock():
         with warehouse.connection() as con:
             plan = incremental.plan(con)  # the same for every layer until the last one records it
-        result = dbt.invoke(*dbt_layer_args(layer), *plan.dbt_args())
-        models = model_statuses(settings.dbt_work_dir() / "target")
+        if plan.is_empty:  # nothing changed since the last validated build: the tables stand
+            result, models = dbt.DbtResult(success=True), {}
+        else:
+            result = dbt.invoke(*dbt_layer_args(layer, plan))
+            models = model_statuses(settings.dbt_work_dir() / "target")
         detail = dataclasses.asdict(result) | {"layer": layer, "plan": plan.describe()}
         with warehouse.connection() as con:
             pipeline.record_step(con, run_id, "build", "success" if result.success else "failed", detail)

@@ -21,6 +21,7 @@ START = dt.date(2026, 3, 2)
 DAYS = 16
 FIRST_END = START + dt.timedelta(days=10)
 END = START + dt.timedelta(days=DAYS)  # one more delivery day: calls still going at midnight
+SECOND_END = END - dt.timedelta(days=3)  # after it, the telephony feed alone
 CORRECTED_DAY = START + dt.timedelta(days=4)
 
 
@@ -78,10 +79,24 @@ def builds(tmp_path_factory: pytest.TempPathFactory):
         corrected = sorted((settings.landing_dir() / "telephony" / "bank" / CORRECTED_DAY.isoformat()).iterdir())[0]
         lines = corrected.read_text().splitlines(keepends=True)
         corrected.write_text("".join(lines[: len(lines) * 9 // 10]))
-        loaded = pipeline.load_deliveries("daily", START, END)
+        loaded = pipeline.load_deliveries("daily", START, SECOND_END)
         with warehouse.connection() as con:
             planned = incremental.plan(con)
         second = pipeline.build_marts("daily")
+        _mark_validated("daily")
+
+        # then days of telephony alone: only its models are rebuilt, contact value over its reach
+        set_aside = root / "set_aside"
+        for feed in ("qa", "hr", "marketing"):
+            for folder in sorted((settings.landing_dir() / feed).glob("*/*")):
+                if dt.date.fromisoformat(folder.name) > SECOND_END:
+                    target = set_aside / feed / folder.parent.name
+                    target.mkdir(parents=True, exist_ok=True)
+                    folder.rename(target / folder.name)
+        pipeline.load_deliveries("telephony", START, END)
+        with warehouse.connection() as con:
+            planned_telephony = incremental.plan(con)
+        third = pipeline.build_marts("telephony")
         with warehouse.connection() as con:
             after_incremental = _snapshot(con)
             builds_logged = con.execute("select run_id, is_full from ops.builds order by built_at").fetchall()
@@ -90,8 +105,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory):
         with warehouse.connection() as con:
             after_full = _snapshot(con)
         yield {
-            "first": first, "second": second, "loaded": loaded, "planned": planned,
-            "incremental": after_incremental, "full": full, "after_full": after_full, "builds": builds_logged,
+            "first": first, "second": second, "loaded": loaded, "planned": planned, "third": third,
+            "planned_telephony": planned_telephony, "incremental": after_incremental, "full": full,
+            "after_full": after_full, "builds": builds_logged,
         }  # fmt: skip
 
 
@@ -103,8 +119,17 @@ def test_the_second_build_rebuilds_only_the_changed_days(builds):
     # the corrected old day (a day either side), then the new week: two ranges, the old ones left out
     (old_first, old_last), (new_first, new_last) = planned.window
     assert old_first <= CORRECTED_DAY - dt.timedelta(days=1) and old_last <= CORRECTED_DAY + dt.timedelta(days=2)
-    assert new_first >= FIRST_END - dt.timedelta(days=2) and new_last >= END
-    assert builds["builds"] == [("history", True), ("daily", False)]
+    assert new_first >= FIRST_END - dt.timedelta(days=2) and new_last >= SECOND_END
+    assert builds["builds"] == [("history", True), ("daily", False), ("telephony", False)]
+
+
+def test_a_telephony_day_rebuilds_the_telephony_models_alone(builds):
+    planned = builds["planned_telephony"]
+    assert not planned.full and planned.feeds == ("telephony",)
+    assert builds["planned"].feeds == ("hr", "marketing", "qa", "telephony")
+    assert "of telephony" in builds["third"]["plan"]
+    # fewer nodes than the build of every feed: no QA, HR or marketing model or test
+    assert 0 < builds["third"]["nodes"] < builds["second"]["nodes"]
 
 
 def test_an_incremental_build_equals_a_full_build_in_every_table(builds):
@@ -138,3 +163,28 @@ def test_merge_ranges_joins_overlapping_and_adjacent_days():
         (d("2026-03-05"), d("2026-03-09")),
         (d("2026-03-20"), d("2026-03-21")),
     )
+
+
+def test_an_incremental_build_selects_the_models_of_the_changed_feeds(builds):
+    with warehouse.connection() as con:
+        con.execute("begin transaction")
+        # as after a successful build of the current project and settings, its changes validated
+        con.execute("insert into ops.builds values ('built', ?, false, '[]', now())", [incremental.fingerprint(con)])
+        con.execute("update ops.changed_partitions set validated_run_id = 'gate' where validated_run_id is null")
+        nothing = incremental.plan(con)
+        qa_file = con.execute("select file_id from raw.manifest where feed = 'qa' order by file_id limit 1").fetchone()[0]
+        con.execute(
+            "insert into ops.changed_partitions values ('accept', ?, 'bank', ?, ?, now(), null)",
+            [qa_file, CORRECTED_DAY, CORRECTED_DAY],
+        )
+        qa_only = incremental.plan(con)
+        con.execute("insert into ops.changed_partitions values ('accept', null, 'bank', ?, ?, now(), null)",
+                    [START, START])  # fmt: skip
+        untraced = incremental.plan(con)
+        con.execute("rollback")
+    assert nothing.is_empty and not qa_only.is_empty
+    assert qa_only.feeds == ("qa",)
+    assert qa_only.selection("path:models/marts") == ["--select", "source:qa+,path:models/marts"]
+    assert "of qa" in qa_only.describe()
+    # a change that names no delivered file selects every model
+    assert untraced.feeds is None and untraced.selection() == []

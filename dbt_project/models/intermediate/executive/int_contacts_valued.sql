@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'contact_id'],
+    meta={'window_column': 'contact_date', 'whole_when_changed': ['marketing']},
+) }}
+{%- set reach = fcr_reach_days(90, 3) -%}
 {#
     One row per tenant x inbound contact: the contact's value components and
     its value tier (DOMAIN.md "Value and segments", seed 003: historical,
@@ -15,21 +22,101 @@
     Complex (first, whatever the value): transferred or overflowed (more than
     one stint), a repeat within the tenant's FCR window, or a handle time
     above twice the tenant-day's median. Withheld callers have no history.
+    Incremental (macros/build_window.sql): a change on a day re-values the
+    contacts of that local day and of the reach after it (90 days of caller
+    history, or the FCR window if longer, + 3 days), each from its caller's
+    contacts of the reach before it; only those callers' contacts are read.
+    A marketing change re-values every contact (the tenant's average sale
+    is over all its offers).
 #}
 with
 
-contacts as (
+reached_contacts as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
+    where {{ in_build_window('first_entered_at', before=reach, after=reach) }}
+
+),
+
+reached_stints as (
+
+    select * from {{ ref('stg_telephony__contacts') }}
+    where
+        direction = 'inbound'
+        and {{ in_build_window('entered_at', before=reach ~ ' + 1', after=reach ~ ' + 1') }}
+
+),
+
+{% if build_window_ranges() is not none %}
+{# the contacts this build re-values, and every contact of their callers
+   within reach: a caller's history is all the window functions read #}
+revalued_contacts as (
+
+    select tenant_id, contact_id
+    from reached_contacts
+    where {{ in_build_window('contact_date', after=reach) }}
+
+),
+
+revalued_callers as (
+
+    select distinct reached_stints.tenant_id, reached_stints.caller_id_hash
+    from reached_stints
+    semi join revalued_contacts
+        on
+            reached_stints.tenant_id = revalued_contacts.tenant_id
+            and reached_stints.contact_id = revalued_contacts.contact_id
+    where reached_stints.caller_id_hash is not null
+
+),
+
+read_contacts as (
+
+    select tenant_id, contact_id from revalued_contacts
+    union
+    select reached_stints.tenant_id, reached_stints.contact_id
+    from reached_stints
+    semi join revalued_callers
+        on
+            reached_stints.tenant_id = revalued_callers.tenant_id
+            and reached_stints.caller_id_hash = revalued_callers.caller_id_hash
+
+),
+
+contacts as (
+
+    select reached_contacts.*
+    from reached_contacts
+    semi join read_contacts
+        on
+            reached_contacts.tenant_id = read_contacts.tenant_id
+            and reached_contacts.contact_id = read_contacts.contact_id
 
 ),
 
 stints as (
 
-    select * from {{ ref('stg_telephony__contacts') }}
-    where direction = 'inbound'
+    select reached_stints.*
+    from reached_stints
+    semi join read_contacts
+        on
+            reached_stints.tenant_id = read_contacts.tenant_id
+            and reached_stints.contact_id = read_contacts.contact_id
 
 ),
+{% else %}
+contacts as (
+
+    select * from reached_contacts
+
+),
+
+stints as (
+
+    select * from reached_stints
+
+),
+{% endif %}
 
 offers as (
 
@@ -219,3 +306,4 @@ tiered as (
 )
 
 select * from tiered
+where {{ in_build_window('contact_date', after=reach) }}

@@ -4,9 +4,7 @@
     unique_key=['tenant_id', 'contact_id'],
     meta={'window_column': 'first_entered_at'},
 ) }}
-{%- set reach -%}
-    (select max(coalesce(fcr_window_days, 7)) + 1 from {{ ref('stg_config__tenants') }})
-{%- endset -%}
+{%- set reach = fcr_reach_days(0, 1) -%}
 {#
     One row per tenant x inbound contact (as int_contacts_rolled_up counts
     them), flagged for first-contact resolution (FCR) by the repeat-contact
@@ -181,7 +179,11 @@ flagged as (
         -- timestamps (UTC)
         first_entered_at,
         case
-            when is_sequenced then next_contact_entered_at
+            when
+                is_sequenced
+                and next_contact_entered_at
+                <= first_entered_at + to_days(fcr_window_days)
+                then next_contact_entered_at
         end as next_contact_entered_at
 
     from sequenced
