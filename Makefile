@@ -38,8 +38,11 @@ run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Ai
 	$(BIN)/callops run --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/callops kpis
 
+# Two workers (pytest-xdist), a test file to each at a time: the suite is mostly single-threaded dbt and Airflow.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
 	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
