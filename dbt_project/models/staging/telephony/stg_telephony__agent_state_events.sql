@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    meta={'window_column': 'event_at'},
+) }}
 {#
     One row per tenant per distinct agent state change (logged_in, ready,
     paused with a reason, logged_out), per queue or for all the agent's
@@ -7,12 +12,18 @@
     The same change delivered in several files (overlapping log re-exports)
     counts once: a change is identified by tenant, agent, queue, state,
     reason and time; the copy of the latest load is kept.
+
+    Incremental (macros/build_window.sql): a table whose changed UTC days are
+    rebuilt (copies of one change share its time, so its day), not a view
+    re-deduplicating every change for each model and data test that reads it.
 #}
 with
 
 agent_state_events as (
 
-    {{ admitted(source('telephony', 'agent_state_events')) }}
+    select *
+    from ({{ admitted(source('telephony', 'agent_state_events')) }})
+    where {{ in_build_window('event_at') }}
 
 ),
 
