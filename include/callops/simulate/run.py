@@ -133,12 +133,13 @@ class _Progress:
         self.take(message)
         self.report()
 
-    def drain(self, told) -> None:  # the worker processes' messages
+    def drain(self, told) -> None:  # the worker processes' messages, each reported as it is taken
         while True:
             try:
                 self.take(told.get_nowait())
             except queue.Empty:
                 return
+            self.report()
 
     def chunk_done(self, job: Job) -> None:
         self.working.pop((job.tenant.id, job.first), None)
@@ -226,6 +227,7 @@ def simulate(
                     done_days, contacts, stints = done_days + d, contacts + c, stints + s
                     lines.chunk_done(futures[future])
                 lines.report()
+        lines.drain(told)  # what the workers told after their last result was taken (all sent by their exit)
         told.close()
     elapsed = time.perf_counter() - began
     lines.days, lines.contacts, lines.stints = done_days, contacts, stints
