@@ -3,10 +3,10 @@
     rebuilds history).
 
     The pipeline passes the UTC dates that changed since the last validated
-    build as the var `build_window`: a list of [first, last] ISO date pairs
-    (ops.changed_partitions, each already widened by a day either side for
-    tenant-local days). Without the var every model builds whole; with an
-    empty list nothing changed.
+    build as the plan's `build_window` (macro build_plan): a list of [first,
+    last] ISO date pairs (ops.changed_partitions, each already widened by a
+    day either side for tenant-local days). Without a plan every model builds
+    whole; with an empty list nothing changed.
 
     A model that grows with the history is `materialized='incremental'` with
     `incremental_strategy='window_overwrite'` and
@@ -14,8 +14,8 @@
     `'window_before'` / `'window_after'` (days, or a SQL expression) when a
     change reaches further (e.g. the FCR look-ahead) and `'window_grain':
     'month'` for monthly partitions (the whole months the window touches), and
-    `'whole_when_changed': [feeds]` when every row depends on a feed (the var
-    `build_feeds` lists the changed feeds). Its SQL reads its
+    `'whole_when_changed': [feeds]` when every row depends on a feed (the
+    plan's `build_feeds` lists the changed feeds). Its SQL reads its
     parents through `in_build_window(column, before, after)` and keeps only
     rows `in_build_window(window_column, ...)`; the strategy deletes exactly
     those partitions from the table and inserts the rebuilt ones, in one
@@ -51,15 +51,31 @@
 
 
 {#
+    A value of the build plan (`build_window`, `build_feeds`), or none: the
+    JSON callops puts in CALLOPS_BUILD_PLAN for an incremental build (empty:
+    build whole). Read only while nodes execute, never at parse: a --vars
+    value or an env var dbt sees at parse time changes every run and would
+    make dbt re-parse the whole project on each one.
+#}
+{% macro build_plan(name) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set encoded = env_var('CALLOPS_BUILD_PLAN', '') -%}
+    {{ return(fromjson(encoded).get(name) if encoded else none) }}
+{%- endmacro %}
+
+
+{#
     The window's ranges for a model with this meta, or none (whole): a model
     whose every row depends on a feed (meta `whole_when_changed`: feed names,
     e.g. a tenant-wide average over all offers) is whole when one of them
     changed (var `build_feeds`: the changed feeds; unset: unknown, any).
 #}
 {% macro window_ranges_for(meta) -%}
-    {%- set ranges = var('build_window', none) -%}
+    {%- set ranges = build_plan('build_window') -%}
     {%- set whole_when = (meta or {}).get('whole_when_changed', []) -%}
-    {%- set feeds = var('build_feeds', none) -%}
+    {%- set feeds = build_plan('build_feeds') -%}
     {%- if ranges is not none and whole_when
             and (feeds is none or (whole_when | select('in', feeds) | list)) -%}
         {{ return(none) }}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from callops import progress, settings
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+BUILD_PLAN_ENV = "CALLOPS_BUILD_PLAN"
 
 
 @dataclass
@@ -49,11 +50,15 @@ def command(*args: str) -> list[str]:
     ]
 
 
-def invoke(*args: str) -> DbtResult:
+def invoke(*args: str, build_plan: str = "") -> DbtResult:
     """Run one dbt command (``build``, ``test``, ...) in-process; inside a step of `callops run`, its
-    nodes done of total go to the run's progress file (callops.progress)."""
+    nodes done of total go to the run's progress file (callops.progress).
+
+    ``build_plan``: an incremental build's window and changed feeds (callops.incremental), read by
+    macros/build_window.sql when nodes execute; empty builds every model whole."""
     from dbt.cli.main import dbtRunner
 
+    os.environ[BUILD_PLAN_ENV] = build_plan
     try:
         outcome = dbtRunner(callbacks=progress.current().dbt_callbacks()).invoke(command(*args))
     finally:
@@ -84,13 +89,13 @@ def _release_warehouse() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def build(*plan_args: str) -> DbtResult:
+def build(*plan_args: str, build_plan: str = "") -> DbtResult:
     """Models and their data tests; unit tests run in `make test`, not on every load.
 
-    ``plan_args``: the build plan's flags (callops.incremental: the changed partitions, or a full
-    refresh); none builds and tests everything.
+    ``plan_args``, ``build_plan``: the build plan's flags and window (callops.incremental: the changed
+    partitions and feeds, or a full refresh); none builds and tests everything.
     """
-    return invoke("build", "--exclude-resource-type", "unit_test", *plan_args)
+    return invoke("build", "--exclude-resource-type", "unit_test", *plan_args, build_plan=build_plan)
 
 
 def run_models() -> DbtResult:

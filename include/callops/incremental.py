@@ -2,7 +2,8 @@
 
 The models that grow with the history are incremental (``dbt_project/macros/build_window.sql``): a
 build passes them the UTC dates that changed since the gate last passed them (``ops.changed_partitions``,
-each range already widened by a day either side), merged into ranges, as the dbt var ``build_window``;
+each range already widened by a day either side), merged into ranges, as ``build_window`` of the plan
+the macros read from ``CALLOPS_BUILD_PLAN``;
 they overwrite those partitions and their data tests read only them.
 
 A build rebuilds everything (``--full-refresh``, no window) when what computes the figures changed
@@ -47,14 +48,19 @@ class BuildPlan:
         return not self.full and not self.window
 
     def dbt_args(self) -> list[str]:
-        """The dbt flags of this plan: ``--full-refresh``, or the window as ``--vars``."""
+        """The dbt flags of this plan: ``--full-refresh`` for a full build (the window goes in ``encoded``)."""
+        return ["--full-refresh"] if self.full else []
+
+    def encoded(self) -> str:
+        """The window and the changed feeds for the dbt macros (``CALLOPS_BUILD_PLAN``, callops.dbt); empty for
+        a full build. Not dbt ``--vars``: a var that changes between runs makes dbt re-parse the whole
+        project (8 s on every daily run), an environment variable read only at execution does not."""
         if self.full:
-            return ["--full-refresh"]
-        ranges = [[first.isoformat(), last.isoformat()] for first, last in self.window]
-        variables: dict = {"build_window": ranges}
+            return ""
+        plan: dict = {"build_window": [[first.isoformat(), last.isoformat()] for first, last in self.window]}
         if self.feeds is not None:
-            variables["build_feeds"] = list(self.feeds)  # models that depend whole on a feed (meta whole_when_changed)
-        return ["--vars", json.dumps(variables)]
+            plan["build_feeds"] = list(self.feeds)  # models that depend whole on a feed (meta whole_when_changed)
+        return json.dumps(plan)
 
     def selection(self, within: str | None = None) -> list[str]:
         """``--select`` of the models (and, with them, their tests) this plan builds: those downstream of the

@@ -395,7 +395,7 @@ def build_marts(run_id: str) -> dict:
         with warehouse.connection() as con:
             plan = incremental.plan(con)
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
-        result = dbt.DbtResult(success=True) if plan.is_empty else dbt.build(*plan.dbt_args(), *plan.selection())
+        result = dbt.DbtResult(success=True) if plan.is_empty else dbt.build(*plan.dbt_args(), *plan.selection(), build_plan=plan.encoded())
         detail = dataclasses.asdict(result) | {"plan": plan.describe()}
         with warehouse.connection() as con:
             record_step(con, run_id, "build", "success" if result.success else "failed", detail)

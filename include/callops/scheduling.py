@@ -384,7 +384,7 @@ def build_layer(run_id: str, layer: str) -> dict:
         if plan.is_empty:  # nothing changed since the last validated build: the tables stand
             result, models = dbt.DbtResult(success=True), {}
         else:
-            result = dbt.invoke(*dbt_layer_args(layer, plan))
+            result = dbt.invoke(*dbt_layer_args(layer, plan), build_plan=plan.encoded())
             models = model_statuses(settings.dbt_work_dir() / "target")
         detail = dataclasses.asdict(result) | {"layer": layer, "plan": plan.describe()}
         with warehouse.connection() as con:
