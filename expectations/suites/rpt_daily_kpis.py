@@ -28,7 +28,8 @@ from __future__ import annotations
 import datetime as dt
 
 import great_expectations as gx
-import pandas as pd
+
+from callops.quality import suites
 
 TABLE = "rpt_daily_kpis"
 KEY_COLUMNS = ["tenant_id", "kpi_date"]
@@ -36,7 +37,16 @@ PARTITION_COLUMNS = ("tenant_id", "kpi_date")
 # Same-weekday history the volume band compares with: the 4 weeks before, at least 2 with data.
 TRAILING_WEEKS = 4
 MIN_TRAILING_DAYS = 2
-RATE_COLUMNS = ["answer_rate", "service_level_rate", "abandon_rate", "vip_service_level_rate"]
+RATE_COLUMNS = [
+    "answer_rate",
+    "service_level_rate",
+    "abandon_rate",
+    "vip_service_level_rate",
+    "csat_rate",
+    "fcr_rate",
+    "occupancy_rate",
+    "qa_score",
+]
 DURATION_COLUMNS = ["asa_seconds", "aht_seconds"]
 COUNT_COLUMNS = [
     "offered_count",
@@ -44,19 +54,21 @@ COUNT_COLUMNS = [
     "abandoned_count",
     "short_abandoned_count",
     "answered_within_sl_count",
+    "vip_offered_count",
+    "vip_answered_count",
+    "vip_answered_within_sl_count",
 ]
+OTHER_NON_NEGATIVE_COLUMNS = ["forecast_wape"]
 # (larger, smaller): the smaller count is a subset of the larger one.
 SUBSET_PAIRS = [
     ("offered_count", "answered_count"),
     ("offered_count", "abandoned_count"),
     ("abandoned_count", "short_abandoned_count"),
     ("answered_count", "answered_within_sl_count"),
+    ("vip_offered_count", "vip_answered_count"),
+    ("vip_answered_count", "vip_answered_within_sl_count"),
 ]
-# Local dates run up to 14 hours ahead of UTC (Pacific/Kiritimati).
-MAX_DAYS_AHEAD_OF_UTC = 1
-
-BLOCKING = {"severity": "blocking", "owner": "callops"}
-WARNING = {"severity": "warning", "owner": "callops"}
+BLOCKING, WARNING = suites.BLOCKING, suites.WARNING
 
 
 def candidate_sql(partitions: str) -> str:
@@ -93,37 +105,9 @@ def candidate_sql(partitions: str) -> str:
 
 def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
     """The suite, with "the future" measured from ``as_of`` (default: today, UTC)."""
-    as_of = as_of or dt.datetime.now(dt.UTC).date()
-    latest = pd.Timestamp(as_of + dt.timedelta(days=MAX_DAYS_AHEAD_OF_UTC))
-    expectations = []
-    for column in RATE_COLUMNS:
-        expectations.append(
-            gx.expectations.ExpectColumnValuesToBeBetween(
-                column=column, min_value=0, max_value=1, notes=f"{column} is a 0-1 rate", meta=BLOCKING
-            )
-        )
-    for column in COUNT_COLUMNS + DURATION_COLUMNS:
-        expectations.append(
-            gx.expectations.ExpectColumnValuesToBeBetween(
-                column=column, min_value=0, notes=f"{column} cannot be negative", meta=BLOCKING
-            )
-        )
-    for larger, smaller in SUBSET_PAIRS:
-        expectations.append(
-            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=larger,
-                column_B=smaller,
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                notes=f"{smaller} is part of {larger}",
-                meta=BLOCKING,
-            )
-        )
-    expectations.append(
-        gx.expectations.ExpectColumnValuesToBeBetween(
-            column="kpi_date", max_value=latest, notes="no KPI date in the future", meta=BLOCKING
-        )
-    )
+    expectations = suites.ranges(RATE_COLUMNS, COUNT_COLUMNS + DURATION_COLUMNS + OTHER_NON_NEGATIVE_COLUMNS)
+    expectations += suites.subsets(SUBSET_PAIRS)
+    expectations += suites.not_in_future("kpi_date", as_of)
     expectations += [
         gx.expectations.ExpectColumnValuesToBeInSet(
             column="is_volume_within_blocking_band",

@@ -420,14 +420,13 @@ def validate_marts(run_id: str) -> dict:
         outcome = gate.validate_candidates(con)
         blocking, warnings = outcome.blocking, outcome.warnings
         status = "failed" if blocking else ("warning" if warnings else "success")
-        con.executemany(
-            "insert into ops.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [run_id, r.table, r.check, r.column, r.severity, r.success, r.unexpected_count,
-                 r.failing_keys[:100], r.notes, started]
-                for r in outcome.results
-            ],
-        )
+        rows = [
+            [run_id, r.table, r.check, r.column, r.severity, r.success, r.unexpected_count,
+             r.failing_keys[:100], r.notes, started]
+            for r in outcome.results
+        ]
+        if rows:  # none when no gated mart has a row on the changed days (or nothing changed)
+            con.executemany("insert into ops.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         if not blocking:
             con.execute(
                 "update ops.changed_partitions set validated_run_id = ? "

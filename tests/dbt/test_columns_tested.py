@@ -2,8 +2,10 @@
 
 A column counts as tested when a data test attached to its model names it: a column-level
 test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a model-level
-test that lists it (unique_combination_of_columns). Unit tests do not count: they check a
-formula on hand-made rows, not the data of every build.
+test that lists it (unique_combination_of_columns), or, for a published mart, an expectation
+of its Great Expectations gate suite (expectations/suites/: the marts' ranges are checked
+there, not in dbt). Unit tests do not count: they check a formula on hand-made rows, not the
+data of every build.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from collections import defaultdict
 
 from callops import dbt, settings, warehouse
+from callops.quality import gate, suites
 
 
 def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
@@ -26,12 +29,23 @@ def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
     return named
 
 
+def columns_named_by_gate_suites() -> dict[str, set[str]]:
+    """Mart unique_id -> lower-cased names of the columns its gate suite checks."""
+    return {
+        f"model.callops.{module.TABLE}": {column.lower() for column in suites.checked_columns(module.build_suite())}
+        for module in gate.suite_modules()
+    }
+
+
 def test_every_described_column_has_a_data_test(home):
     warehouse.connect().close()
     parsed = dbt.invoke("parse")
     assert parsed.success, parsed.error
     manifest = json.loads((settings.dbt_work_dir() / "target" / "manifest.json").read_text())
     named = columns_named_by_tests(manifest)
+    for unique_id, columns in columns_named_by_gate_suites().items():
+        assert unique_id in manifest["nodes"], f"the gate suite of {unique_id} names no model"
+        named[unique_id] |= columns
     models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
     assert len(models) > 30, "the project should have been parsed"
     # the check sees column-level tests, and a column only a grain test lists

@@ -34,6 +34,14 @@ def good_frame() -> pd.DataFrame:
             "asa_seconds": [20.0, None, 27.5],
             "aht_seconds": [350.0, None, 100.0],
             "vip_service_level_rate": [1.0, None, 0.5],
+            "vip_offered_count": [2, 0, 2],
+            "vip_answered_count": [1, 0, 2],
+            "vip_answered_within_sl_count": [1, 0, 1],
+            "csat_rate": [0.8, None, None],
+            "fcr_rate": [0.7, None, 0.5],
+            "occupancy_rate": [0.85, None, 0.6],
+            "qa_score": [0.9, None, None],
+            "forecast_wape": [0.12, None, 0.3],
             "unrostered_agent_count": [0, 0, None],
             "is_volume_within_blocking_band": [True, None, True],
             "is_volume_within_warning_band": [True, None, True],
@@ -49,8 +57,8 @@ def failed(results) -> dict[tuple[str, str | None], list[str]]:
 def test_good_table_passes(suite):
     results = gate.validate_frame(suite, good_frame(), AS_OF)
     assert failed(results) == {}
-    assert len(results) == 20
-    assert sum(r.severity == "blocking" for r in results) == 18
+    assert len(results) == 30
+    assert sum(r.severity == "blocking" for r in results) == 28
 
 
 def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(suite):
@@ -60,6 +68,8 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
     frame.loc[2, "vip_service_level_rate"] = 1.5
     frame.loc[2, "answered_count"] = 7  # more answered than offered
     frame.loc[1, "kpi_date"] = pd.Timestamp("2026-04-05")  # in the future
+    frame.loc[0, "occupancy_rate"] = 1.2
+    frame.loc[2, "vip_answered_within_sl_count"] = 3  # more within SL than answered
     results = failed(gate.validate_frame(suite, frame, AS_OF))
     assert results == {
         ("expect_column_values_to_be_between", "service_level_rate"): ["a 2026-03-29"],
@@ -67,6 +77,10 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
         ("expect_column_values_to_be_between", "vip_service_level_rate"): ["b 2026-03-30"],
         ("expect_column_pair_values_a_to_be_greater_than_b", "offered_count/answered_count"): ["b 2026-03-30"],
         ("expect_column_values_to_be_between", "kpi_date"): ["a 2026-04-05"],
+        ("expect_column_values_to_be_between", "occupancy_rate"): ["a 2026-03-29"],
+        ("expect_column_pair_values_a_to_be_greater_than_b", "vip_answered_count/vip_answered_within_sl_count"): [
+            "b 2026-03-30"
+        ],
     }
 
 

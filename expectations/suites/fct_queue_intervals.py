@@ -1,0 +1,64 @@
+"""Publish gate for ``marts.fct_queue_intervals`` (one row per tenant x queue x interval).
+
+Owner: callops. dbt owns the table's structure (keys, relationships, accepted values); this suite
+owns its ranges: rates within [0, 1], counts, seconds, agents and money never negative, a part never
+above its whole, no interval_start_at in the future. All blocking. It runs on the changed tenant-
+days (callops.quality.gate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from callops.quality import suites
+
+TABLE = "fct_queue_intervals"
+KEY_COLUMNS = ["tenant_id", "queue_id", "interval_start_at"]
+PARTITION_COLUMNS = ("tenant_id", "interval_start_at")
+PARTITION_GRAIN = "day"
+RATE_COLUMNS = [
+    "abandon_rate",
+    "adherence_rate",
+    "answer_rate",
+    "occupancy_rate",
+    "service_level_rate",
+    "shrinkage_rate",
+]
+NON_NEGATIVE_COLUMNS = [
+    "abandoned_count",
+    "abandoned_within_sl_count",
+    "aht_seconds",
+    "answered_count",
+    "answered_within_sl_count",
+    "asa_seconds",
+    "available_agents",
+    "erlang_a_agents",
+    "erlang_c_agents",
+    "forecast_aht_seconds",
+    "forecast_offered_count",
+    "interval_minutes",
+    "logged_in_agents",
+    "observed_patience_seconds",
+    "offered_count",
+    "required_agents_with_shrinkage",
+    "scheduled_agents",
+    "service_level_seconds",
+    "short_abandoned_count",
+]
+SUBSET_PAIRS = [
+    ("offered_count", "answered_count"),
+    ("offered_count", "abandoned_count"),
+    ("abandoned_count", "short_abandoned_count"),
+    ("answered_count", "answered_within_sl_count"),
+]
+
+
+def build_suite(as_of: dt.date | None = None):
+    return suites.build(
+        TABLE,
+        rates=RATE_COLUMNS,
+        non_negative=NON_NEGATIVE_COLUMNS,
+        subset_pairs=SUBSET_PAIRS,
+        past_column="interval_start_at",
+        as_of=as_of,
+    )

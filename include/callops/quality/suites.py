@@ -1,0 +1,107 @@
+"""The expectations every gated mart shares, for the suite modules of ``expectations/suites/``.
+
+A suite module names its table's 0-1 rates, its values that cannot be negative (counts, seconds,
+agents, money), other bounds, and the pairs where one count is part of another; ``build`` turns them
+into a Great Expectations suite whose expectations carry their severity in ``meta`` (callops.quality.gate).
+dbt keeps the structure of the same tables (keys, relationships, accepted values); a range is checked
+here only, never in both places.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+import great_expectations as gx
+import pandas as pd
+
+BLOCKING = {"severity": "blocking", "owner": "callops"}
+WARNING = {"severity": "warning", "owner": "callops"}
+# Local dates run up to 14 hours ahead of UTC (Pacific/Kiritimati).
+MAX_DAYS_AHEAD_OF_UTC = 1
+
+
+def latest_allowed(as_of: dt.date | None = None) -> pd.Timestamp:
+    """The latest date or time a past figure may carry: tomorrow, UTC, for the zones ahead of it."""
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    return pd.Timestamp(as_of + dt.timedelta(days=MAX_DAYS_AHEAD_OF_UTC))
+
+
+def ranges(
+    rates: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    bounded: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> list:
+    """Blocking range expectations: rates within [0, 1], values >= 0, and other (min, max) bounds."""
+    expectations = [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=0, max_value=1, notes=f"{column} is a 0-1 rate", meta=BLOCKING
+        )
+        for column in rates
+    ]
+    expectations += [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=0, notes=f"{column} cannot be negative", meta=BLOCKING
+        )
+        for column in non_negative
+    ]
+    expectations += [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=low, max_value=high, notes=f"{column} lies within [{low}, {high}]", meta=BLOCKING
+        )
+        for column, (low, high) in (bounded or {}).items()
+    ]
+    return expectations
+
+
+def subsets(pairs: Iterable[tuple[str, str]]) -> list:
+    """Blocking: in each (larger, smaller) pair the smaller count is part of the larger one."""
+    return [
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=larger,
+            column_B=smaller,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            notes=f"{smaller} is part of {larger}",
+            meta=BLOCKING,
+        )
+        for larger, smaller in pairs
+    ]
+
+
+def not_in_future(column: str, as_of: dt.date | None = None) -> list:
+    """Blocking: a past figure's date or time is not in the future (a timezone or date-format slip)."""
+    return [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, max_value=latest_allowed(as_of), notes=f"no {column} in the future", meta=BLOCKING
+        )
+    ]
+
+
+def build(
+    table: str,
+    *,
+    rates: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    bounded: Mapping[str, tuple[float | None, float | None]] | None = None,
+    subset_pairs: Iterable[tuple[str, str]] = (),
+    past_column: str | None = None,
+    as_of: dt.date | None = None,
+    more: Iterable = (),
+) -> gx.ExpectationSuite:
+    """One table's suite: its ranges, subset pairs, no future date, and any ``more`` expectations."""
+    expectations = ranges(rates, non_negative, bounded) + subsets(subset_pairs)
+    if past_column:
+        expectations += not_in_future(past_column, as_of)
+    return gx.ExpectationSuite(name=table, expectations=[*expectations, *more])
+
+
+def checked_columns(suite: gx.ExpectationSuite) -> set[str]:
+    """The columns a suite's expectations name (tests/dbt/test_columns_tested.py counts them as tested)."""
+    named: set[str] = set()
+    for expectation in suite.expectations:
+        for key in ("column", "column_A", "column_B"):
+            value = getattr(expectation, key, None)
+            if value:
+                named.add(value)
+    return named

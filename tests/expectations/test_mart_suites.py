@@ -1,0 +1,78 @@
+"""The publish gates of every other mart (expectations/suites/): a sound row passes; a rate above 1,
+a negative count or duration, a part above its whole and a date in the future each fail exactly their
+check and name the row's keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from callops.quality import gate, suites
+
+AS_OF = dt.date(2026, 3, 31)
+MODULES = {m.TABLE: m for m in gate.suite_modules() if m.TABLE != "rpt_daily_kpis"}  # its own test file
+
+
+def sound_row(module) -> dict:
+    """One row every check of the suite accepts: keys, rates 0.5, other values 1 (a part equals its whole)."""
+    row: dict = {key: "k" for key in module.KEY_COLUMNS}
+    for key in module.KEY_COLUMNS:
+        if key.endswith("_date"):
+            row[key] = pd.Timestamp("2026-03-02")
+        elif key.endswith("_at"):
+            row[key] = pd.Timestamp("2026-03-02 09:30")
+    row |= {column: 0.5 for column in module.RATE_COLUMNS}
+    row |= {column: 1.0 for column in module.NON_NEGATIVE_COLUMNS}
+    row |= {column: (low + high) / 2 for column, (low, high) in getattr(module, "BOUNDED_COLUMNS", {}).items()}
+    return row
+
+
+def failed(module, frame) -> dict[tuple[str, str | None], list[str]]:
+    return {(r.check, r.column): r.failing_keys for r in gate.validate_frame(module, frame, AS_OF) if not r.success}
+
+
+def test_every_published_mart_has_a_gate_suite():
+    assert set(MODULES) == {
+        "fct_queue_intervals", "fct_forecast_accuracy_daily", "fct_staffing_plan", "rpt_capacity_daily",
+        "fct_contact_value_daily", "fct_campaign_daily", "fct_agent_quality_monthly", "fct_qa_criteria_monthly",
+        "fct_evaluator_calibration", "fct_headcount_monthly", "fct_headcount_monthly_by_team",
+    }  # fmt: skip
+    for module in MODULES.values():
+        assert module.PARTITION_GRAIN in ("day", "month", "tenant")
+        assert all(e.meta["severity"] == "blocking" for e in module.build_suite(AS_OF).expectations)
+
+
+@pytest.mark.parametrize("table", sorted(MODULES))
+def test_a_sound_row_passes_and_each_kind_of_damage_fails_its_own_check(table):
+    module = MODULES[table]
+    good = pd.DataFrame([sound_row(module), sound_row(module) | {module.KEY_COLUMNS[0]: "other"}])
+    assert failed(module, good) == {}
+    checked = suites.checked_columns(module.build_suite(AS_OF))
+    assert checked >= set(module.RATE_COLUMNS) | set(module.NON_NEGATIVE_COLUMNS)
+
+    bad = good.copy()
+    expected = {}
+    keys = gate._format_key(bad.iloc[0].to_dict(), module.KEY_COLUMNS)
+    if module.RATE_COLUMNS:
+        bad.loc[0, module.RATE_COLUMNS[0]] = 40.0  # a percentage slipped in
+        expected[("expect_column_values_to_be_between", module.RATE_COLUMNS[0])] = [keys]
+    pairs = getattr(module, "SUBSET_PAIRS", [])
+    in_pairs = {column for pair in pairs for column in pair}
+    negative = next(c for c in module.NON_NEGATIVE_COLUMNS if c not in in_pairs)
+    bad.loc[0, negative] = -3.0
+    expected[("expect_column_values_to_be_between", negative)] = [keys]
+    if pairs:
+        larger, smaller = pairs[0]
+        bad.loc[0, smaller] = 2.0  # more of the part than of the whole
+        expected[("expect_column_pair_values_a_to_be_greater_than_b", f"{larger}/{smaller}")] = [keys]
+    past = next((e.column for e in module.build_suite(AS_OF).expectations if e.notes and "in the future" in e.notes),
+                None)  # fmt: skip
+    if past:
+        bad.loc[0, past] = pd.Timestamp("2026-04-05")
+        expected[("expect_column_values_to_be_between", past)] = [gate._format_key(bad.iloc[0].to_dict(),
+                                                                                   module.KEY_COLUMNS)]
+        for check in list(expected):
+            expected[check] = expected[("expect_column_values_to_be_between", past)]
+    assert failed(module, bad) == expected
