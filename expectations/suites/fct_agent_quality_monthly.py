@@ -9,10 +9,6 @@ changed tenant-days (callops.quality.gate).
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_agent_quality_monthly"
 KEY_COLUMNS = ["tenant_id", "month_start_date", "grain", "team_id", "agent_id"]
 PARTITION_COLUMNS = ("tenant_id", "month_start_date")
@@ -42,14 +38,4 @@ SUBSET_PAIRS = [
     ("survey_count", "top_two_box_count"),
     ("fcr_contact_count", "fcr_resolved_count"),
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        subset_pairs=SUBSET_PAIRS,
-        past_column="month_start_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "month_start_date"

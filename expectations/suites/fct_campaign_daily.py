@@ -7,10 +7,6 @@ offer_date in the future. All blocking. It runs on the changed tenant-days (call
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_campaign_daily"
 KEY_COLUMNS = ["tenant_id", "campaign_id", "offer_date"]
 PARTITION_COLUMNS = ("tenant_id", "offer_date")
@@ -35,13 +31,4 @@ NON_NEGATIVE_COLUMNS = [
     "shown_count",
     "staff_cost",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        past_column="offer_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "offer_date"

@@ -8,10 +8,6 @@ above its whole, no contact_date in the future. All blocking. It runs on the cha
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_contact_value_daily"
 KEY_COLUMNS = ["tenant_id", "contact_date", "value_tier"]
 PARTITION_COLUMNS = ("tenant_id", "contact_date")
@@ -34,14 +30,4 @@ SUBSET_PAIRS = [
     ("offered_count", "answered_count"),
     ("offered_count", "abandoned_count"),
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        subset_pairs=SUBSET_PAIRS,
-        past_column="contact_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "contact_date"

@@ -10,10 +10,6 @@ blocking. It runs on every row of the tenants with a change (callops.quality.gat
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_evaluator_calibration"
 KEY_COLUMNS = ["tenant_id", "calibration_id", "evaluator_id"]
 PARTITION_COLUMNS = ("tenant_id", None)
@@ -26,13 +22,3 @@ NON_NEGATIVE_COLUMNS = [
     "not_applicable_mismatch_count",
 ]
 BOUNDED_COLUMNS = {"signed_bias": (-1, 1)}
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        bounded=BOUNDED_COLUMNS,
-        as_of=as_of,
-    )

@@ -8,10 +8,6 @@ above its whole, no forecast_date in the future. All blocking. It runs on the ch
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_forecast_accuracy_daily"
 KEY_COLUMNS = ["tenant_id", "queue_id", "forecast_date"]
 PARTITION_COLUMNS = ("tenant_id", "forecast_date")
@@ -35,14 +31,4 @@ NON_NEGATIVE_COLUMNS = [
 SUBSET_PAIRS = [
     ("interval_count", "aht_interval_count"),
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        subset_pairs=SUBSET_PAIRS,
-        past_column="forecast_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "forecast_date"

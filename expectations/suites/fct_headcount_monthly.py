@@ -10,10 +10,6 @@ month_start_date in the future. All blocking. It runs on every row of the tenant
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_headcount_monthly"
 KEY_COLUMNS = ["tenant_id", "month_start_date"]
 PARTITION_COLUMNS = ("tenant_id", None)
@@ -39,13 +35,4 @@ NON_NEGATIVE_COLUMNS = [
     "trained_evaluation_count",
     "untrained_evaluation_count",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        past_column="month_start_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "month_start_date"

@@ -11,10 +11,6 @@ month_start_date in the future. All blocking. It runs on every row of the tenant
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_headcount_monthly_by_team"
 KEY_COLUMNS = ["tenant_id", "month_start_date", "team_id", "employment_type"]
 PARTITION_COLUMNS = ("tenant_id", None)
@@ -33,13 +29,4 @@ NON_NEGATIVE_COLUMNS = [
     "tenure_over_2_years_count",
     "tenure_under_3_months_count",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        past_column="month_start_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "month_start_date"

@@ -8,10 +8,6 @@ month_start_date in the future. All blocking. It runs on the months of the chang
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_qa_criteria_monthly"
 KEY_COLUMNS = ["tenant_id", "month_start_date", "form_id", "criterion_id"]
 PARTITION_COLUMNS = ("tenant_id", "month_start_date")
@@ -31,13 +27,4 @@ NON_NEGATIVE_COLUMNS = [
     "tenured_evaluation_count",
     "tenured_failure_count",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        past_column="month_start_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "month_start_date"

@@ -8,10 +8,6 @@ days (callops.quality.gate).
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_queue_intervals"
 KEY_COLUMNS = ["tenant_id", "queue_id", "interval_start_at"]
 PARTITION_COLUMNS = ("tenant_id", "interval_start_at")
@@ -51,14 +47,4 @@ SUBSET_PAIRS = [
     ("abandoned_count", "short_abandoned_count"),
     ("answered_count", "answered_within_sl_count"),
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        subset_pairs=SUBSET_PAIRS,
-        past_column="interval_start_at",
-        as_of=as_of,
-    )
+PAST_COLUMN = "interval_start_at"

@@ -11,10 +11,6 @@ blocking. It runs on every row of the tenants with a change (callops.quality.gat
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "fct_staffing_plan"
 KEY_COLUMNS = ["tenant_id", "queue_id", "interval_start_at"]
 PARTITION_COLUMNS = ("tenant_id", None)
@@ -33,12 +29,3 @@ NON_NEGATIVE_COLUMNS = [
     "required_agents_with_shrinkage",
     "service_level_seconds",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        as_of=as_of,
-    )

@@ -8,10 +8,6 @@ capacity_date in the future. All blocking. It runs on the changed tenant-days
 
 from __future__ import annotations
 
-import datetime as dt
-
-from callops.quality import suites
-
 TABLE = "rpt_capacity_daily"
 KEY_COLUMNS = ["tenant_id", "capacity_date"]
 PARTITION_COLUMNS = ("tenant_id", "capacity_date")
@@ -36,13 +32,4 @@ NON_NEGATIVE_COLUMNS = [
     "shift_seconds",
     "workload_seconds",
 ]
-
-
-def build_suite(as_of: dt.date | None = None):
-    return suites.build(
-        TABLE,
-        rates=RATE_COLUMNS,
-        non_negative=NON_NEGATIVE_COLUMNS,
-        past_column="capacity_date",
-        as_of=as_of,
-    )
+PAST_COLUMN = "capacity_date"

@@ -395,7 +395,10 @@ def build_marts(run_id: str) -> dict:
         with warehouse.connection() as con:
             plan = incremental.plan(con)
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
-        result = dbt.DbtResult(success=True) if plan.is_empty else dbt.build(*plan.dbt_args(), *plan.selection(), build_plan=plan.encoded())
+        if plan.is_empty:
+            result = dbt.DbtResult(success=True)
+        else:
+            result = dbt.build(*plan.dbt_args(), *plan.selection(), build_plan=plan.encoded())
         detail = dataclasses.asdict(result) | {"plan": plan.describe()}
         with warehouse.connection() as con:
             record_step(con, run_id, "build", "success" if result.success else "failed", detail)

@@ -32,7 +32,7 @@ def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
 def columns_named_by_gate_suites() -> dict[str, set[str]]:
     """Mart unique_id -> lower-cased names of the columns its gate suite checks."""
     return {
-        f"model.callops.{module.TABLE}": {column.lower() for column in suites.checked_columns(module.build_suite())}
+        f"model.callops.{module.TABLE}": {column.lower() for column in suites.checked_columns(suites.suite_of(module))}
         for module in gate.suite_modules()
     }
 

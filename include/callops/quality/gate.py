@@ -1,7 +1,8 @@
 """Run the Great Expectations suites of ``expectations/suites/`` on the candidate marts.
 
 One suite module per gated table (``expectations/suites/<table>.py``) exposing
-``TABLE``, ``KEY_COLUMNS`` and ``build_suite(as_of)``. Candidates are read from
+``TABLE``, ``KEY_COLUMNS`` and its checks, declared or as ``build_suite(as_of)``
+(callops.quality.suites). Candidates are read from
 the build warehouse into small DataFrames (marts are aggregates) and validated
 with an ephemeral context; results name the check, the severity and the keys
 (tenant, day) of the failing rows.
@@ -19,6 +20,7 @@ from types import ModuleType
 import duckdb
 
 from callops import settings
+from callops.quality import suites
 
 MAX_KEYS_REPORTED = 10
 
@@ -62,7 +64,7 @@ def run_suite(module: ModuleType, frame, as_of: dt.date | None = None):
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
-    suite = context.suites.add(module.build_suite(as_of))
+    suite = context.suites.add(suites.suite_of(module, as_of))
     batch_definition = (
         context.data_sources.add_pandas(f"candidate_{module.TABLE}")
         .add_dataframe_asset(module.TABLE)

@@ -1,8 +1,11 @@
 """The expectations every gated mart shares, for the suite modules of ``expectations/suites/``.
 
-A suite module names its table's 0-1 rates, its values that cannot be negative (counts, seconds,
-agents, money), other bounds, and the pairs where one count is part of another; ``build`` turns them
-into a Great Expectations suite whose expectations carry their severity in ``meta`` (callops.quality.gate).
+A suite module declares its table's 0-1 rates (``RATE_COLUMNS``), its values that cannot be negative
+(``NON_NEGATIVE_COLUMNS``: counts, seconds, agents, money), other bounds (``BOUNDED_COLUMNS``), the
+pairs where one count is part of another (``SUBSET_PAIRS``) and the date of a past figure
+(``PAST_COLUMN``); ``suite_of`` turns them into a Great Expectations suite whose expectations carry
+their severity in ``meta`` (callops.quality.gate). A module with checks of its own writes
+``build_suite(as_of)`` instead, from ``ranges``, ``subsets`` and ``not_in_future``.
 dbt keeps the structure of the same tables (keys, relationships, accepted values); a range is checked
 here only, never in both places.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from types import ModuleType
 
 import great_expectations as gx
 import pandas as pd
@@ -94,6 +98,21 @@ def build(
     if past_column:
         expectations += not_in_future(past_column, as_of)
     return gx.ExpectationSuite(name=table, expectations=[*expectations, *more])
+
+
+def suite_of(module: ModuleType, as_of: dt.date | None = None) -> gx.ExpectationSuite:
+    """A suite module's suite: its own ``build_suite``, else ``build`` from its declarations."""
+    if hasattr(module, "build_suite"):
+        return module.build_suite(as_of)
+    return build(
+        module.TABLE,
+        rates=getattr(module, "RATE_COLUMNS", ()),
+        non_negative=getattr(module, "NON_NEGATIVE_COLUMNS", ()),
+        bounded=getattr(module, "BOUNDED_COLUMNS", None),
+        subset_pairs=getattr(module, "SUBSET_PAIRS", ()),
+        past_column=getattr(module, "PAST_COLUMN", None),
+        as_of=as_of,
+    )
 
 
 def checked_columns(suite: gx.ExpectationSuite) -> set[str]:
