@@ -39,16 +39,29 @@
 #}
 with
 
-queue_log_events as (
+queue_log_events as not materialized (
 
     select * from {{ ref('stg_asterisk__queue_log_events') }}
     where {{ in_build_window('event_at', before=1, after=1) }}
 
 ),
 
-call_events as (
+call_events as not materialized (
 
-    select *
+    select
+        tenant_id,
+        callid,
+        queue_id,
+        agent_id,
+        event,
+        event_at,
+        caller_id_hash,
+        wait_seconds,
+        talk_seconds,
+        file_id,
+        delivery_date,
+        source_line,
+        loaded_at
     from queue_log_events
     where
         callid is not null
@@ -75,7 +88,48 @@ dialled_numbers as (
 
 ),
 
-numbered_visits as (
+{#
+    A visit runs from one ENTERQUEUE to the next of the same callid x queue
+    (events before the first ENTERQUEUE form visit 0). Almost every callid x
+    queue is one visit: its events are grouped directly. Only the few that
+    re-entered the queue, or have events before their ENTERQUEUE, are split
+    into visits by a running count of ENTERQUEUEs (a window over their events
+    alone: sorting every event of a backfill would cost more than the rest of
+    the model).
+#}
+call_queues as (
+
+    select
+        tenant_id,
+        callid,
+        queue_id,
+        count(*) filter (where event = 'ENTERQUEUE') as enqueue_count,
+        min(event_at) filter (where event = 'ENTERQUEUE') as first_enqueued_at,
+        min(event_at) as first_event_at
+    from call_events
+    group by 1, 2, 3
+
+),
+
+revisited_call_queues as (
+
+    select tenant_id, callid, queue_id
+    from call_queues
+    where
+        enqueue_count > 1
+        or (enqueue_count = 1 and first_event_at < first_enqueued_at)
+
+),
+
+visit_events as (
+
+    select
+        *,
+        cast(null as bigint) as visit_number
+    from call_events
+    anti join revisited_call_queues using (tenant_id, callid, queue_id)
+
+    union all by name
 
     select
         *,
@@ -87,17 +141,7 @@ numbered_visits as (
             rows between unbounded preceding and current row
         ) as visit_number
     from call_events
-
-),
-
-visit_events as (
-
-    select
-        *,
-        max(event_at) over (
-            partition by tenant_id, callid, queue_id, visit_number
-        ) as last_event_at
-    from numbered_visits
+    semi join revisited_call_queues using (tenant_id, callid, queue_id)
 
 ),
 
@@ -109,18 +153,15 @@ flagged_events as (
             'COMPLETECALLER', 'COMPLETEAGENT', 'BLINDTRANSFER',
             'ATTENDEDTRANSFER', 'TRANSFER'
         ) as is_answered_end,
-        (
-            event in (
-                'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY',
-                'WITHDRAW', 'SYSCOMPAT'
-            )
-            or (event = 'AGENTDUMP' and event_at = last_event_at)
-        ) as is_unanswered_end
+        event in (
+            'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY',
+            'WITHDRAW', 'SYSCOMPAT'
+        ) as is_exit
     from visit_events
 
 ),
 
-visits as (
+grouped_visits as (
 
     select
         tenant_id,
@@ -155,13 +196,13 @@ visits as (
             where is_answered_end
         ) as talk_seconds,
 
-        max(event_at) filter (where is_unanswered_end) as exited_at,
-        arg_max_null(event, event_at) filter (
-            where is_unanswered_end
-        ) as exit_event,
+        max(event_at) filter (where is_exit) as left_at,
+        arg_max_null(event, event_at) filter (where is_exit) as left_event,
         arg_max_null(wait_seconds, event_at) filter (
-            where is_unanswered_end
-        ) as exit_wait_seconds,
+            where is_exit
+        ) as left_wait_seconds,
+        max(event_at) filter (where event = 'AGENTDUMP') as dumped_at,
+        max(event_at) as last_event_at,
 
         count(*) filter (where event = 'RINGNOANSWER') as ring_no_answer_count,
 
@@ -171,6 +212,37 @@ visits as (
         max(loaded_at) as loaded_at
     from flagged_events
     group by 1, 2, 3, 4
+
+),
+
+visits as (
+
+    {#
+        AGENTDUMP (the member hung up during the announcement) ends the visit
+        only when nothing follows it; it carries no waittime.
+    #}
+    select
+        * exclude (
+            visit_number, left_at, left_event, left_wait_seconds, dumped_at,
+            last_event_at
+        ),
+        coalesce(
+            visit_number, case when enqueued_at is null then 0 else 1 end
+        ) as visit_number,
+        case when is_dumped then dumped_at else left_at end as exited_at,
+        case when is_dumped then 'AGENTDUMP' else left_event end as exit_event,
+        case when not is_dumped then left_wait_seconds end
+            as exit_wait_seconds
+    from (
+        select
+            *,
+            coalesce(
+                dumped_at = last_event_at
+                and (left_at is null or dumped_at > left_at),
+                false
+            ) as is_dumped
+        from grouped_visits
+    )
 
 ),
 
