@@ -65,12 +65,35 @@ def invoke(*args: str, build_plan: str = "") -> DbtResult:
         _release_warehouse()
     results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []
     failures = [
-        f"{r.node.resource_type} {r.node.name}: {r.status}" + (f" ({r.message})" if r.message else "")
+        f"{r.node.resource_type} {r.node.name}: {r.status}"
+        + (f" ({r.message})" if r.message else "")
+        + _failing_rows(r)
         for r in results
         if str(r.status) in FAILED_STATUSES
     ]
     error = str(outcome.exception) if outcome.exception else None
     return DbtResult(success=bool(outcome.success), nodes=len(results), failures=failures, error=error)
+
+
+FAILING_ROWS_SHOWN = 5
+
+
+def _failing_rows(result) -> str:
+    """What a failed data test found, e.g. "; found: column_name=agent_id, null_rows=3" (a model-level
+    test such as not_null_columns names its failing column only in its rows). Empty for anything else."""
+    code = getattr(result.node, "compiled_code", None)
+    if str(result.status) != "fail" or result.node.resource_type != "test" or not code:
+        return ""
+    from callops import warehouse
+
+    try:
+        with warehouse.connection(read_only=True) as con:
+            cursor = con.execute(f"select * from ({code}) limit {FAILING_ROWS_SHOWN}")
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+    except Exception:  # the message above still names the test; the rows are a courtesy
+        return ""
+    return "; found: " + " | ".join(", ".join(f"{n}={v}" for n, v in zip(names, row)) for row in rows)
 
 
 def _release_warehouse() -> None:

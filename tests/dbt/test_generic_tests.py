@@ -65,3 +65,25 @@ def test_not_blank_fails_empty_and_padded_text_and_lets_nulls_pass(home):
     model = "(select * from (values ('a b'), (''), (' b'), ('c '), (null)) as t(name))"
     failing = run_inline('{{ test_not_blank(model="' + model + '", column_name="name") }}')
     assert sorted(row[0] for row in failing) == ["", " b", "c "]
+
+
+def test_not_null_columns_names_each_column_holding_nulls_with_its_count(home):
+    model = "(select * from (values (1, null, 'x'), (null, null, 'y'), (3, 4, 'z')) as t(a, b, c))"
+    failing = run_inline('{{ test_not_null_columns(model="' + model + '", columns=["a", "b", "c"]) }}')
+    assert sorted(failing) == [("a", 1), ("b", 2)]
+    assert run_inline('{{ test_not_null_columns(model="' + model + '", columns=["c"]) }}') == []
+
+
+def test_a_failed_data_test_reports_the_rows_it_found(home):
+    """A model-level test names its failing column only in its rows: callops.dbt quotes them."""
+    from types import SimpleNamespace
+
+    warehouse.connect().close()
+    node = SimpleNamespace(
+        resource_type="test",
+        name="not_null_columns_x",
+        compiled_code="select * from (values ('agent_id', 3), ('queue_id', 1)) as t(column_name, null_rows)",
+    )
+    found = dbt._failing_rows(SimpleNamespace(status="fail", node=node))
+    assert found == "; found: column_name=agent_id, null_rows=3 | column_name=queue_id, null_rows=1"
+    assert dbt._failing_rows(SimpleNamespace(status="error", node=node)) == ""
