@@ -2,17 +2,31 @@
     Fails for every combination of the given columns that occurs more than
     once (a grain test for multi-column keys; dbt_utils is not installable
     offline). Nulls compare equal, so a null key part cannot hide a duplicate.
+    Only the keys whose hash repeats are grouped by their values: a table of
+    millions of unique keys is checked by grouping one integer per row.
 #}
 {% test unique_combination_of_columns(model, combination_of_columns) %}
 
+{%- set key = combination_of_columns | join(', ') -%}
+
 with
+
+repeated_hashes as (
+
+    select hash({{ key }}) as key_hash
+    from {{ model }}
+    group by 1
+    having count(*) > 1
+
+),
 
 grouped as (
 
     select
-        {{ combination_of_columns | join(', ') }},
+        {{ key }},
         count(*) as row_count
     from {{ model }}
+    where hash({{ key }}) in (select key_hash from repeated_hashes)
     group by all
     having count(*) > 1
 
