@@ -30,3 +30,30 @@
         where gate_status = 'held'
     )
 {%- endmacro %}
+
+
+{#
+    SQL: the rows of `rows` (a relation or a parenthesised query), one per
+    `identity` (a list of SQL expressions; nulls compare equal): the first by
+    `order_by`. Only rows whose identity hash repeats are ranked; the rest
+    (almost every row: a record delivered once) pass through without the
+    sort a window over every row of a backfill would cost. Read three times,
+    so `rows` should be a plain filtered scan.
+#}
+{% macro one_row_per(rows, identity, order_by) -%}
+    {%- set key = identity | join(', ') -%}
+    (
+        with repeated as (
+            select hash({{ key }}) as identity_hash
+            from {{ rows }} as candidate_rows
+            group by 1
+            having count(*) > 1
+        )
+        select * from {{ rows }} as single_rows
+        where hash({{ key }}) not in (select identity_hash from repeated)
+        union all
+        select * from {{ rows }} as repeated_rows
+        where hash({{ key }}) in (select identity_hash from repeated)
+        qualify row_number() over (partition by {{ key }} order by {{ order_by }}) = 1
+    )
+{%- endmacro %}

@@ -23,22 +23,9 @@
     number of ENTERQUEUE pseudonymised. The clear caller number and name
     (data2, data4 of ENTERQUEUE) are not selected here.
 #}
-{%- set event_identity -%}
-    tenant_id,
-    event_at,
-    coalesce(callid, ''),
-    coalesce(queue_id, ''),
-    coalesce(agent, ''),
-    event,
-    coalesce(data, '')
-{%- endset -%}
-
-{#- read in full by each branch below (a CTE read twice would be materialised) -#}
 {%- set queue_log_events -%}
     (
-        select
-            *,
-            hash({{ event_identity }}) as event_hash
+        select *
         from ({{ admitted(source('telephony', 'queue_log_events')) }})
         where {{ in_build_window('event_at') }}
     )
@@ -46,35 +33,15 @@
 
 with
 
-{#
-    Most events arrive once: only those whose identity hash repeats (copies,
-    or in rare cases a hash collision) are ranked, so a backfill does not
-    sort every event it loaded.
-#}
-repeated as (
-
-    select tenant_id, event_at, event_hash
-    from {{ queue_log_events }} as queue_log_events
-    group by all
-    having count(*) > 1
-
-),
-
 deduplicated as (
 
-    select *
-    from {{ queue_log_events }} as queue_log_events
-    anti join repeated using (tenant_id, event_at, event_hash)
-
-    union all
-
-    select *
-    from {{ queue_log_events }} as queue_log_events
-    semi join repeated using (tenant_id, event_at, event_hash)
-    qualify row_number() over (
-        partition by {{ event_identity | indent(8) }}
-        order by loaded_at desc, file_id desc, source_line desc
-    ) = 1
+    {#- an event's identity: its whole content -#}
+    select * from {{ one_row_per(
+        queue_log_events,
+        ["tenant_id", "event_at", "coalesce(callid, '')", "coalesce(queue_id, '')",
+         "coalesce(agent, '')", "event", "coalesce(data, '')"],
+        "loaded_at desc, file_id desc, source_line desc",
+    ) }}
 
 ),
 

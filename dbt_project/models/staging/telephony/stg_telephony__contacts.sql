@@ -18,41 +18,29 @@
     entered on the UTC days its deliveries touched (every copy of a stint
     shares its entered_at, so its day).
 #}
+{#- a plain scan, read by each branch of one_row_per -#}
+{%- set unioned -%}
+    (
+        select *
+        from ({{ admitted(source('telephony', 'telephony_contacts')) }})
+        where {{ in_build_window('entered_at') }}
+
+        union all by name
+
+        select * from {{ ref('base_asterisk__queue_log_stints') }}
+        where {{ in_build_window('entered_at') }}
+    )
+{%- endset -%}
+
 with
-
-telephony_contacts as (
-
-    select *
-    from ({{ admitted(source('telephony', 'telephony_contacts')) }})
-    where {{ in_build_window('entered_at') }}
-
-),
-
-queue_log_stints as (
-
-    select * from {{ ref('base_asterisk__queue_log_stints') }}
-    where {{ in_build_window('entered_at') }}
-
-),
-
-unioned as (
-
-    select * from telephony_contacts
-    union all by name
-    select * from queue_log_stints
-
-),
 
 deduplicated as (
 
-    select *
-    from unioned
-    qualify row_number() over (
-        partition by tenant_id, contact_id, coalesce(queue_id, ''), entered_at
-        order by
-            source_updated_at desc nulls last,
-            loaded_at desc, file_id desc, source_line desc
-    ) = 1
+    select * from {{ one_row_per(
+        unioned,
+        ["tenant_id", "contact_id", "coalesce(queue_id, '')", "entered_at"],
+        "source_updated_at desc nulls last, loaded_at desc, file_id desc, source_line desc",
+    ) }}
 
 ),
 
