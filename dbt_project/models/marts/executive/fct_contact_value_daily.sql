@@ -1,21 +1,34 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'contact_date'],
+    meta={'window_column': 'contact_date', 'whole_when_changed': ['marketing']},
+) }}
+-- depends_on: {{ ref('stg_config__tenants') }} (fcr_reach_days)
+{%- set reach = fcr_reach_days(90, 3) -%}
 {#
     One row per tenant per local date per contact value tier (high_value,
     low_value, complex; int_contacts_valued): how many contacts of each tier
     came, how they were served and what they earned, so routing can expand
     high-value contacts, steer low-value ones to self-service and give complex
     ones a specialist desk (seed 003).
+    Incremental (macros/build_window.sql): rebuilds the days whose contacts
+    int_contacts_valued re-valued (the changed days and its reach after
+    them); each rebuilt day replaces all its rows (unique_key).
 #}
 with
 
 valued as (
 
     select * from {{ ref('int_contacts_valued') }}
+    where {{ in_build_window('contact_date', after=reach) }}
 
 ),
 
 contacts as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
+    where {{ in_build_window('contact_date', after=reach) }}
 
 ),
 

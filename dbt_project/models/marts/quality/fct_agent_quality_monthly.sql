@@ -1,3 +1,15 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'month_start_date'],
+    meta={
+        'window_column': 'month_start_date',
+        'window_grain': 'month',
+        'whole_when_changed': ['qa', 'hr'],
+    },
+) }}
+-- depends_on: {{ ref('stg_config__tenants') }} (fcr_reach_days)
+{%- set reach = fcr_reach_days(0, 2) -%}
 {#
     One row per tenant x local month x grain: per agent (grain 'agent'), per
     team (grain 'team', agent_id null) and per tenant (grain 'tenant',
@@ -7,31 +19,47 @@
     handled, surveyed or FCR-counted contact (DECISIONLOG "Quality marts").
     The team is the agent's team on the latest roster; a tenant without a
     roster has agent and tenant rows only.
+    Incremental (macros/build_window.sql): a telephony change rebuilds the
+    months it touched and those whose FCR flags it can change (the FCR reach
+    before it); each rebuilt month replaces all its rows (unique_key). A QA
+    or HR change rebuilds every month (an evaluation's month, a team of the
+    latest roster).
 #}
 with
 
-evaluations as (
+all_evaluations as (
 
     select * from {{ ref('int_qa_evaluations_scored') }}
+
+),
+
+evaluations as (
+
+    select * from all_evaluations
+    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
 
 ),
 
 handled as (
 
     select * from {{ ref('int_handled_stints_dated') }}
+    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
 
 ),
 
 surveys as (
 
     select * from {{ ref('int_csat_surveys_scored') }}
+    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
 
 ),
 
 contacts as (
 
     select * from {{ ref('int_contacts_repeat_flagged') }}
-    where is_answered
+    where
+        is_answered
+        and {{ in_build_window('month_start_date', before=reach, grain='month') }}
 
 ),
 
@@ -43,11 +71,13 @@ roster as (
 
 evaluated_contacts as (
 
+    {# whatever the evaluation's month: a contact handled in one month may be
+       evaluated in the next #}
     select distinct
         tenant_id,
         contact_id,
         agent_id
-    from evaluations
+    from all_evaluations
     where contact_id is not null
 
 ),
