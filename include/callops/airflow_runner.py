@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from callops import settings
-from callops.tasks import DAG_ID, WRITER_POOL
+from callops.tasks import DAG_ID, ONE_PROCESS_ENV, WRITER_POOL
 
 
 def environment() -> dict[str, str]:
@@ -38,12 +38,15 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _airflow(*args: str, log: Path | None = None) -> subprocess.CompletedProcess:
+def _airflow(
+    *args: str, log: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "airflow", *args]
+    env = {**environment(), **(extra_env or {})}
     if log is None:
-        return subprocess.run(command, env=environment(), capture_output=True, text=True)
+        return subprocess.run(command, env=env, capture_output=True, text=True)
     with log.open("a") as handle:
-        return subprocess.run(command, env=environment(), stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
 def ensure_metadata_db() -> None:
@@ -64,7 +67,9 @@ def run_pipeline(start: str, end: str, run_id: str, log: Path) -> int:
     """One DAG run of callops_pipeline for delivery days [start, end]; returns the exit code."""
     ensure_metadata_db()
     conf = {"start": start, "end": end, "callops_run_id": run_id}
-    return _airflow("dags", "test", DAG_ID, "-c", json.dumps(conf), log=log).returncode
+    # every task runs in this one process: they may prepare the next ones (callops.tasks._warm_up)
+    one_process = {ONE_PROCESS_ENV: "1"}
+    return _airflow("dags", "test", DAG_ID, "-c", json.dumps(conf), log=log, extra_env=one_process).returncode
 
 
 # --- `callops airflow` (make airflow): the scheduled DAGs, served -----------------------------------
