@@ -87,3 +87,15 @@ def test_a_failed_data_test_reports_the_rows_it_found(home):
     found = dbt._failing_rows(SimpleNamespace(status="fail", node=node))
     assert found == "; found: column_name=agent_id, null_rows=3 | column_name=queue_id, null_rows=1"
     assert dbt._failing_rows(SimpleNamespace(status="error", node=node)) == ""
+
+
+def test_one_row_per_keeps_the_first_copy_of_each_identity_and_every_single_row(home):
+    """Identity (k, q) with nulls equal; the copy with the latest v wins; rows seen once pass as they are."""
+    rows = (
+        "(select * from (values (1, 'a', 1, 'old'), (1, 'a', 2, 'new'), (2, null, 1, 'x'), (2, null, 3, 'y'),"
+        " (3, 'c', 1, 'only'), (4, 'a', 1, 'only')) as t(k, q, v, label))"
+    )
+    kept = run_inline(
+        'select k, q, label from {{ one_row_per("' + rows + '", ["k", "q"], "v desc") }} as deduplicated order by k'
+    )
+    assert kept == [(1, "a", "new"), (2, None, "y"), (3, "c", "only"), (4, "a", "only")]
