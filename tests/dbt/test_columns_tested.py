@@ -2,7 +2,7 @@
 
 A column counts as tested when a data test attached to its model names it: a column-level
 test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a model-level
-test that lists it (not_null_columns, unique_combination_of_columns), or, for a published mart, an expectation
+test that lists it (not_null_columns, row_rules, unique_combination_of_columns), or, for a published mart, an expectation
 of its Great Expectations gate suite (expectations/suites/: the marts' ranges are checked
 there, not in dbt). Unit tests do not count: they check a formula on hand-made rows, not the
 data of every build.
@@ -29,6 +29,7 @@ def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
             kwargs.get("column_name"),
             *(kwargs.get("combination_of_columns") or []),
             *(kwargs.get("columns") or []),  # not_null_columns
+            *(rule.get("column") for rule in kwargs.get("rules") or []),  # row_rules
         }
         named[node["attached_node"]] |= {column.lower() for column in columns if column}
     return named

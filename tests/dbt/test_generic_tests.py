@@ -99,3 +99,14 @@ def test_one_row_per_keeps_the_first_copy_of_each_identity_and_every_single_row(
         'select k, q, label from {{ one_row_per("' + rows + '", ["k", "q"], "v desc") }} as deduplicated order by k'
     )
     assert kept == [(1, "a", "new"), (2, None, "y"), (3, "c", "only"), (4, "a", "only")]
+
+
+def test_row_rules_names_each_broken_rule_with_its_count_and_lets_an_unknown_result_pass(home):
+    model = "(select * from (values (1, 2, 'a'), (3, 2, ' b'), (null, 2, ''), (4, 1, 'c')) as t(a, b, name))"
+    rules = (
+        '[{"column": "a", "rule": "a <= b"},'
+        ' {"column": "name", "rule": "name <> \'\' and name = trim(name)"},'
+        ' {"column": "b", "rule": "b > 0"}]'
+    )
+    failing = run_inline('{{ test_row_rules(model="' + model + '", rules=' + rules + ") }}")
+    assert sorted(failing) == [("a", "a <= b", 2), ("name", "name <> '' and name = trim(name)", 2)]

@@ -1,0 +1,43 @@
+{#
+    Fails with one row per rule that some rows break: the column it is about,
+    the rule, and how many rows break it. `rules`: a list of {column, rule},
+    each rule a boolean SQL expression on one row, read as expression_is_true
+    reads it (false fails, a null result passes). A model-level test: one scan
+    checks all of a model's row rules, where a test per rule would scan the
+    table once per rule and cost dbt a node each (issue 6). A blank-text rule
+    (not_blank) is written `c <> '' and c = trim(c)`.
+#}
+{% test row_rules(model, rules) %}
+
+with
+
+broken_counts as (
+
+    select
+        {%- for rule in rules %}
+        count(*) filter (where not ({{ rule['rule'] }})) as broken_rows_{{ loop.index }}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ model }}
+
+),
+
+broken_rules as (
+
+    {%- for rule in rules %}
+    select
+        '{{ rule['column'] }}' as column_name,
+        '{{ rule['rule'] | replace("'", "''") }}' as rule,
+        broken_rows_{{ loop.index }} as broken_rows
+    from broken_counts
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+)
+
+select * from broken_rules
+where broken_rows > 0
+
+{% endtest %}
