@@ -1,38 +1,18 @@
 {#
     Fails with one row per listed column that holds nulls (its name and how
     many). A model-level test: one scan checks all of a model's required
-    columns, where a not_null test per column would scan the table once per
-    column and cost dbt a node each (issue 6: ~25 ms per node, a daily run
-    had ~460 of them).
+    columns (row_rules with the rule `<column> is not null`), where a not_null
+    test per column would scan the table once per column and cost dbt a node
+    each (issue 6: ~25 ms per node, a daily run had ~460 of them).
 #}
 {% test not_null_columns(model, columns) %}
 
-with
+{%- set rules = [] -%}
+{%- for column in columns -%}
+    {%- do rules.append({'column': column, 'rule': column ~ ' is not null'}) -%}
+{%- endfor %}
 
-null_counts as (
-
-    select
-        {%- for column in columns %}
-        count(*) filter (where {{ column }} is null) as null_rows_{{ loop.index }}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
-    from {{ model }}
-
-),
-
-columns_with_nulls as (
-
-    {%- for column in columns %}
-    select '{{ column }}' as column_name, null_rows_{{ loop.index }} as null_rows
-    from null_counts
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-
-)
-
-select * from columns_with_nulls
-where null_rows > 0
+select column_name, broken_rows as null_rows
+from ({{ test_row_rules(model, rules) }}) as broken_rules
 
 {% endtest %}
