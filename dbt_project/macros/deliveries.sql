@@ -44,10 +44,7 @@
     {%- set key = identity | join(', ') -%}
     (
         with repeated as (
-            select hash({{ key }}) as identity_hash
-            from {{ rows }} as candidate_rows
-            group by 1
-            having count(*) > 1
+            {{ repeated_hashes(rows, key) }}
         )
         select * from {{ rows }} as single_rows
         where hash({{ key }}) not in (select identity_hash from repeated)
@@ -56,4 +53,18 @@
         where hash({{ key }}) in (select identity_hash from repeated)
         qualify row_number() over (partition by {{ key }} order by {{ order_by }}) = 1
     )
+{%- endmacro %}
+
+
+{#
+    SQL: the hashes (column identity_hash) of the `key` values (a SQL list)
+    that occur more than once in `rows`: grouping one integer per row finds
+    the few repeated keys of a table of millions of unique ones. A hash
+    collision only adds a candidate; callers compare the values themselves.
+#}
+{% macro repeated_hashes(rows, key) -%}
+    select hash({{ key }}) as identity_hash
+    from {{ rows }}
+    group by 1
+    having count(*) > 1
 {%- endmacro %}

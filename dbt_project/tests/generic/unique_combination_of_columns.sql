@@ -11,12 +11,9 @@
 
 with
 
-repeated_hashes as (
+repeated as (
 
-    select hash({{ key }}) as key_hash
-    from {{ model }}
-    group by 1
-    having count(*) > 1
+    {{ repeated_hashes(model, key) }}
 
 ),
 
@@ -26,7 +23,7 @@ grouped as (
         {{ key }},
         count(*) as row_count
     from {{ model }}
-    where hash({{ key }}) in (select key_hash from repeated_hashes)
+    where hash({{ key }}) in (select identity_hash from repeated)
     group by all
     having count(*) > 1
 
