@@ -10,6 +10,8 @@
 ) }}
 -- depends_on: {{ ref('stg_config__tenants') }} (fcr_reach_days)
 {%- set reach = fcr_reach_days(0, 2) -%}
+{#- the months a change can reach: its own, and those the FCR reach before it touches -#}
+{%- set in_reached_months = in_build_window('month_start_date', before=reach, grain='month') -%}
 {#
     One row per tenant x local month x grain: per agent (grain 'agent'), per
     team (grain 'team', agent_id null) and per tenant (grain 'tenant',
@@ -36,21 +38,21 @@ all_evaluations as (
 evaluations as (
 
     select * from all_evaluations
-    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
+    where {{ in_reached_months }}
 
 ),
 
 handled as (
 
     select * from {{ ref('int_handled_stints_dated') }}
-    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
+    where {{ in_reached_months }}
 
 ),
 
 surveys as (
 
     select * from {{ ref('int_csat_surveys_scored') }}
-    where {{ in_build_window('month_start_date', before=reach, grain='month') }}
+    where {{ in_reached_months }}
 
 ),
 
@@ -59,7 +61,7 @@ contacts as (
     select * from {{ ref('int_contacts_repeat_flagged') }}
     where
         is_answered
-        and {{ in_build_window('month_start_date', before=reach, grain='month') }}
+        and {{ in_reached_months }}
 
 ),
 
