@@ -9,13 +9,9 @@
 #}
 with
 
-contacts as (
+queue_intervals as (
 
-    select * from {{ ref('stg_telephony__contacts') }}
-    where
-        direction = 'inbound'
-        and outcome <> 'ivr_contained'
-        and queue_id is not null
+    select * from {{ ref('int_staffing__queue_stint_counts') }}
 
 ),
 
@@ -30,9 +26,9 @@ queues as (
     select
         tenant_id,
         queue_id,
-        min(entered_at) as first_entered_at,
-        max(entered_at) as last_entered_at
-    from contacts
+        min(first_entered_at) as first_entered_at,
+        max(last_entered_at) as last_entered_at
+    from queue_intervals
     group by 1, 2
 
 ),

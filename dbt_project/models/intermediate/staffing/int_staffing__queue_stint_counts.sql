@@ -37,6 +37,7 @@ flagged as (
     select
         contacts.tenant_id,
         contacts.queue_id,
+        contacts.entered_at,
         {{ interval_start_at('contacts.entered_at', 'tenants.interval_minutes') }}
             as interval_start_at,
         contacts.wait_seconds,
@@ -97,7 +98,9 @@ counted as (
         count(handle_seconds) filter (where is_answered) as handled_count,
 
         -- timestamps
-        interval_start_at
+        interval_start_at,
+        min(entered_at) as first_entered_at,
+        max(entered_at) as last_entered_at
 
     from flagged
     group by tenant_id, queue_id, interval_start_at
