@@ -24,12 +24,19 @@
     above twice the tenant-day's median. Withheld callers have no history.
     Incremental (macros/build_window.sql): a change on a day re-values the
     contacts of that local day and of the reach after it (90 days of caller
-    history, or the FCR window if longer, + 3 days), each from its caller's
-    contacts of the reach before it; only those callers' contacts are read.
+    history, or the FCR window if longer, + 3 days), each from what its
+    caller's history adds: the contacts within the FCR window before it and
+    those with offers within the reach before it.
     A marketing change re-values every contact (the tenant's average sale
     is over all its offers).
 #}
 with
+
+offers as (
+
+    select * from {{ ref('stg_marketing__offers') }}
+
+),
 
 reached_contacts as (
 
@@ -38,18 +45,11 @@ reached_contacts as (
 
 ),
 
-reached_stints as (
-
-    select * from {{ ref('stg_telephony__contacts') }}
-    where
-        direction = 'inbound'
-        and {{ in_build_window('entered_at', before=reach ~ ' + 1', after=reach ~ ' + 1') }}
-
-),
-
 {% if build_window_ranges() is not none %}
-{# the contacts this build re-values, and every contact of their callers
-   within reach: a caller's history is all the window functions read #}
+{# the contacts this build re-values, and what the window functions read
+   of their callers' history: the contacts within the FCR window before
+   them (the repeat count) and those with offers within reach (the revenue
+   and acceptance sums; a contact without offers adds nothing to them) #}
 revalued_contacts as (
 
     select tenant_id, contact_id
@@ -60,13 +60,28 @@ revalued_contacts as (
 
 revalued_callers as (
 
-    select distinct reached_stints.tenant_id, reached_stints.caller_id_hash
-    from reached_stints
+    select distinct reached_contacts.tenant_id, reached_contacts.caller_id_hash
+    from reached_contacts
     semi join revalued_contacts
         on
-            reached_stints.tenant_id = revalued_contacts.tenant_id
-            and reached_stints.contact_id = revalued_contacts.contact_id
-    where reached_stints.caller_id_hash is not null
+            reached_contacts.tenant_id = revalued_contacts.tenant_id
+            and reached_contacts.contact_id = revalued_contacts.contact_id
+    where reached_contacts.caller_id_hash is not null
+
+),
+
+history_contacts as (
+
+    select tenant_id, contact_id, caller_id_hash
+    from reached_contacts
+    where {{ in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) }}
+    union all
+    select reached_contacts.tenant_id, reached_contacts.contact_id, reached_contacts.caller_id_hash
+    from reached_contacts
+    semi join offers
+        on
+            reached_contacts.tenant_id = offers.tenant_id
+            and reached_contacts.contact_id = offers.contact_id
 
 ),
 
@@ -74,12 +89,12 @@ read_contacts as (
 
     select tenant_id, contact_id from revalued_contacts
     union
-    select reached_stints.tenant_id, reached_stints.contact_id
-    from reached_stints
+    select history_contacts.tenant_id, history_contacts.contact_id
+    from history_contacts
     semi join revalued_callers
         on
-            reached_stints.tenant_id = revalued_callers.tenant_id
-            and reached_stints.caller_id_hash = revalued_callers.caller_id_hash
+            history_contacts.tenant_id = revalued_callers.tenant_id
+            and history_contacts.caller_id_hash = revalued_callers.caller_id_hash
 
 ),
 
@@ -93,54 +108,17 @@ contacts as (
             and reached_contacts.contact_id = read_contacts.contact_id
 
 ),
-
-stints as (
-
-    select reached_stints.*
-    from reached_stints
-    semi join read_contacts
-        on
-            reached_stints.tenant_id = read_contacts.tenant_id
-            and reached_stints.contact_id = read_contacts.contact_id
-
-),
 {% else %}
 contacts as (
 
     select * from reached_contacts
 
 ),
-
-stints as (
-
-    select * from reached_stints
-
-),
 {% endif %}
-
-offers as (
-
-    select * from {{ ref('stg_marketing__offers') }}
-
-),
 
 tenants as (
 
     select * from {{ ref('stg_config__tenants') }}
-
-),
-
-callers as (
-
-    select
-        tenant_id,
-        contact_id,
-        any_value(caller_id_hash) filter (
-            where caller_id_hash is not null
-        ) as caller_id_hash,
-        coalesce(bool_or(is_transferred), false) as is_transferred
-    from stints
-    group by 1, 2
 
 ),
 
@@ -174,13 +152,13 @@ joined as (
     select
         contacts.tenant_id,
         contacts.contact_id,
-        callers.caller_id_hash,
+        contacts.caller_id_hash,
         contacts.contact_date,
         contacts.first_entered_at,
         contacts.stint_count,
         contacts.handle_seconds,
         contacts.is_vip,
-        coalesce(callers.is_transferred, false) as is_transferred,
+        contacts.is_transferred,
         coalesce(offers_per_contact.pitched_count, 0) as pitched_count,
         coalesce(offers_per_contact.accepted_count, 0) as accepted_count,
         coalesce(offers_per_contact.revenue, 0) as current_revenue,
@@ -189,10 +167,6 @@ joined as (
     from contacts
     inner join tenants
         on contacts.tenant_id = tenants.tenant_id
-    left join callers
-        on
-            contacts.tenant_id = callers.tenant_id
-            and contacts.contact_id = callers.contact_id
     left join offers_per_contact
         on
             contacts.tenant_id = offers_per_contact.tenant_id

@@ -43,38 +43,9 @@ contacts as (
 
 ),
 
-stints as (
-
-    select * from {{ ref('stg_telephony__contacts') }}
-    where
-        direction = 'inbound'
-        and {{ in_build_window('entered_at', before='2 * ' ~ reach ~ ' + 1', after='2 * ' ~ reach ~ ' + 1') }}
-        {% if is_incremental() -%}
-        or entered_at >= (
-            select min(first_entered_at) - to_days({{ reach }} + 1)
-            from {{ this }} where not is_window_elapsed
-        ) and direction = 'inbound'
-        {%- endif %}
-
-),
-
 tenants as (
 
     select * from {{ ref('stg_config__tenants') }}
-
-),
-
-contact_callers as (
-
-    select
-        tenant_id,
-        contact_id,
-        max(caller_id_hash) as caller_id_hash,
-        arg_max(agent_id, entered_at) filter (
-            where outcome = 'answered' and agent_id is not null
-        ) as agent_id
-    from stints
-    group by 1, 2
 
 ),
 
@@ -92,8 +63,8 @@ joined as (
     select
         contacts.tenant_id,
         contacts.contact_id,
-        contact_callers.agent_id,
-        contact_callers.caller_id_hash,
+        contacts.closing_agent_id as agent_id,
+        contacts.caller_id_hash,
         coalesce(tenants.fcr_window_days, 7) as fcr_window_days,
         contacts.is_offered,
         contacts.is_answered,
@@ -105,10 +76,6 @@ joined as (
         on contacts.tenant_id = tenants.tenant_id
     inner join tenant_ends
         on contacts.tenant_id = tenant_ends.tenant_id
-    left join contact_callers
-        on
-            contacts.tenant_id = contact_callers.tenant_id
-            and contacts.contact_id = contact_callers.contact_id
 
 ),
 

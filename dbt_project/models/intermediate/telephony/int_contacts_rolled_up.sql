@@ -95,7 +95,13 @@ rolled_up as (
         min(entered_at) filter (
             where outcome <> 'ivr_contained'
         ) as first_queued_at,
-        min(entered_at) as first_entered_at
+        min(entered_at) as first_entered_at,
+        max(caller_id_hash) as caller_id_hash,
+        -- the agent of the last answered stint: the one who closed it
+        arg_max(agent_id, entered_at) filter (
+            where outcome = 'answered' and agent_id is not null
+        ) as closing_agent_id,
+        coalesce(bool_or(is_transferred), false) as is_transferred
     from first_answers
     group by 1, 2
 
@@ -107,6 +113,8 @@ classified as (
         -- ids
         rolled_up.tenant_id,
         rolled_up.contact_id,
+        rolled_up.caller_id_hash,
+        rolled_up.closing_agent_id,
 
         -- strings
         case
@@ -128,6 +136,7 @@ classified as (
         rolled_up.is_queued as is_offered,
         rolled_up.is_vip,
         rolled_up.is_answered,
+        rolled_up.is_transferred,
         not rolled_up.is_queued as is_ivr_contained,
         rolled_up.is_ivr_visible,
         (
@@ -157,6 +166,8 @@ flagged as (
         -- ids
         tenant_id,
         contact_id,
+        caller_id_hash,
+        closing_agent_id,
 
         -- strings
         contact_outcome,
@@ -174,6 +185,7 @@ flagged as (
         is_offered,
         is_vip,
         is_answered,
+        is_transferred,
         is_ivr_contained,
         is_ivr_visible,
         is_abandoned,
