@@ -110,3 +110,35 @@ def test_row_rules_names_each_broken_rule_with_its_count_and_lets_an_unknown_res
     )
     failing = run_inline('{{ test_row_rules(model="' + model + '", rules=' + rules + ") }}")
     assert sorted(failing) == [("a", "a <= b", 2), ("name", "name <> '' and name = trim(name)", 2)]
+
+
+def test_row_rules_fails_the_rows_accepted_range_and_accepted_values_failed_and_lets_nulls_pass(home):
+    """The form the column tests were folded into row_rules in: the same rows fail, a null passes."""
+    model = (
+        "(select * from (values (-0.1, 'a'), (0.0, 'b'), (0.5, null), (1.0, 'c'), (1.2, 'a'), (null, 'd'))"
+        " as t(rate, kind))"
+    )
+    rules = (
+        '[{"column": "rate", "rule": "rate between 0 and 1"},'
+        ' {"column": "rate", "rule": "rate > 0"},'
+        ' {"column": "kind", "rule": "kind in (\'a\', \'b\')"}]'
+    )
+    failing = run_inline('{{ test_row_rules(model="' + model + '", rules=' + rules + ") }}")
+    assert sorted(failing) == [
+        ("kind", "kind in ('a', 'b')", 2),
+        ("rate", "rate > 0", 2),
+        ("rate", "rate between 0 and 1", 2),
+    ]
+    # the column tests they replace fail the same rows (accepted_values: one row per value)
+    ranged = run_inline(
+        '{{ test_accepted_range(model="' + model + '", column_name="rate", min_value=0, max_value=1) }}'
+    )
+    assert sorted(float(row[0]) for row in ranged) == [-0.1, 1.2]
+    exclusive = run_inline(
+        '{{ test_accepted_range(model="' + model + '", column_name="rate", min_value=0, inclusive=false) }}'
+    )
+    assert sorted(float(row[0]) for row in exclusive) == [-0.1, 0.0]
+    values = run_inline(  # dbt's built-in accepted_values runs this macro
+        "{{ adapter.dispatch('test_accepted_values', 'dbt')(\"" + model + "\", 'kind', ['a', 'b']) }}"
+    )
+    assert sorted(values) == [("c", 1), ("d", 1)]

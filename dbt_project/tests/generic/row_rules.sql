@@ -5,7 +5,11 @@
     reads it (false fails, a null result passes). A model-level test: one scan
     checks all of a model's row rules, where a test per rule would scan the
     table once per rule and cost dbt a node each (issue 6). A blank-text rule
-    (not_blank) is written `c <> '' and c = trim(c)`.
+    (not_blank) is written `c <> '' and c = trim(c)`, a range (accepted_range)
+    `c between 0 and 1` or `c >= 0`, an enumeration (accepted_values)
+    `c in ('a', 'b')`: a null c passes each of them, as it did those tests.
+    Give it `name: row_rules_<model>`: dbt would name it after all its rules,
+    and a failed test's name heads its line in the run summary.
 #}
 {% test row_rules(model, rules) %}
 
