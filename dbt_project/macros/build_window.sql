@@ -99,6 +99,61 @@
 {%- endmacro %}
 
 
+{#
+    In a model's SQL: a period [started_at, ended_at) overlaps the window's
+    days (an open period, ended_at null, never does).
+#}
+{% macro overlaps_build_window(started_at, ended_at) -%}
+    {%- set ranges = build_window_ranges() -%}
+    {%- if ranges is none -%}
+        true
+    {%- elif ranges | length == 0 -%}
+        false
+    {%- else -%}
+        (
+        {%- for first, last in ranges %}
+            ({{ started_at }} < date '{{ last }}' + 1 and {{ ended_at }} > date '{{ first }}')
+            {%- if not loop.last %} or{% endif %}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    In a model's SQL: the rows of `relation` a rebuild needs, those in the
+    window (`in_window`, SQL) and, on an incremental build, every row of the
+    keys the CTE `rebuilt_keys` lists (columns `key`), e.g. the whole
+    history of an agent whose queues changed.
+#}
+{% macro window_rows_and_rebuilt_keys(relation, in_window, rebuilt_keys, key) -%}
+    select * from {{ relation }}
+    where {{ in_window }}
+    {%- if build_window_ranges() is not none %}
+    union all
+    select * from {{ relation }} as keyed_rows
+    semi join {{ rebuilt_keys }}
+        on {{ key_match('keyed_rows', rebuilt_keys, key) }}
+    where not coalesce({{ in_window }}, false)
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
+    At the end of a big windowed model's SQL: on a whole build, its rows in
+    the order of its window column (`column`). A daily run reads a few days of it, and
+    DuckDB skips every row group whose min/max misses them; in the order a
+    hash aggregate leaves them every row group spans the whole history, and
+    a window read decompresses all of it (1.5 s for 4 days of 8.6 M stints,
+    against 0.4 s more for the sort on the whole build).
+#}
+{% macro window_order(column) -%}
+    {%- if build_window_ranges() is none -%}
+        order by {{ column }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# The partitions the current incremental model rewrites (its meta). #}
 {% macro own_window_predicate() -%}
     {%- set meta = config.get('meta') or {} -%}
@@ -131,14 +186,19 @@
     {%- if key %}
     delete from {{ target }} as window_target
     using {{ arg_dict['temp_relation'] }} as window_rebuilt
-    where
-        {%- for column in key %}
-        window_target.{{ column }} = window_rebuilt.{{ column }}
-        {%- if not loop.last %} and{% endif %}
-        {%- endfor %};
+    where {{ key_match('window_target', 'window_rebuilt', key) }};
     {%- endif %}
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+
+{# SQL: `left` and `right` agree on every column of `key` (nulls never match, as in a join). #}
+{% macro key_match(left, right, key) -%}
+    {%- for column in key -%}
+        {{ left }}.{{ column }} = {{ right }}.{{ column }}
+        {%- if not loop.last %} and {% endif -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'agent_id', 'queue_id', 'interval_start_at'],
+    meta={'window_column': 'interval_start_at', 'whole_when_changed': ['hr']},
+) }}
 {#
     One row per tenant x agent x queue x staffing interval in which the agent
     was scheduled, logged in or handling a contact: the seconds of the
@@ -25,6 +31,11 @@
       (int_staffing__agent_busy_intervals, incremental).
     - In the scheduled state: scheduled work while available, or any other
       scheduled activity while not available (paused or logged out).
+    Incremental (macros/build_window.sql): a run recomputes the intervals of
+    the UTC days its deliveries touched, and every interval of an agent seen
+    on a queue for the first time in them (the agent now counts for that
+    queue in all their intervals). An HR change (roster skills, schedules,
+    attendance) rebuilds the whole model.
 #}
 with
 
@@ -34,9 +45,49 @@ tenants as (
 
 ),
 
+{% set rebuilt = build_window_ranges() is not none %}
+agent_queue_days as (
+
+    select * from {{ ref('int_staffing__agent_queue_days') }}
+
+),
+
+agent_queues as (
+
+    select distinct tenant_id, agent_id, queue_id
+    from (
+        select tenant_id, agent_id, unnest(skills) as queue_id from {{ ref('stg_hr__roster') }}
+        union all
+        select tenant_id, agent_id, queue_id from {{ ref('stg_hr__shifts') }} where activity = 'work'
+        union all
+        select tenant_id, agent_id, queue_id from agent_queue_days
+    ) as mapped
+    where queue_id is not null
+
+),
+
+{% if rebuilt %}
+{# agents seen on a queue for the first time in the window: all their intervals #}
+new_queue_agents as (
+
+    select distinct tenant_id, agent_id
+    from (
+        select tenant_id, agent_id, queue_id, min(day_start_at) as first_seen_at
+        from agent_queue_days
+        group by 1, 2, 3
+    ) as pairs
+    where {{ in_build_window('first_seen_at') }}
+
+),
+{% endif %}
+
 shifts as (
 
-    select * from {{ ref('stg_hr__shifts') }}
+    {{ window_rows_and_rebuilt_keys(
+        ref('stg_hr__shifts'),
+        overlaps_build_window('starts_at', 'ends_at'),
+        'new_queue_agents', ['tenant_id', 'agent_id'],
+    ) }}
 
 ),
 
@@ -46,42 +97,15 @@ attendance as (
 
 ),
 
-roster as (
-
-    select * from {{ ref('stg_hr__roster') }}
-
-),
-
 states as (
 
-    select * from {{ ref('int_agent_states__intervals') }}
+    select *
+    from ({{ window_rows_and_rebuilt_keys(
+        ref('int_agent_states__intervals'),
+        overlaps_build_window('state_started_at', 'state_ended_at'),
+        'new_queue_agents', ['tenant_id', 'agent_id'],
+    ) }}) as agent_states
     where state_ended_at is not null
-
-),
-
-answered_stints as (
-
-    select * from {{ ref('stg_telephony__contacts') }}
-    where
-        direction = 'inbound'
-        and outcome = 'answered'
-        and agent_id is not null
-
-),
-
-agent_queues as (
-
-    select distinct tenant_id, agent_id, queue_id
-    from (
-        select tenant_id, agent_id, unnest(skills) as queue_id from roster
-        union all
-        select tenant_id, agent_id, queue_id from shifts where activity = 'work'
-        union all
-        select tenant_id, agent_id, queue_id from states
-        union all
-        select tenant_id, agent_id, queue_id from answered_stints
-    ) as mapped
-    where queue_id is not null
 
 ),
 
@@ -222,7 +246,11 @@ state_pieces as (
 
 busy_by_agent as (
 
-    select * from {{ ref('int_staffing__agent_busy_intervals') }}
+    {{ window_rows_and_rebuilt_keys(
+        ref('int_staffing__agent_busy_intervals'),
+        in_build_window('interval_start_at'),
+        'new_queue_agents', ['tenant_id', 'agent_id'],
+    ) }}
 
 ),
 
@@ -366,3 +394,13 @@ final as (
 )
 
 select * from final
+{%- if rebuilt %}
+where
+    {{ in_build_window('interval_start_at') }}
+    or exists (
+        select 1 from new_queue_agents
+        where
+            new_queue_agents.tenant_id = final.tenant_id
+            and new_queue_agents.agent_id = final.agent_id
+    )
+{%- endif %}
