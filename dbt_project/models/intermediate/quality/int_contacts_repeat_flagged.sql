@@ -23,25 +23,59 @@
     fcr_rate(count(*) filter (where is_resolved_first_contact),
     count(is_resolved_first_contact)) from macros/kpis.sql.
     Incremental (macros/build_window.sql): a change on a day re-flags the
-    contacts up to the FCR window (+1 day) either side of it, read with a
-    window's more on each side, and the provisional ones (window not yet
-    elapsed) whatever their day, so a late or gapped delivery re-flags them.
+    contacts of that day, and those up to the FCR window (+1 day) either side
+    of it from the callers it holds (their repeats may have changed), read
+    with a window's more on each side. Any other stored contact whose window
+    has now elapsed (or no longer has: the history's end moved) gets its
+    is_window_elapsed flipped; nothing else of it can have changed.
 #}
+{%- set windowed = build_window_ranges() is not none %}
 with
+
+{% if windowed %}
+window_contacts as (
+
+    select * from {{ ref('int_contacts_rolled_up') }}
+    where {{ in_build_window('first_entered_at') }}
+
+),
+
+{# the callers of the window's contacts, before the change (a removed
+   contact's caller loses a repeat) and after it #}
+window_callers as (
+
+    select tenant_id, caller_id_hash from window_contacts
+    where caller_id_hash is not null
+    union
+    select tenant_id, caller_id_hash from {{ this }}
+    where
+        caller_id_hash is not null
+        and {{ in_build_window('first_entered_at') }}
+
+),
 
 contacts as (
 
-    select * from {{ ref('int_contacts_rolled_up') }}
+    select * from window_contacts
+    union all
+    select caller_contacts.*
+    from {{ ref('int_contacts_rolled_up') }} as caller_contacts
+    semi join window_callers
+        on
+            caller_contacts.tenant_id = window_callers.tenant_id
+            and caller_contacts.caller_id_hash = window_callers.caller_id_hash
     where
         {{ in_build_window('first_entered_at', before='2 * ' ~ reach, after='2 * ' ~ reach) }}
-        {% if is_incremental() -%}
-        or first_entered_at >= (
-            select min(first_entered_at) - to_days({{ reach }})
-            from {{ this }} where not is_window_elapsed
-        )
-        {%- endif %}
+        and not {{ in_build_window('first_entered_at') }}
 
 ),
+{% else %}
+contacts as (
+
+    select * from {{ ref('int_contacts_rolled_up') }}
+
+),
+{% endif %}
 
 tenants as (
 
@@ -155,13 +189,46 @@ flagged as (
 
     from sequenced
 
+){% if windowed %},
+
+reflagged as (
+
+    select * from flagged
+    where
+        {{ in_build_window('first_entered_at') }}
+        or (
+            caller_id_hash is not null
+            and {{ in_build_window('first_entered_at', before=reach, after=reach) }}
+        )
+
+),
+
+elapsed_flipped as (
+
+    select stored.* replace (
+        stored.first_entered_at + to_days(stored.fcr_window_days)
+        <= tenant_ends.tenant_last_entered_at as is_window_elapsed
+    )
+    from {{ this }} as stored
+    inner join tenant_ends
+        on stored.tenant_id = tenant_ends.tenant_id
+    anti join reflagged
+        on
+            stored.tenant_id = reflagged.tenant_id
+            and stored.contact_id = reflagged.contact_id
+    where
+        stored.is_window_elapsed
+        <> (stored.first_entered_at + to_days(stored.fcr_window_days)
+            <= tenant_ends.tenant_last_entered_at)
+        -- the window's stored rows are all replaced (or gone)
+        and not {{ in_build_window('stored.first_entered_at') }}
+
 )
 
+select * from reflagged
+union all
+select * from elapsed_flipped
+{% else %}
 select * from flagged
-where
-    {{ in_build_window('first_entered_at', before=reach, after=reach) }}
-    {% if is_incremental() -%}
-    or first_entered_at >= (
-        select min(first_entered_at) from {{ this }} where not is_window_elapsed
-    )
-    {%- endif %}
+{{ window_order('first_entered_at') }}
+{% endif %}

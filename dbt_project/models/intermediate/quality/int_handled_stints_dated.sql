@@ -81,3 +81,4 @@ final as (
 
 select * from final
 where {{ in_build_window('entered_at') }}
+{{ window_order('entered_at') }}

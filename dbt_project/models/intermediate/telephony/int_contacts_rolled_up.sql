@@ -225,3 +225,4 @@ flagged as (
 
 select * from flagged
 where {{ in_build_window('first_entered_at') }}
+{{ window_order('first_entered_at') }}

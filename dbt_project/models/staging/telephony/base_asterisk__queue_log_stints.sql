@@ -374,3 +374,4 @@ assembled as (
 
 select * from assembled
 where {{ in_build_window('entered_at') }}
+{{ window_order('entered_at') }}

@@ -84,3 +84,4 @@ renamed as (
 )
 
 select * from renamed
+{{ window_order('entered_at') }}
