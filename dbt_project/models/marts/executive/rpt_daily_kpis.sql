@@ -1,14 +1,30 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'kpi_date'],
+    on_schema_change='fail',
+    meta={'window_column': 'kpi_date', 'whole_when_changed': ['qa', 'hr']},
+) }}
+-- depends_on: {{ ref('stg_config__tenants') }} (fcr_reach_days)
+{#- on_schema_change fail: a contracted mart; a changed project builds whole (callops.incremental) -#}
+{#- the days a change can reach: its own, and those the FCR reach before it (their FCR flags) -#}
+{%- set reach = fcr_reach_days(0, 2) -%}
 {#
     One row per tenant per local date: the day's contact-centre KPIs, counted
     per contact (DOMAIN.md). Formulas live in macros/kpis.sql. A figure that
     needs the queue wait is null for a day with contacts whose format cannot
     express it (Asterisk CDR), never a guess.
+    Incremental (macros/build_window.sql): a telephony change rebuilds the
+    days it touched and those whose FCR flags it can change (the FCR reach
+    before it), each replacing its row (unique_key); a QA or HR change
+    rebuilds every day (an evaluation's day, the roster's agents).
 #}
 with
 
 contacts as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
+    where {{ in_build_window('contact_date', before=reach) }}
 
 ),
 
@@ -39,12 +55,15 @@ csat_surveys as (
 repeat_flagged as (
 
     select * from {{ ref('int_contacts_repeat_flagged') }}
+    where {{ in_build_window('contact_date', before=reach) }}
 
 ),
 
 agent_intervals as (
 
     select * from {{ ref('int_staffing__agent_intervals') }}
+    -- UTC intervals of the local days (a day is at most 14 h off UTC)
+    where {{ in_build_window('interval_start_at', before=reach ~ ' + 1', after=1) }}
 
 ),
 
@@ -57,6 +76,7 @@ feed_days as (
 handled_stints as (
 
     select * from {{ ref('int_handled_stints_dated') }}
+    where {{ in_build_window('contact_date', before=reach) }}
 
 ),
 
@@ -407,3 +427,4 @@ final as (
 )
 
 select * from final
+where {{ in_build_window('kpi_date', before=reach) }}
