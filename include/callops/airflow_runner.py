@@ -18,6 +18,8 @@ from pathlib import Path
 from callops import settings
 from callops.tasks import DAG_ID, ONE_PROCESS_ENV, WRITER_POOL
 
+DAGS_BUNDLE = "dags-folder"  # Airflow's default DAG bundle: AIRFLOW__CORE__DAGS_FOLDER
+
 
 def environment() -> dict[str, str]:
     env = dict(os.environ)
@@ -71,9 +73,12 @@ def run_pipeline(start: str, end: str, run_id: str, log: Path) -> int:
     conf = {"start": start, "end": end, "callops_run_id": run_id}
     # every task runs in this one process: they may prepare the next ones (callops.tasks._warm_up)
     one_process = {ONE_PROCESS_ENV: "1"}
-    # Airflow's CLI with the in-process execution API built for its one client (callops.dag_test)
+    # Airflow's CLI with the in-process execution API built for its one client (callops.dag_test).
+    # The DAG is parsed from its own file; dags test then syncs the whole bundle to the metadata DB.
+    dag_file = settings.dags_dir() / f"{DAG_ID}.py"
     return _airflow(
-        "dags", "test", DAG_ID, "-c", json.dumps(conf), log=log, extra_env=one_process, module="callops.dag_test"
+        "dags", "test", DAG_ID, "-c", json.dumps(conf), "--bundle-name", DAGS_BUNDLE, "--dagfile-path", str(dag_file),
+        log=log, extra_env=one_process, module="callops.dag_test",
     ).returncode
 
 

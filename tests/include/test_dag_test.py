@@ -59,3 +59,5 @@ def test_callops_run_runs_the_dag_through_it(monkeypatch, tmp_path):
     assert airflow_runner.run_pipeline("2026-03-01", "2026-03-01", "r1", tmp_path / "r1.log") == 0
     (args, kwargs), = calls
     assert args[:3] == ("dags", "test", "callops_pipeline") and kwargs["module"] == "callops.dag_test"
+    # parsed from its own file, not the whole DAG folder (dags test still syncs the folder's DAGs)
+    assert args[args.index("--dagfile-path") + 1].endswith("dags/callops_pipeline.py")
