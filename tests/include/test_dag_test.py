@@ -3,7 +3,12 @@ Task SDK client's version alone, and serves that version exactly as the full API
 
 from __future__ import annotations
 
+import pytest
+
 from callops import dag_test
+
+# fastapi.testclient warns on import that it runs on httpx (the in-process API itself does too)
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
 def _openapi(version: str) -> dict:
