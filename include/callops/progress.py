@@ -13,6 +13,7 @@ than that. Time left is the rate so far carried forward: ``elapsed * (1 - fracti
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import json
@@ -158,9 +159,11 @@ class Tracker:
 
     # --- what the steps report --------------------------------------------------------------------
 
-    def load_files(self, deliveries: Sequence, load_one: Callable[[Any], Any]) -> list:
+    def load_files(self, deliveries: Sequence, load_one: Callable[[Any], Any], workers: int = 1) -> list:
         """``load_one(delivery)`` for each delivery (anything with ``path`` and ``display``; its
-        outcome has ``rows_loaded``), counting files, rows and bytes; time left goes by bytes read."""
+        outcome has ``rows_loaded``), counting files, rows and bytes; time left goes by bytes read.
+        ``workers`` > 1: that many deliveries at once (``load_one`` must be thread-safe); the
+        outcomes come back in the deliveries' order."""
         sizes = []
         for delivery in deliveries:
             try:
@@ -168,16 +171,32 @@ class Tracker:
             except OSError:
                 sizes.append(0)
         total_bytes = sum(sizes)
-        rows = bytes_done = 0
+        rows = bytes_done = done = 0
         self.update(unit="files", done=0, total=len(deliveries), rows=0, fraction=None, basis="bytes read")
-        outcomes = []
-        for number, (delivery, size) in enumerate(zip(deliveries, sizes), start=1):
-            self.update(current=delivery.display)
-            outcomes.append(load_one(delivery))
-            rows += outcomes[-1].rows_loaded
-            bytes_done += size
-            fraction = bytes_done / total_bytes if total_bytes else number / len(deliveries)
-            self.update(done=number, rows=rows, fraction=fraction)
+        outcomes: list = [None] * len(deliveries)
+
+        def finished(index: int, outcome) -> None:
+            nonlocal rows, bytes_done, done
+            outcomes[index] = outcome
+            done += 1
+            rows += outcome.rows_loaded
+            bytes_done += sizes[index]
+            fraction = bytes_done / total_bytes if total_bytes else done / len(deliveries)
+            self.update(done=done, rows=rows, fraction=fraction)
+
+        if workers <= 1 or len(deliveries) <= 1:
+            for index, delivery in enumerate(deliveries):
+                self.update(current=delivery.display)
+                finished(index, load_one(delivery))
+            return outcomes
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="callops-load") as pool:
+            pending = {pool.submit(load_one, delivery): index for index, delivery in enumerate(deliveries)}
+            for future in concurrent.futures.as_completed(pending):
+                index = pending[future]
+                finished(index, future.result())
+                unfinished = [i for f, i in pending.items() if not f.done()]
+                if unfinished:
+                    self.update(current=deliveries[min(unfinished)].display)
         return outcomes
 
     def dbt_callbacks(self) -> list[Callable]:

@@ -25,12 +25,14 @@ HOME_ENV = "CALLOPS_HOME"
 CONFIG_ENV = "CALLOPS_CONFIG"
 DUCKDB_MEMORY_LIMIT_ENV = "CALLOPS_DUCKDB_MEMORY_LIMIT"
 DUCKDB_THREADS_ENV = "CALLOPS_DUCKDB_THREADS"
+LOAD_WORKERS_ENV = "CALLOPS_LOAD_WORKERS"
 ALERT_WEBHOOK_URL_ENV = "CALLOPS_ALERT_WEBHOOK_URL"
 ALERT_EMAIL_ENV = "CALLOPS_ALERT_EMAIL"
 LANDING_POLL_SECONDS_ENV = "CALLOPS_LANDING_POLL_SECONDS"
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 DEFAULT_DUCKDB_THREADS = 2
+DEFAULT_LOAD_WORKERS = 2
 DEFAULT_LANDING_POLL_SECONDS = 30
 
 
@@ -116,6 +118,12 @@ def duckdb_memory_limit() -> str:
 
 def duckdb_threads() -> int:
     return int(os.environ.get(DUCKDB_THREADS_ENV, DEFAULT_DUCKDB_THREADS))
+
+
+def load_workers() -> int:
+    """Files a load reads at once (each in its own transaction): one file's parse and insert leave
+    part of the DuckDB threads idle."""
+    return max(1, int(os.environ.get(LOAD_WORKERS_ENV) or DEFAULT_LOAD_WORKERS))
 
 
 def alerts_dir() -> Path:

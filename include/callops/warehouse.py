@@ -159,6 +159,13 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Another connection to ``con``'s database (for another thread), with its session settings."""
+    other = con.cursor()
+    other.execute("set TimeZone = 'UTC'")
+    return other
+
+
 def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the build warehouse with callops' memory and thread caps."""
     path = path or settings.build_db_path()

@@ -239,3 +239,41 @@ def test_blank_lines_do_not_shift_line_numbers(home):
         (5, "c2,q1,yesterday,answered,10,100,"),
         (6, "c3,q1,2026-03-02 09:10:00,answered,10,100,,extra"),
     ]
+
+
+def test_files_loaded_at_once_give_the_rows_one_at_a_time_gives(home, monkeypatch):
+    """CALLOPS_LOAD_WORKERS files load at once, each in its own transaction: the same rows, rejects and
+    outcomes as one file at a time, a failed file among them included."""
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        for tenant in ("shanghai_bank", "stockholm_telco"):
+            deliver(
+                home, tenant, day, "contacts.csv",
+                HEADER
+                + f"{tenant}-{day}-1,q1,{day} 09:00:00,answered,10,100,\n"
+                + f"{tenant}-{day}-2,q1,{day} 09:10:00,hung_up,10,,\n",
+            )  # fmt: skip
+    deliver(home, "shanghai_bank", "2026-03-03", "broken.csv", "not,a,contact,export\n1,2,3,4\n")
+    tables = ("raw.telephony_contacts", "raw.rejects", "raw.manifest", "ops.run_files", "ops.changed_partitions")
+
+    def loaded(workers: str) -> tuple:
+        monkeypatch.setenv("CALLOPS_LOAD_WORKERS", workers)
+        summary = load(f"w{workers}", DAY, DAY + dt.timedelta(days=2))
+        rows = {
+            table: sorted(map(repr, query(f"select * exclude (loaded_at) from {table}")))
+            if table == "raw.telephony_contacts"
+            else query(f"select count(*) from {table}")
+            for table in tables
+        }
+        return summary, rows
+
+    at_once = loaded("2")
+    for table in tables:
+        query_clear = warehouse.connect()
+        query_clear.execute(f"delete from {table}")
+        query_clear.close()
+    one_at_a_time = loaded("1")
+    assert at_once[0]["files"] == one_at_a_time[0]["files"] == 7
+    assert len(at_once[0]["failed"]) == 1 and "broken.csv" in at_once[0]["failed"][0]
+    assert at_once[0]["rows_loaded"] == one_at_a_time[0]["rows_loaded"] == 6
+    assert at_once[0]["rows_rejected"] == one_at_a_time[0]["rows_rejected"] == 6
+    assert at_once[1] == one_at_a_time[1]

@@ -4,6 +4,7 @@ on stderr while a (fake, slow) DAG run reports through that file."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -123,6 +124,25 @@ def test_load_files_counts_files_rows_and_bytes(tmp_path):
     assert second["current"].endswith("/b")
     last = progress.read(path)
     assert (last["done"], last["rows"], last["fraction"], last["basis"]) == (2, 12, 1.0, "bytes read")
+
+
+def test_load_files_with_workers_loads_at_once_and_keeps_the_deliveries_order(tmp_path):
+    path = tmp_path / "progress.json"
+    deliveries = [_delivery(tmp_path, name, 100) for name in ("a", "b", "c", "d")]
+    tracker = progress.Tracker(path, step="load", every=0)
+    both_started = threading.Barrier(2, timeout=5)
+
+    def load_one(delivery):
+        if delivery.path.name in ("a", "b"):
+            both_started.wait()  # a and b run at the same time, or this times out
+        if delivery.path.name == "a":
+            time.sleep(0.1)  # a finishes after b
+        return SimpleNamespace(rows_loaded=ord(delivery.path.name))
+
+    outcomes = tracker.load_files(deliveries, load_one, workers=2)
+    assert [o.rows_loaded for o in outcomes] == [ord(name) for name in "abcd"]
+    last = progress.read(path)
+    assert (last["done"], last["rows"], last["fraction"]) == (4, sum(map(ord, "abcd")), 1.0)
 
 
 def test_dbt_progress_goes_by_the_last_builds_node_times(home):
