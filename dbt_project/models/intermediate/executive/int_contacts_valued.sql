@@ -46,66 +46,50 @@ reached_contacts as (
 ),
 
 {% if build_window_ranges() is not none %}
+{%- set revalued = in_build_window('contact_date', after=reach) %}
+{%- set in_fcr_history = in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) %}
 {# the contacts this build re-values, and what the window functions read
    of their callers' history: the contacts within the FCR window before
    them (the repeat count) and those with offers within reach (the revenue
    and acceptance sums; a contact without offers adds nothing to them) #}
 revalued_contacts as (
 
-    select tenant_id, contact_id
-    from reached_contacts
-    where {{ in_build_window('contact_date', after=reach) }}
+    select * from reached_contacts
+    where {{ revalued }}
 
 ),
 
 revalued_callers as (
 
-    select distinct reached_contacts.tenant_id, reached_contacts.caller_id_hash
-    from reached_contacts
-    semi join revalued_contacts
-        on
-            reached_contacts.tenant_id = revalued_contacts.tenant_id
-            and reached_contacts.contact_id = revalued_contacts.contact_id
-    where reached_contacts.caller_id_hash is not null
-
-),
-
-history_contacts as (
-
-    select tenant_id, contact_id, caller_id_hash
-    from reached_contacts
-    where {{ in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) }}
-    union all
-    select reached_contacts.tenant_id, reached_contacts.contact_id, reached_contacts.caller_id_hash
-    from reached_contacts
-    semi join offers
-        on
-            reached_contacts.tenant_id = offers.tenant_id
-            and reached_contacts.contact_id = offers.contact_id
-
-),
-
-read_contacts as (
-
-    select tenant_id, contact_id from revalued_contacts
-    union
-    select history_contacts.tenant_id, history_contacts.contact_id
-    from history_contacts
-    semi join revalued_callers
-        on
-            history_contacts.tenant_id = revalued_callers.tenant_id
-            and history_contacts.caller_id_hash = revalued_callers.caller_id_hash
+    select distinct tenant_id, caller_id_hash
+    from revalued_contacts
+    where caller_id_hash is not null
 
 ),
 
 contacts as (
 
-    select reached_contacts.*
-    from reached_contacts
-    semi join read_contacts
+    select * from revalued_contacts
+    union all
+    select fcr_history.*
+    from reached_contacts as fcr_history
+    semi join revalued_callers
         on
-            reached_contacts.tenant_id = read_contacts.tenant_id
-            and reached_contacts.contact_id = read_contacts.contact_id
+            fcr_history.tenant_id = revalued_callers.tenant_id
+            and fcr_history.caller_id_hash = revalued_callers.caller_id_hash
+    where {{ in_fcr_history }} and not {{ revalued }}
+    union all
+    select offer_history.*
+    from reached_contacts as offer_history
+    semi join offers
+        on
+            offer_history.tenant_id = offers.tenant_id
+            and offer_history.contact_id = offers.contact_id
+    semi join revalued_callers
+        on
+            offer_history.tenant_id = revalued_callers.tenant_id
+            and offer_history.caller_id_hash = revalued_callers.caller_id_hash
+    where not {{ in_fcr_history }} and not {{ revalued }}
 
 ),
 {% else %}
@@ -177,34 +161,90 @@ joined as (
 
 ),
 
+{# a caller without any offer has no revenue or pitch history: the 90-day
+   sums run over the contacts of callers with offers only #}
+offer_callers as (
+
+    select distinct tenant_id, caller_id_hash
+    from joined
+    where
+        caller_id_hash is not null
+        and (pitched_count > 0 or accepted_count > 0 or current_revenue > 0)
+
+),
+
+offer_histories as (
+
+    select
+        joined.tenant_id,
+        joined.contact_id,
+        coalesce(sum(joined.current_revenue) over caller_90_days, 0) as historical_revenue,
+        sum(joined.pitched_count) over caller_90_days as prior_pitched_count,
+        sum(joined.accepted_count) over caller_90_days as prior_accepted_count
+    from joined
+    semi join offer_callers
+        on
+            joined.tenant_id = offer_callers.tenant_id
+            and joined.caller_id_hash = offer_callers.caller_id_hash
+    window caller_90_days as (
+        partition by joined.tenant_id, joined.caller_id_hash
+        order by joined.first_entered_at
+        range between interval 90 days preceding and interval 1 microsecond preceding
+    )
+
+),
+
+{# the caller's latest contact before each (not at the same instant), on
+   the few columns it needs: a window over every column of `joined` costs
+   five times as much #}
+previous_contacts as (
+
+    select
+        tenant_id,
+        contact_id,
+        max(first_entered_at) over (
+            partition by tenant_id, caller_id_hash
+            order by first_entered_at
+            range between unbounded preceding and interval 1 microsecond preceding
+        ) as previous_contact_entered_at
+    from joined
+    where caller_id_hash is not null
+
+),
+
+daily_medians as (
+
+    select
+        tenant_id,
+        contact_date,
+        median(handle_seconds) as median_handle_seconds
+    from joined
+    group by 1, 2
+
+),
+
 histories as (
 
     select
-        *,
-        case when caller_id_hash is not null then coalesce(sum(current_revenue) over caller_90_days, 0) else 0 end
-            as historical_revenue,
-        case when caller_id_hash is not null then sum(pitched_count) over caller_90_days end
-            as prior_pitched_count,
-        case when caller_id_hash is not null then sum(accepted_count) over caller_90_days end
-            as prior_accepted_count,
-        case
-            when caller_id_hash is not null
-                then count(*) over (
-                    partition by tenant_id, caller_id_hash
-                    order by first_entered_at
-                    range between to_days(cast(fcr_window_days as integer)) preceding
-                    and interval 1 microsecond preceding
-                )
-            else 0
-        end as prior_contacts_in_fcr_window,
-        median(handle_seconds) over (partition by tenant_id, contact_date)
-            as median_handle_seconds
+        joined.*,
+        coalesce(offer_histories.historical_revenue, 0) as historical_revenue,
+        offer_histories.prior_pitched_count,
+        offer_histories.prior_accepted_count,
+        previous_contacts.previous_contact_entered_at,
+        daily_medians.median_handle_seconds
     from joined
-    window caller_90_days as (
-        partition by tenant_id, caller_id_hash
-        order by first_entered_at
-        range between interval 90 days preceding and interval 1 microsecond preceding
-    )
+    left join offer_histories
+        on
+            joined.tenant_id = offer_histories.tenant_id
+            and joined.contact_id = offer_histories.contact_id
+    left join previous_contacts
+        on
+            joined.tenant_id = previous_contacts.tenant_id
+            and joined.contact_id = previous_contacts.contact_id
+    inner join daily_medians
+        on
+            joined.tenant_id = daily_medians.tenant_id
+            and joined.contact_date = daily_medians.contact_date
 
 ),
 
@@ -271,7 +311,11 @@ tiered as (
             (
                 stint_count > 1
                 or is_transferred
-                or prior_contacts_in_fcr_window > 0
+                or coalesce(
+                    previous_contact_entered_at
+                    >= first_entered_at - to_days(cast(fcr_window_days as integer)),
+                    false
+                )
                 or coalesce(handle_seconds > 2 * median_handle_seconds, false)
             ) as is_complex
         from scored
