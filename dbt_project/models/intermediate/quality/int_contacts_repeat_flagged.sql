@@ -220,7 +220,14 @@ elapsed_flipped as (
         stored.is_window_elapsed
         <> (stored.first_entered_at + to_days(stored.fcr_window_days)
             <= tenant_ends.tenant_last_entered_at)
-        -- the window's stored rows are all replaced (or gone)
+        -- a flag can flip on the provisional rows, or back within the reach
+        -- before the window when its change moved the history's end back
+        -- (further back only if every contact of the day before the window
+        -- was gone too); the window's stored rows are all replaced (or gone)
+        and (
+            not stored.is_window_elapsed
+            or {{ in_build_window('stored.first_entered_at', before=reach, after=reach) }}
+        )
         and not {{ in_build_window('stored.first_entered_at') }}
 
 )

@@ -108,6 +108,8 @@ agent_tenant_intervals as (
         max(paid_seconds) as paid_seconds,
         max(paid_unavailable_seconds) as paid_unavailable_seconds
     from agent_intervals
+    -- an interval without paid time adds nothing to either sum
+    where paid_seconds > 0
     group by 1, 2, 3
 
 ),

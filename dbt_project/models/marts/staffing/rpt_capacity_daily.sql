@@ -1,9 +1,18 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='window_overwrite',
+    unique_key=['tenant_id', 'capacity_date'],
+    meta={'window_column': 'capacity_date', 'whole_when_changed': ['hr', 'marketing']},
+) }}
 {#
     One row per tenant x local date with contacts or staffing feeds: seed
     003's resource balance (DOMAIN.md "Staffing"), the day's workload
     (service + marketing) against the capacity its agents gave, in seconds,
     and the gap. Each factor is published beside the result; a factor whose
     feed is missing that day is null, and so are the totals built on it.
+    Incremental (macros/build_window.sql): a telephony change rebuilds the
+    days it touched, each replacing its row (unique_key); an HR or marketing
+    change rebuilds every day.
 #}
 with
 
@@ -16,14 +25,15 @@ tenants as (
 inbound as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
-    where is_offered
+    where is_offered and {{ in_build_window('contact_date') }}
 
 ),
 
 outbound_stints as (
 
     select * from {{ ref('stg_telephony__contacts') }}
-    where direction = 'outbound'
+    -- a contact's stints, dated by its first (local day at most 14 h off UTC)
+    where direction = 'outbound' and {{ in_build_window('entered_at', before=1, after=1) }}
 
 ),
 
@@ -48,6 +58,7 @@ attendance as (
 agent_intervals as (
 
     select * from {{ ref('int_staffing__agent_intervals') }}
+    where {{ in_build_window('interval_start_at', before=1, after=1) }}
 
 ),
 
@@ -336,3 +347,4 @@ final as (
 )
 
 select * from final
+where {{ in_build_window('capacity_date') }}
