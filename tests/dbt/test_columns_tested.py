@@ -31,6 +31,7 @@ def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
             kwargs.get("column_name"),
             *(kwargs.get("combination_of_columns") or []),
             *(kwargs.get("columns") or []),  # not_null_columns
+            *(kwargs.get("not_null") or []),  # row_rules
             *(rule.get("column") for rule in kwargs.get("rules") or []),  # row_rules
         }
         named[node["attached_node"]] |= {column.lower() for column in columns if column}

@@ -74,6 +74,17 @@ def test_not_null_columns_names_each_column_holding_nulls_with_its_count(home):
     assert run_inline('{{ test_not_null_columns(model="' + model + '", columns=["c"]) }}') == []
 
 
+def test_row_rules_not_null_names_each_column_holding_nulls_beside_the_broken_rules(home):
+    """A model's required columns and its other rules in one row_rules test (one scan, one dbt node)."""
+    model = "(select * from (values (1, null, 'x'), (null, null, 'y'), (3, 4, 'z')) as t(a, b, c))"
+    rules = "[{'column': 'c', 'rule': \"c <> 'y'\"}]"
+    failing = run_inline(
+        '{{ test_row_rules(model="' + model + '", not_null=["a", "b", "c"], rules=' + rules + ") }}"
+    )
+    assert sorted(failing) == [("a", "a is not null", 1), ("b", "b is not null", 2), ("c", "c <> 'y'", 1)]
+    assert run_inline('{{ test_row_rules(model="' + model + '", not_null=["c"]) }}') == []
+
+
 def test_a_failed_data_test_reports_the_rows_it_found(home):
     """A model-level test names its failing column only in its rows: callops.dbt quotes them."""
     from types import SimpleNamespace

@@ -8,10 +8,18 @@
     (not_blank) is written `c <> '' and c = trim(c)`, a range (accepted_range)
     `c between 0 and 1` or `c >= 0`, an enumeration (accepted_values)
     `c in ('a', 'b')`: a null c passes each of them, as it did those tests.
+    `not_null`: columns that must hold a value, each the rule `<c> is not
+    null` (as not_null_columns, in the same scan and node).
     Give it `name: row_rules_<model>`: dbt would name it after all its rules,
     and a failed test's name heads its line in the run summary.
 #}
-{% test row_rules(model, rules) %}
+{% test row_rules(model, rules=[], not_null=[]) %}
+
+{%- set required = [] -%}
+{%- for column in not_null -%}
+    {%- do required.append({'column': column, 'rule': column ~ ' is not null'}) -%}
+{%- endfor -%}
+{%- set rules = required + rules %}
 
 with
 
