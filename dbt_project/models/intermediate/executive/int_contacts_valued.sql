@@ -38,23 +38,18 @@ offers as (
 
 ),
 
-reached_contacts as (
-
-    select * from {{ ref('int_contacts_rolled_up') }}
-    where {{ in_build_window('first_entered_at', before=reach, after=reach) }}
-
-),
-
 {% if build_window_ranges() is not none %}
 {%- set revalued = in_build_window('contact_date', after=reach) %}
 {%- set in_fcr_history = in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) %}
 {# the contacts this build re-values, and what the window functions read
    of their callers' history: the contacts within the FCR window before
    them (the repeat count) and those with offers within reach (the revenue
-   and acceptance sums; a contact without offers adds nothing to them) #}
+   and acceptance sums; a contact without offers adds nothing to them).
+   Each reads the roll-up with its own window (stored in time order, the
+   rest of it is skipped), not a shared CTE DuckDB would materialise whole #}
 revalued_contacts as (
 
-    select * from reached_contacts
+    select * from {{ ref('int_contacts_rolled_up') }}
     where {{ revalued }}
 
 ),
@@ -72,7 +67,7 @@ contacts as (
     select * from revalued_contacts
     union all
     select fcr_history.*
-    from reached_contacts as fcr_history
+    from {{ ref('int_contacts_rolled_up') }} as fcr_history
     semi join revalued_callers
         on
             fcr_history.tenant_id = revalued_callers.tenant_id
@@ -80,7 +75,7 @@ contacts as (
     where {{ in_fcr_history }} and not {{ revalued }}
     union all
     select offer_history.*
-    from reached_contacts as offer_history
+    from {{ ref('int_contacts_rolled_up') }} as offer_history
     semi join offers
         on
             offer_history.tenant_id = offers.tenant_id
@@ -89,13 +84,16 @@ contacts as (
         on
             offer_history.tenant_id = revalued_callers.tenant_id
             and offer_history.caller_id_hash = revalued_callers.caller_id_hash
-    where not {{ in_fcr_history }} and not {{ revalued }}
+    where
+        {{ in_build_window('first_entered_at', before=reach, after=reach) }}
+        and not {{ in_fcr_history }}
+        and not {{ revalued }}
 
 ),
 {% else %}
 contacts as (
 
-    select * from reached_contacts
+    select * from {{ ref('int_contacts_rolled_up') }}
 
 ),
 {% endif %}

@@ -203,13 +203,33 @@ reflagged as (
 
 ),
 
+{# a flag can flip on the provisional rows, or back within the reach before
+   the window when its change moved the history's end back (further back
+   only if every contact of the day before the window was gone too); the
+   window's stored rows are all replaced (or gone). Two filters DuckDB
+   applies in the scan, skipping the row groups they rule out. #}
+flip_candidates as (
+
+    select * from {{ this }}
+    where
+        not is_window_elapsed
+        and not {{ in_build_window('first_entered_at') }}
+    union all
+    select * from {{ this }}
+    where
+        is_window_elapsed
+        and {{ in_build_window('first_entered_at', before=reach, after=reach) }}
+        and not {{ in_build_window('first_entered_at') }}
+
+),
+
 elapsed_flipped as (
 
     select stored.* replace (
         stored.first_entered_at + to_days(stored.fcr_window_days)
         <= tenant_ends.tenant_last_entered_at as is_window_elapsed
     )
-    from {{ this }} as stored
+    from flip_candidates as stored
     inner join tenant_ends
         on stored.tenant_id = tenant_ends.tenant_id
     anti join reflagged
@@ -220,15 +240,6 @@ elapsed_flipped as (
         stored.is_window_elapsed
         <> (stored.first_entered_at + to_days(stored.fcr_window_days)
             <= tenant_ends.tenant_last_entered_at)
-        -- a flag can flip on the provisional rows, or back within the reach
-        -- before the window when its change moved the history's end back
-        -- (further back only if every contact of the day before the window
-        -- was gone too); the window's stored rows are all replaced (or gone)
-        and (
-            not stored.is_window_elapsed
-            or {{ in_build_window('stored.first_entered_at', before=reach, after=reach) }}
-        )
-        and not {{ in_build_window('stored.first_entered_at') }}
 
 )
 
