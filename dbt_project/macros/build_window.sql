@@ -28,6 +28,25 @@
     any date or timestamp).
 #}
 {% macro window_filter(column, ranges, before=0, after=0, grain='day') -%}
+    {%- call(first, last) any_range(ranges) -%}
+        {%- set low = "date '" ~ first ~ "' - (" ~ before ~ ")" -%}
+        {%- set high = "date '" ~ last ~ "' + (" ~ after ~ ")" -%}
+        {%- if grain == 'month' -%}
+            {{ column }} >= date_trunc('month', {{ low }})
+            and {{ column }} < date_trunc('month', {{ high }}) + interval 1 month
+        {%- else -%}
+            {{ column }} >= {{ low }} and {{ column }} < {{ high }} + 1
+        {%- endif -%}
+    {%- endcall -%}
+{%- endmacro %}
+
+
+{#
+    SQL true when the caller block's condition holds for one of the ranges
+    ([first, last] ISO dates; `{% call(first, last) any_range(ranges) %}`):
+    true without a window (none: build whole), false for an empty one.
+#}
+{% macro any_range(ranges) -%}
     {%- if ranges is none -%}
         true
     {%- elif ranges | length == 0 -%}
@@ -35,14 +54,7 @@
     {%- else -%}
         (
         {%- for first, last in ranges %}
-            {%- set low = "date '" ~ first ~ "' - (" ~ before ~ ")" -%}
-            {%- set high = "date '" ~ last ~ "' + (" ~ after ~ ")" -%}
-            {%- if grain == 'month' %}
-            ({{ column }} >= date_trunc('month', {{ low }})
-             and {{ column }} < date_trunc('month', {{ high }}) + interval 1 month)
-            {%- else %}
-            ({{ column }} >= {{ low }} and {{ column }} < {{ high }} + 1)
-            {%- endif %}
+            ({{ caller(first, last) }})
             {%- if not loop.last %} or{% endif %}
         {%- endfor %}
         )
@@ -104,19 +116,9 @@
     days (an open period, ended_at null, never does).
 #}
 {% macro overlaps_build_window(started_at, ended_at) -%}
-    {%- set ranges = build_window_ranges() -%}
-    {%- if ranges is none -%}
-        true
-    {%- elif ranges | length == 0 -%}
-        false
-    {%- else -%}
-        (
-        {%- for first, last in ranges %}
-            ({{ started_at }} < date '{{ last }}' + 1 and {{ ended_at }} > date '{{ first }}')
-            {%- if not loop.last %} or{% endif %}
-        {%- endfor %}
-        )
-    {%- endif -%}
+    {%- call(first, last) any_range(build_window_ranges()) -%}
+        {{ started_at }} < date '{{ last }}' + 1 and {{ ended_at }} > date '{{ first }}'
+    {%- endcall -%}
 {%- endmacro %}
 
 
