@@ -79,8 +79,9 @@ FAILING_ROWS_SHOWN = 5
 
 
 def _failing_rows(result) -> str:
-    """What a failed data test found, e.g. "; found: column_name=agent_id, null_rows=3" (a model-level
-    test such as not_null_columns names its failing column only in its rows). Empty for anything else."""
+    """What a failed data test found, e.g. "; found: column_name=agent_id, rule=agent_id is not null,
+    broken_rows=3" (a model-level test such as row_rules names its failing column only in its rows).
+    Empty for anything else."""
     code = getattr(result.node, "compiled_code", None)
     if str(result.status) != "fail" or result.node.resource_type != "test" or not code:
         return ""

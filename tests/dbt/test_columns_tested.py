@@ -2,7 +2,7 @@
 
 A column counts as tested when a data test attached to its model names it: a column-level
 test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a model-level
-test that lists it (not_null_columns, row_rules, unique_combination_of_columns), or, for a published mart, an expectation
+test that lists it (row_rules, unique_combination_of_columns), or, for a published mart, an expectation
 of its Great Expectations gate suite (expectations/suites/: the marts' ranges are checked
 there, not in dbt). Unit tests do not count: they check a formula on hand-made rows, not the
 data of every build.
@@ -30,7 +30,6 @@ def columns_named_by_tests(manifest: dict) -> dict[str, set[str]]:
             node.get("column_name"),
             kwargs.get("column_name"),
             *(kwargs.get("combination_of_columns") or []),
-            *(kwargs.get("columns") or []),  # not_null_columns
             *(kwargs.get("not_null") or []),  # row_rules
             *(rule.get("column") for rule in kwargs.get("rules") or []),  # row_rules
         }
@@ -69,7 +68,7 @@ def test_every_described_column_has_a_data_test(home):
     assert untested == [], "described but untested columns:\n" + "\n".join(untested)
 
 
-# Column tests of one row each: a model's are one row_rules (or not_null_columns) test (issue 6).
+# Column tests of one row each: a model's are one row_rules test (issue 6).
 ROW_RULE_TESTS = {"not_null", "not_blank", "expression_is_true", "accepted_range", "accepted_values"}
 
 

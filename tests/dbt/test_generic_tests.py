@@ -67,13 +67,6 @@ def test_not_blank_fails_empty_and_padded_text_and_lets_nulls_pass(home):
     assert sorted(row[0] for row in failing) == ["", " b", "c "]
 
 
-def test_not_null_columns_names_each_column_holding_nulls_with_its_count(home):
-    model = "(select * from (values (1, null, 'x'), (null, null, 'y'), (3, 4, 'z')) as t(a, b, c))"
-    failing = run_inline('{{ test_not_null_columns(model="' + model + '", columns=["a", "b", "c"]) }}')
-    assert sorted(failing) == [("a", 1), ("b", 2)]
-    assert run_inline('{{ test_not_null_columns(model="' + model + '", columns=["c"]) }}') == []
-
-
 def test_row_rules_not_null_names_each_column_holding_nulls_beside_the_broken_rules(home):
     """A model's required columns and its other rules in one row_rules test (one scan, one dbt node)."""
     model = "(select * from (values (1, null, 'x'), (null, null, 'y'), (3, 4, 'z')) as t(a, b, c))"
@@ -92,11 +85,11 @@ def test_a_failed_data_test_reports_the_rows_it_found(home):
     warehouse.connect().close()
     node = SimpleNamespace(
         resource_type="test",
-        name="not_null_columns_x",
-        compiled_code="select * from (values ('agent_id', 3), ('queue_id', 1)) as t(column_name, null_rows)",
+        name="row_rules_x",
+        compiled_code="select * from (values ('agent_id', 3), ('queue_id', 1)) as t(column_name, broken_rows)",
     )
     found = dbt._failing_rows(SimpleNamespace(status="fail", node=node))
-    assert found == "; found: column_name=agent_id, null_rows=3 | column_name=queue_id, null_rows=1"
+    assert found == "; found: column_name=agent_id, broken_rows=3 | column_name=queue_id, broken_rows=1"
     assert dbt._failing_rows(SimpleNamespace(status="error", node=node)) == ""
 
 

@@ -9,7 +9,7 @@
     `c between 0 and 1` or `c >= 0`, an enumeration (accepted_values)
     `c in ('a', 'b')`: a null c passes each of them, as it did those tests.
     `not_null`: columns that must hold a value, each the rule `<c> is not
-    null` (as not_null_columns, in the same scan and node).
+    null`, in the same scan and node.
     Give it `name: row_rules_<model>`: dbt would name it after all its rules,
     and a failed test's name heads its line in the run summary.
 #}
