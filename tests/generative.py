@@ -1,0 +1,303 @@
+"""Seeded random delivery sequences, each step built incrementally and compared with a full build.
+
+The incremental-equals-full test (tests/dbt/test_incremental_build.py) and ``make test-generative`` use
+this. A *pool* is a simulated landing zone of two tenants in different zones, across a daylight-saving
+change, with every feed. A *sequence* (``plan_steps``: a seed's random choice) delivers the pool's files
+into a fresh ``CALLOPS_HOME`` step by step: new days, files held back and delivered late, corrected
+re-deliveries (lines removed), truncated ones (the last lines cut), a file re-delivered empty, and a
+file restored to its original content.
+
+After each step the pipeline runs through its own step functions (``pipeline.load_deliveries``,
+``build_marts``, ``validate_marts``), as ``callops run`` does, and its tables are compared with a
+*reference*: a fresh ``CALLOPS_HOME`` holding a copy of the landing zone as it now is (every file
+delivered so far at its latest content), loaded and built whole. Only the public entry points are
+driven, never the incremental macros, so any later rewrite of them is checked the same way.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+POOL_START = dt.date(2026, 3, 26)
+POOL_DAYS = 6  # 2026-03-29 is a 23-hour day in Europe/Stockholm
+CALLS_PER_DAY = 60
+
+CONFIG = (
+    "tenants:\n"
+    "  - {id: east, name: East, timezone: Asia/Shanghai, service_level_seconds: 10, fcr_window_days: 2}\n"
+    "  - {id: west, name: West, timezone: Europe/Stockholm}\n"
+)
+
+# Lineage columns: when a row was loaded and by which run. A full build of the same landing zone loads
+# every file in one run, so these differ from an incremental history by design; no figure reads them.
+LINEAGE_COLUMNS = frozenset({"loaded_at", "run_id"})
+LAYERS = ("staging", "intermediate", "marts")
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One change to the landing zone: ``kind`` and the files (paths relative to the landing root)."""
+
+    kind: str  # deliver | late | correct | truncate | empty | restore
+    files: tuple[str, ...]
+    fraction: float = 0.0  # correct: share of lines removed; truncate: share of lines cut from the end
+    label: str = ""
+
+    def describe(self) -> str:
+        what = self.label or (self.files[0] if len(self.files) == 1 else f"{len(self.files)} files")
+        if self.kind == "truncate":
+            return f"truncate {what}: the last {self.fraction:.0%} of its lines cut"
+        if self.kind == "correct":
+            return f"correct {what}: {self.fraction:.0%} of its lines removed"
+        if self.kind == "empty":
+            return f"re-deliver {what} empty"
+        if self.kind == "restore":
+            return f"restore {what} to its original content"
+        if self.kind == "late":
+            return f"deliver late {what}"
+        return f"deliver {what}"
+
+
+def write_config(root: Path) -> Path:
+    path = root / "callops.yml"
+    path.write_text(CONFIG)
+    return path
+
+
+# One pseudonym key for the incremental warehouse and its references: each home would make its own.
+PSEUDONYM_KEY = "generative-test-key"
+
+
+@contextlib.contextmanager
+def callops_home(home: Path, config: Path) -> Iterator[Path]:
+    """``CALLOPS_HOME``, ``CALLOPS_CONFIG`` and the pseudonym key set for the block (read lazily)."""
+    names = ("CALLOPS_HOME", "CALLOPS_CONFIG", "CALLOPS_PSEUDONYM_KEY")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(zip(names, (str(home), str(config), PSEUDONYM_KEY), strict=True))
+    try:
+        yield home
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def simulate_pool(root: Path, seed: int) -> Path:
+    """The pool's landing zone: two tenants (queue_log; Connect CTR and agent-state CSV), every feed."""
+    from callops.config import load_config
+    from callops.simulate.run import simulate
+
+    landing = root / "pool"
+    config = write_config(root)
+    with callops_home(root / "pool_home", config):
+        simulate(
+            load_config().tenants, tenants=2, days=POOL_DAYS, start=POOL_START, calls_per_day=CALLS_PER_DAY,
+            seed=seed, landing=landing, workers=1, progress=None,
+        )  # fmt: skip
+    return landing
+
+
+def _units(pool: Path) -> dict[tuple[str, str], list[str]]:
+    """The pool's files by (delivery day, feed/tenant), as paths relative to the landing root."""
+    units: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    for path in sorted(pool.glob("*/*/*/*")):
+        feed, tenant, day = path.parts[-4:-1]
+        units[day, f"{feed}/{tenant}"].append(str(path.relative_to(pool)))
+    return units
+
+
+def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
+    """A seed's sequence: the first days delivered, then ``steps`` random changes."""
+    rng = random.Random(seed)
+    units = _units(pool)
+    days = sorted({day for day, _ in units})
+    withheld: list[tuple[str, str]] = []
+    delivered: list[str] = []
+    changed: list[str] = []
+    sequence: list[Step] = []
+
+    def deliver_day(day: str, kind: str = "deliver") -> Step:
+        files: list[str] = []
+        for unit in sorted(unit for unit in units if unit[0] == day):
+            if rng.random() < 0.15:  # held back by the sender, delivered late
+                withheld.append(unit)
+            else:
+                files += units[unit]
+        delivered.extend(files)
+        return Step(kind, tuple(files), label=f"delivery day {day} ({len(files)} files)")
+
+    first_days = rng.randint(2, 3)
+    for day in days[:first_days]:
+        sequence.append(deliver_day(day))
+    upcoming = days[first_days:]
+    while len(sequence) < first_days + steps:
+        choices = ["truncate", "correct", "empty"] + ["deliver"] * bool(upcoming)
+        choices += ["late"] * bool(withheld) + ["restore"] * bool(changed)
+        kind = rng.choice(choices)
+        if kind == "deliver":
+            sequence.append(deliver_day(upcoming.pop(0)))
+        elif kind == "late":
+            unit = withheld.pop(rng.randrange(len(withheld)))
+            delivered.extend(units[unit])
+            sequence.append(Step("late", tuple(units[unit]), label=f"{unit[1]} of delivery day {unit[0]}"))
+        elif kind == "restore":
+            path = changed.pop(rng.randrange(len(changed)))
+            sequence.append(Step("restore", (path,)))
+        else:
+            # telephony files most often: they carry the state that crosses days
+            telephony = [path for path in delivered if path.startswith("telephony/")]
+            candidates = telephony if telephony and rng.random() < 0.75 else delivered
+            path = rng.choice(candidates)
+            changed.append(path)
+            fraction = round(rng.uniform(0.1, 0.5), 2)
+            sequence.append(Step(kind, (path,), fraction))
+    return sequence
+
+
+def apply_step(step: Step, pool: Path, landing: Path, rng: random.Random) -> None:
+    """Change the landing zone as ``step`` says (a re-delivery rewrites the file in place, as SFTP does)."""
+    for name in step.files:
+        source, target = pool / name, landing / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if step.kind in ("deliver", "late", "restore"):
+            shutil.copyfile(source, target)
+            continue
+        lines = source.read_bytes().splitlines(keepends=True)
+        header = lines[:1] if name.endswith(".csv") else []
+        body = lines[len(header) :]
+        if step.kind == "empty":
+            kept: list[bytes] = []
+            header = []
+        elif step.kind == "truncate":
+            kept = body[: round(len(body) * (1 - step.fraction))]
+        else:  # correct: a share of the records removed, anywhere in the file
+            removed = set(rng.sample(range(len(body)), round(len(body) * step.fraction)))
+            kept = [line for number, line in enumerate(body) if number not in removed]
+        target.write_bytes(b"".join(header + kept))
+
+
+def run_pipeline(run_id: str, first: dt.date, last: dt.date) -> str:
+    """``callops run``'s steps on the delivery days [first, last]; returns how the gate ended."""
+    from callops import pipeline
+
+    pipeline.load_deliveries(run_id, first, last)
+    pipeline.build_marts(run_id)
+    try:
+        pipeline.validate_marts(run_id)
+    except pipeline.DataProblem as problem:
+        return f"gate blocked: {problem}"
+    return "gate passed"
+
+
+def build_reference(landing: Path, home: Path, config: Path, first: dt.date, last: dt.date) -> Path:
+    """A fresh warehouse of ``landing`` as it is now, loaded and built whole; returns its file."""
+    from callops import dbt, pipeline, settings
+
+    shutil.rmtree(home, ignore_errors=True)
+    with callops_home(home, config):
+        shutil.copytree(landing, settings.landing_dir())
+        pipeline.load_deliveries("reference", first, last)
+        built = dbt.run_models()
+        assert built.success, f"the reference build failed: {built.failures or built.error}"
+        return settings.build_db_path()
+
+
+def _table_rows(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> collections.Counter:
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = ? and schema_name = ? "
+            "and table_name = ? order by column_index",
+            [database, schema, table],
+        ).fetchall()
+        if name not in LINEAGE_COLUMNS
+    ]
+    selected = ", ".join(f'"{name}"' for name in columns)
+    # floats rounded: DuckDB's parallel sums may differ in the last bits between two builds
+    return collections.Counter(
+        tuple(round(value, 6) if isinstance(value, float) else value for value in row)
+        for row in con.execute(f'select {selected} from "{database}"."{schema}"."{table}"').fetchall()
+    )
+
+
+def compare(incremental: Path, reference: Path, layers: tuple[str, ...]) -> dict[str, str]:
+    """Table -> how it differs, for every table of ``layers`` in the two warehouses ({} when equal)."""
+    differences: dict[str, str] = {}
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{incremental}' as incremental (read_only)")
+        con.execute(f"attach '{reference}' as reference (read_only)")
+        con.execute("set TimeZone = 'UTC'")
+        tables = {
+            database: {
+                (schema, table)
+                for schema, table in con.execute(
+                    "select schema_name, table_name from duckdb_tables() where database_name = ? "
+                    f"and schema_name in ({', '.join('?' * len(layers))})",
+                    [database, *layers],
+                ).fetchall()
+            }
+            for database in ("incremental", "reference")
+        }
+        for schema, table in sorted(tables["incremental"] ^ tables["reference"]):
+            where = "incremental" if (schema, table) in tables["incremental"] else "reference"
+            differences[f"{schema}.{table}"] = f"only in the {where} build"
+        for schema, table in sorted(tables["incremental"] & tables["reference"]):
+            ours = _table_rows(con, "incremental", schema, table)
+            theirs = _table_rows(con, "reference", schema, table)
+            if ours != theirs:
+                extra, missing = ours - theirs, theirs - ours
+                sample = next(iter(extra or missing))
+                differences[f"{schema}.{table}"] = (
+                    f"{sum(extra.values())} row(s) only in the incremental build, {sum(missing.values())} only "
+                    f"in the full build; e.g. {'incremental' if extra else 'full'}: {sample}"
+                )
+    finally:
+        con.close()
+    return differences
+
+
+def run_sequence(root: Path, seed: int, steps: int) -> list[str]:
+    """Play seed ``seed``'s sequence; returns the failures (empty when every step equals its full build).
+
+    Marts are compared after every step, every layer after the last.
+    """
+    from callops import settings
+
+    pool = simulate_pool(root, seed)
+    config = write_config(root)
+    sequence = plan_steps(pool, seed, steps)
+    rng = random.Random(seed * 7919)
+    first = POOL_START - dt.timedelta(days=1)
+    last = POOL_START + dt.timedelta(days=POOL_DAYS + 1)
+    played: list[str] = []
+    with callops_home(root / "incremental", config):
+        landing = settings.landing_dir()
+        warehouse_file = settings.build_db_path()
+    for number, step in enumerate(sequence, start=1):
+        apply_step(step, pool, landing, rng)
+        with callops_home(root / "incremental", config):
+            gate = run_pipeline(f"step_{number:02d}", first, last)
+        played.append(f"{number}. {step.describe()} ({gate})")
+        reference = build_reference(landing, root / "reference", config, first, last)
+        layers = LAYERS if number == len(sequence) else ("marts",)
+        if differences := compare(warehouse_file, reference, layers):
+            listing = "\n".join(f"  {table}: {how}" for table, how in differences.items())
+            return [
+                f"seed {seed}: after step {number} the incremental build differs from a full build of the same "
+                f"landing zone ({', '.join(layers)} compared)\nsteps:\n  " + "\n  ".join(played)
+                + f"\ndifferences:\n{listing}"
+            ]
+    return []
