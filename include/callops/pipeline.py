@@ -51,6 +51,8 @@ class FileOutcome:
     action: str  # loaded | replaced | held | unchanged | failed
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_superseded: int = 0
+    rows_skipped: int = 0
     message: str | None = None
 
 
@@ -108,6 +110,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
             "held": [o.message for o in outcomes if o.action == "held"],
             "rows_loaded": sum(o.rows_loaded for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
+            **_superseded_and_skipped(outcomes),
         }
         record_step(con, run_id, "load", "failed" if summary["failed"] or summary["held"] else "success", summary)
     return summary
@@ -167,6 +170,7 @@ def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
             "held": [o.message for o in outcomes if o.action == "held"],
             "rows_loaded": sum(o.rows_loaded for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
+            **_superseded_and_skipped(outcomes),
             "tenants": sorted({o.tenant_id for o in changed}),
             "days": sorted({o.delivery_date.isoformat() for o in changed}),
         }
@@ -206,6 +210,8 @@ def _load_one(
         "loaded_at": _now(),
         "rows_loaded": 0,
         "rows_rejected": 0,
+        "rows_superseded": 0,
+        "rows_skipped": 0,
         "extra_columns": [],
         "encoding": None,
         "status": "failed",
@@ -269,6 +275,8 @@ def _load_one(
             file_format=adapter.FORMAT,
             rows_loaded=loaded.rows_loaded,
             rows_rejected=loaded.rows_rejected,
+            rows_superseded=loaded.rows_superseded,
+            rows_skipped=loaded.rows_skipped,
             extra_columns=loaded.extra_columns,
             encoding=encoding,
             status="loaded",
@@ -281,6 +289,7 @@ def _load_one(
         )
         outcome.action = "replaced" if previous and previous[1] == "loaded" else "loaded"
         outcome.rows_loaded, outcome.rows_rejected = loaded.rows_loaded, loaded.rows_rejected
+        outcome.rows_superseded, outcome.rows_skipped = loaded.rows_superseded, loaded.rows_skipped
         notes = []
         if held_because:
             outcome.action = "held"
@@ -355,21 +364,34 @@ def _upsert_manifest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
 
 
 def _record_file(con: duckdb.DuckDBPyConnection, run_id: str, outcome: FileOutcome) -> None:
+    row = {
+        "run_id": run_id,
+        "file_id": outcome.file_id,
+        "feed": outcome.feed,
+        "tenant_id": outcome.tenant_id,
+        "delivery_date": outcome.delivery_date,
+        "file_name": outcome.file_name,
+        "action": outcome.action,
+        "rows_loaded": outcome.rows_loaded,
+        "rows_rejected": outcome.rows_rejected,
+        "rows_superseded": outcome.rows_superseded,
+        "rows_skipped": outcome.rows_skipped,
+        "message": outcome.message,
+    }
+    # Columns named: a table upgraded in place has its later columns last, not where the DDL lists them.
     con.execute(
-        "insert into ops.run_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            outcome.file_id,
-            outcome.feed,
-            outcome.tenant_id,
-            outcome.delivery_date,
-            outcome.file_name,
-            outcome.action,
-            outcome.rows_loaded,
-            outcome.rows_rejected,
-            outcome.message,
-        ],
+        f"insert into ops.run_files ({', '.join(row)}) values ({', '.join('?' * len(row))})", list(row.values())
     )
+
+
+def _superseded_and_skipped(outcomes: list[FileOutcome]) -> dict[str, int]:
+    """The load summary's superseded and skipped records, each only when there are any (loaded and
+    rejected are always there)."""
+    totals = {
+        "rows_superseded": sum(o.rows_superseded for o in outcomes),
+        "rows_skipped": sum(o.rows_skipped for o in outcomes),
+    }
+    return {name: count for name, count in totals.items() if count}
 
 
 def accept_delivery(reference: str) -> str:

@@ -100,6 +100,9 @@ RUN_LOG_SQL = {
             coalesce(files.unchanged_count, 0) as unchanged_count,
             coalesce(files.rows_loaded, 0) as rows_loaded,
             coalesce(files.rows_rejected, 0) as rows_rejected,
+            -- null for a run of a release that did not count them (sum of nulls)
+            case when files.run_id is null then 0 else files.rows_superseded end as rows_superseded,
+            case when files.run_id is null then 0 else files.rows_skipped end as rows_skipped,
             coalesce(checks.check_count, 0) as check_count,
             coalesce(checks.blocking_failed_count, 0) as blocking_failed_count,
             coalesce(checks.warning_failed_count, 0) as warning_failed_count,
@@ -115,10 +118,13 @@ RUN_LOG_SQL = {
                 count(*) filter (where action = 'unchanged') as unchanged_count,
                 sum(rows_loaded) as rows_loaded,
                 sum(rows_rejected) as rows_rejected,
+                sum(rows_superseded) as rows_superseded,
+                sum(rows_skipped) as rows_skipped,
                 list({
                     'tenant_id': tenant_id, 'feed': feed, 'delivery_date': delivery_date,
                     'file_name': file_name, 'action': action, 'rows_loaded': rows_loaded,
-                    'rows_rejected': rows_rejected, 'message': message
+                    'rows_rejected': rows_rejected, 'rows_superseded': rows_superseded,
+                    'rows_skipped': rows_skipped, 'message': message
                 } order by delivery_date, tenant_id, feed, file_name) as deliveries
             from ops.run_files group by run_id
         ) as files on runs.run_id = files.run_id
@@ -137,7 +143,8 @@ RUN_LOG_SQL = {
         order by runs.started_at
     """,
     "run_deliveries": """
-        select run_id, tenant_id, feed, delivery_date, file_name, action, rows_loaded, rows_rejected, message
+        select run_id, tenant_id, feed, delivery_date, file_name, action, rows_loaded, rows_rejected,
+            rows_superseded, rows_skipped, message
         from ops.run_files order by run_id, delivery_date, tenant_id, feed, file_name
     """,
     "run_checks": """
@@ -148,10 +155,30 @@ RUN_LOG_SQL = {
 }
 
 
+# Column comments of the run log (shown by BI tools that read DuckDB's catalog). A delivery's records
+# are counted once: records = rows_loaded + rows_rejected + rows_superseded + rows_skipped.
+RUN_LOG_COMMENTS = {
+    "run_deliveries": {
+        "rows_loaded": "records of the file loaded into the raw layer",
+        "rows_rejected": "records quarantined with their reason (callops rejects)",
+        "rows_superseded": "records replaced by another record of the same contact in the same file "
+        "(an earlier Amazon Connect version of a ContactId, a forked Asterisk CDR merged into its stint); "
+        "null: loaded by a release that did not count them",
+        "rows_skipped": "records read but not modelled (chats, MONITOR legs, internal calls, agent legs, "
+        "calls dialled straight to a phone; the message names them); null: loaded by a release that did "
+        "not count them",
+    },
+}
+
+
 def _copy_run_log(con) -> dict[str, int]:
     counts = {}
     for table, sql in RUN_LOG_SQL.items():
         con.execute(f"create table pub.{PUBLISHED_SCHEMA}.{table} as {sql}")
+        for column, comment in RUN_LOG_COMMENTS.get(table, {}).items():
+            con.execute(
+                f"comment on column pub.{PUBLISHED_SCHEMA}.{table}.{column} is {warehouse.sql_literal(comment)}"
+            )
         counts[table] = con.execute(f"select count(*) from pub.{PUBLISHED_SCHEMA}.{table}").fetchall()[0][0]
     return counts
 

@@ -70,7 +70,8 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
             count(*) filter (where action = 'held') as held,
             count(*) filter (where action = 'unchanged') as unchanged,
             count(*) filter (where action = 'failed') as failed,
-            sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected
+            sum(rows_loaded) as rows_loaded, sum(rows_rejected) as rows_rejected,
+            sum(rows_superseded) as rows_superseded, sum(rows_skipped) as rows_skipped
         from ops.run_files where run_id = ?
         group by all order by all
         """,
@@ -78,10 +79,13 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
     ).fetchall()
     lines = ["", "per delivery day:"]
     if per_day:
+        columns = ["delivery_day", "tenant", "feed", "files", "loaded", "held", "unchanged", "failed", "rows", "rejected"]
+        # superseded and skipped records only when the run has some (each file's notes say which and why)
+        shown = [(i, name) for i, name in ((10, "superseded"), (11, "skipped")) if any(row[i] for row in per_day)]
         lines.append(
             format_table(
-                ["delivery_day", "tenant", "feed", "files", "loaded", "held", "unchanged", "failed", "rows", "rejected"],
-                per_day,
+                columns + [name for _, name in shown],
+                [row[:10] + tuple(row[i] for i, _ in shown) for row in per_day],
             )
         )
     else:
@@ -112,7 +116,9 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
 
 def _step_note(step: str, detail: object) -> str:
     if step == "load" and isinstance(detail, dict):
-        return f"  ({detail.get('files', 0)} files, {detail.get('rows_loaded', 0)} rows, {detail.get('rows_rejected', 0)} rejected)"
+        counts = [f"{detail.get('rows_loaded', 0)} rows", f"{detail.get('rows_rejected', 0)} rejected"]
+        counts += [f"{detail[key]} {key[5:]}" for key in ("rows_superseded", "rows_skipped") if detail.get(key)]
+        return f"  ({detail.get('files', 0)} files, {', '.join(counts)})"
     if step == "build" and isinstance(detail, dict):
         failures = detail.get("failures") or ([detail["error"]] if detail.get("error") else [])
         plan = f": {detail['plan']}" if detail.get("plan") else ""

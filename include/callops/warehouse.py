@@ -77,6 +77,13 @@ alter table raw.manifest add column if not exists encoding varchar;
 alter table raw.manifest add column if not exists gate_status varchar;
 alter table raw.manifest add column if not exists gate_reason varchar;
 alter table raw.manifest add column if not exists accepted_at timestamp;
+-- Every record of a loaded file is counted once: records = rows_loaded + rows_rejected + rows_superseded
+-- + rows_skipped (header and blank lines aside). superseded: another record of the same contact in the
+-- same file is loaded instead (an earlier Amazon Connect version of a ContactId, a forked Asterisk CDR
+-- merged into its stint); skipped: read but not modelled (chats, MONITOR legs, internal calls, agent
+-- legs, calls dialled straight to a phone). Null: loaded by a release that did not count them.
+alter table raw.manifest add column if not exists rows_superseded bigint;
+alter table raw.manifest add column if not exists rows_skipped bigint;
 
 create table if not exists raw.rejects (
     file_id varchar not null,
@@ -112,6 +119,10 @@ create table if not exists ops.run_files (
     rows_rejected bigint,
     message varchar
 );
+-- as in raw.manifest: records = rows_loaded + rows_rejected + rows_superseded + rows_skipped for a file
+-- loaded, replaced or held; all four are 0 for a file unchanged (not read again) or failed
+alter table ops.run_files add column if not exists rows_superseded bigint;
+alter table ops.run_files add column if not exists rows_skipped bigint;
 
 create table if not exists ops.changed_partitions (  -- what the mart gate still has to check
     run_id varchar not null,              -- the run (or `callops accept`) that changed it

@@ -73,8 +73,9 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
     con = warehouse.connect()
     con.execute("insert into ops.runs values ('r-failed', '2026-03-01', '2026-03-02', now(), now(), 'failed', null)")
     con.execute(
-        "insert into ops.run_files values ('r-failed', 'f1', 'telephony', 'shanghai_bank', '2026-03-02', "
-        "'dirty.csv', 'held', 8, 2, 'held back')"
+        "insert into ops.run_files (run_id, file_id, feed, tenant_id, delivery_date, file_name, action, "
+        "rows_loaded, rows_rejected, rows_superseded, rows_skipped, message) values ('r-failed', 'f1', "
+        "'telephony', 'shanghai_bank', '2026-03-02', 'dirty.csv', 'held', 8, 2, 1, 3, 'held back')"
     )
     con.execute(
         "insert into ops.check_results values ('r-failed', 'rpt_daily_kpis', 'expect_column_values_to_be_between', "
@@ -86,11 +87,16 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
     reader = duckdb.connect(str(settings.published_db_path()), read_only=True)
     try:
         run = reader.execute(
-            "select run_id, status, delivery_count, held_count, rows_rejected, check_count, blocking_failed_count, "
-            "deliveries[1].file_name, checks[1].failing_keys from marts.runs"
+            "select run_id, status, delivery_count, held_count, rows_rejected, rows_superseded, rows_skipped, "
+            "check_count, blocking_failed_count, deliveries[1].file_name, deliveries[1].rows_skipped, "
+            "checks[1].failing_keys from marts.runs"
+        ).fetchall()
+        delivery = reader.execute(
+            "select file_name, rows_loaded, rows_rejected, rows_superseded, rows_skipped from marts.run_deliveries"
         ).fetchall()
         checks = reader.execute("select check_name, severity, success from marts.run_checks").fetchall()
     finally:
         reader.close()
-    assert run == [("r-failed", "failed", 1, 1, 2, 1, 1, "dirty.csv", ["shanghai_bank 2026-03-02"])]
+    assert run == [("r-failed", "failed", 1, 1, 2, 1, 3, 1, 1, "dirty.csv", 3, ["shanghai_bank 2026-03-02"])]
+    assert delivery == [("dirty.csv", 8, 2, 1, 3)]
     assert checks == [("expect_column_values_to_be_between", "blocking", False)]

@@ -39,9 +39,11 @@ attribute on the tenant once ``config.py`` has one.)
   digits). Agent = the calling channel; caller number = the dialled customer.
 - Contained in the IVR: an inbound call that never queued, never reached a
   phone (no ``dstchannel``) and did not end in ``Dial``.
-- Not loaded (counted in the file's notes): internal extension-to-extension
-  calls, agent-side legs (``AppQueue``/``AppDial``, ``Local/`` channels) and
-  inbound calls dialled straight to a phone without a queue.
+- Skipped (not loaded, counted in ``rows_skipped`` and named in the file's
+  notes): internal extension-to-extension calls, agent-side legs
+  (``AppQueue``/``AppDial``, ``Local/`` channels) and inbound calls dialled
+  straight to a phone without a queue. The forks merged into a stint they
+  belong to are counted in ``rows_superseded``.
 - ``wait_seconds``, ``hold_seconds``, ``after_call_work_seconds`` are null: a
   CDR has no queue wait, hold or wrap-up (DOMAIN.md: null, never a guess).
   ``entered_at`` is the call's start (which includes any IVR time before the
@@ -399,7 +401,9 @@ def load(ctx: LoadContext) -> FileLoad:
     skipped = [f"{counts[kind]} {label}" for kind, label in SKIPPED.items() if counts.get(kind)]
     if skipped:
         result.notes.append("not loaded (not queue contacts): " + ", ".join(skipped))
-    merged = sum(counts.get(kind, 0) for kind in ("queue", "outbound", "ivr")) - result.rows_loaded
-    if merged:
-        result.notes.append(f"{merged} forked CDR(s) merged into the stint they belong to")
+    result.rows_skipped = sum(counts.get(kind, 0) for kind in SKIPPED)
+    # A fork merged into its stint is superseded: another CDR of the same stint (the answered one) is loaded.
+    result.rows_superseded = sum(counts.get(kind, 0) for kind in ("queue", "outbound", "ivr")) - result.rows_loaded
+    if result.rows_superseded:
+        result.notes.append(f"{result.rows_superseded} forked CDR(s) merged into the stint they belong to")
     return result

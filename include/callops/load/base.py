@@ -42,8 +42,19 @@ class LoadError(ValueError):
 
 @dataclass
 class FileLoad:
+    """What an adapter did with one file's records: each record is loaded, rejected, superseded or skipped.
+
+    ``rows_superseded``: records another record of the same contact in the same
+    file replaces (an earlier version, a fork merged into its stint);
+    ``rows_skipped``: records read but deliberately not loaded (not modelled,
+    e.g. chats); the adapter names why in ``notes``. Header and blank lines are
+    not records.
+    """
+
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_superseded: int = 0
+    rows_skipped: int = 0
     extra_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

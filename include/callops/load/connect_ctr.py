@@ -39,12 +39,14 @@ are quarantined.
   API (StartOutboundVoiceContact) and CAMPAIGN; everything else (INBOUND,
   TRANSFER, QUEUE_TRANSFER, CALLBACK: a callback the customer asked for, ...)
   is inbound.
-- Not loaded, counted in the file's notes: non-voice contacts (CHAT, TASK,
-  EMAIL: callops' telephony figures are voice figures) and supervisor
-  ``MONITOR`` legs (not customer contacts).
+- Skipped (not loaded, counted in ``rows_skipped`` and named in the file's
+  notes): non-voice contacts (CHAT, TASK, EMAIL: callops' telephony figures
+  are voice figures) and supervisor ``MONITOR`` legs (not customer contacts).
 - At-least-once delivery: within a file only the latest ``LastUpdateTimestamp``
-  of each ``ContactId`` is loaded (the later record on a tie); across files,
-  staging keeps the latest (``source_updated_at``).
+  of each ``ContactId`` is loaded (the later record on a tie); the earlier
+  versions are counted in ``rows_superseded``. Across files every file's
+  latest version is loaded (and counted loaded) and staging keeps the latest
+  (``source_updated_at``).
 """
 
 from __future__ import annotations
@@ -318,7 +320,10 @@ def load(ctx: LoadContext) -> FileLoad:
     skipped = [f"{counts[kind]} {label}" for kind, label in SKIPPED.items() if counts.get(kind)]
     if skipped:
         result.notes.append("not loaded: " + ", ".join(skipped))
-    superseded = counts.get("voice", 0) - result.rows_loaded
-    if superseded:
-        result.notes.append(f"{superseded} earlier version(s) of a contact in this file superseded by a later one")
+    result.rows_skipped = sum(counts.get(kind, 0) for kind in SKIPPED)
+    result.rows_superseded = counts.get("voice", 0) - result.rows_loaded
+    if result.rows_superseded:
+        result.notes.append(
+            f"{result.rows_superseded} earlier version(s) of a contact in this file superseded by a later one"
+        )
     return result
