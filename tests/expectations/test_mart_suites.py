@@ -75,3 +75,17 @@ def test_a_sound_row_passes_and_each_kind_of_damage_fails_its_own_check(table):
         for check in list(expected):
             expected[check] = expected[("expect_column_values_to_be_between", past)]
     assert failed(module, bad) == expected
+
+
+@pytest.mark.parametrize("table", ["fct_headcount_monthly", "fct_headcount_monthly_by_team"])
+def test_a_headcount_month_no_roster_covers_passes_with_its_figures_null(table):
+    # its roster figures are null (dbt's row rules own when); the ranges hold on the covered months
+    module = MODULES[table]
+    uncovered = sound_row(module) | {column: None for column in module.NON_NEGATIVE_COLUMNS}
+    uncovered |= {column: 0.0 for column in module.NON_NEGATIVE_COLUMNS if "evaluation_count" in column}
+    uncovered |= {"dispatched_share_rate": None} if "dispatched_share_rate" in module.RATE_COLUMNS else {}
+    frame = pd.DataFrame([sound_row(module), uncovered | {module.KEY_COLUMNS[0]: "other"}])
+    assert frame.isna().sum().sum() >= 11
+    assert failed(module, frame) == {}
+    frame.loc[0, "headcount_end"] = -1.0  # a covered month is still checked
+    assert list(failed(module, frame)) == [("expect_column_values_to_be_between", "headcount_end")]

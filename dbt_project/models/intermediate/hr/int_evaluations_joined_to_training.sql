@@ -6,10 +6,19 @@
     (int_qa_evaluations_scored: weighted points of the applicable criteria,
     0 with a fatal error), so HR and quality marts never disagree.
     - Trained = completed (and not failed) a course on a local day before the
-      evaluation's local day; untrained = the agent has training records but
-      none completed by then (a new hire in onboarding); null when the agent
-      has no training record at all: absence from a training export (which
-      may cover recent courses only) is not evidence of no training.
+      evaluation's local day; null when the agent has no training record at
+      all: absence from a training export (which may cover recent courses
+      only) is not evidence of no training.
+    - Untrained = the agent has training records but none completed by then
+      (a new hire in onboarding), and the training feed covers the agent's
+      whole employment up to the evaluation: its latest delivery (with rows)
+      came on or after the evaluation day (a course completed since is not
+      known yet),
+      and the agent (hire_date of the latest roster, whatever month it came
+      in) was hired on or after the earliest course start of the tenant's
+      training data (the courses of an agent hired before it may be missing).
+      Otherwise null: unknown, in neither group (DECISIONLOG "HR months a
+      roster covers").
 #}
 with
 
@@ -22,6 +31,23 @@ evaluations as (
 training as (
 
     select * from {{ ref('stg_hr__training') }}
+
+),
+
+roster as (
+
+    select * from {{ ref('stg_hr__roster') }}
+
+),
+
+training_reach as (
+
+    select
+        tenant_id,
+        min(started_date) as first_started_date,
+        max(delivery_date) as latest_delivery_date
+    from training
+    group by 1
 
 ),
 
@@ -66,11 +92,13 @@ final as (
         -- booleans
         dated.has_fatal_error as is_auto_failed,
         case
-            when completions.agent_id is not null
-                then coalesce(
-                    completions.first_completed_date < dated.evaluation_date,
-                    false
-                )
+            when completions.agent_id is null then null
+            when completions.first_completed_date < dated.evaluation_date
+                then true
+            when
+                dated.evaluation_date <= training_reach.latest_delivery_date
+                and roster.hire_date >= training_reach.first_started_date
+                then false
         end as is_trained,
 
         -- dates
@@ -86,6 +114,12 @@ final as (
         on
             dated.tenant_id = completions.tenant_id
             and dated.agent_id = completions.agent_id
+    left join training_reach
+        on dated.tenant_id = training_reach.tenant_id
+    left join roster
+        on
+            dated.tenant_id = roster.tenant_id
+            and dated.agent_id = roster.agent_id
 
 )
 

@@ -11,9 +11,11 @@
     - Tenure at month end = whole calendar months from hire_date to the end
       of the month's last day (hired 1 Jan: 3 months at the end of 31 Mar);
       the marts band it with the tenure_band macro.
-    - Months run from the tenant's first hire month to the month of its
-      latest roster delivery; a month is complete once a roster was delivered
-      after its last day.
+    - Months are int_months_covered_by_rosters' (the tenant's first hire
+      month to the month of its latest roster delivery), with their
+      coverage: the marts publish a month's figures only when a roster
+      snapshot covers it (has_roster_snapshot); it is complete once covered
+      and a roster was delivered after its last day.
     Team and employment type are the agent's latest (staging keeps the
     latest roster row), applied to every month.
 #}
@@ -25,44 +27,9 @@ roster as (
 
 ),
 
-bounds as (
-
-    select
-        tenant_id,
-        cast(date_trunc('month', min(hire_date)) as date)
-            as first_month_start_date,
-        cast(date_trunc('month', max(delivery_date)) as date)
-            as last_month_start_date,
-        max(delivery_date) as latest_delivery_date
-    from roster
-    group by 1
-
-),
-
 months as (
 
-    select
-        tenant_id,
-        latest_delivery_date,
-        cast(
-            unnest(
-                generate_series(
-                    first_month_start_date,
-                    last_month_start_date,
-                    interval 1 month
-                )
-            ) as date
-        ) as month_start_date
-    from bounds
-
-),
-
-month_ends as (
-
-    select
-        *,
-        cast(last_day(month_start_date) as date) as month_end_date
-    from months
+    select * from {{ ref('int_months_covered_by_rosters') }}
 
 ),
 
@@ -75,17 +42,18 @@ agent_months as (
         roster.employment_type,
         roster.hire_date,
         roster.termination_date,
-        month_ends.month_start_date,
-        month_ends.month_end_date,
-        month_ends.latest_delivery_date
+        months.month_start_date,
+        months.month_end_date,
+        months.has_roster_snapshot,
+        months.is_month_complete
     from roster
-    inner join month_ends
+    inner join months
         on
-            roster.tenant_id = month_ends.tenant_id
-            and roster.hire_date <= month_ends.month_end_date
+            roster.tenant_id = months.tenant_id
+            and roster.hire_date <= months.month_end_date
             and (
                 roster.termination_date is null
-                or roster.termination_date >= month_ends.month_start_date
+                or roster.termination_date >= months.month_start_date
             )
 
 ),
@@ -100,7 +68,6 @@ flagged as (
         hire_date >= month_start_date as is_hire,
         coalesce(termination_date <= month_end_date, false) as is_leaver,
         employment_type = 'dispatched' as is_dispatched,
-        month_end_date < latest_delivery_date as is_month_complete,
         date_diff(
             'day',
             greatest(hire_date, month_start_date),
@@ -136,6 +103,7 @@ final as (
         is_hire,
         is_leaver,
         is_dispatched,
+        has_roster_snapshot,
         is_month_complete,
 
         -- dates

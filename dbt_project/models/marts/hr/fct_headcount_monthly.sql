@@ -4,8 +4,21 @@
     share and QA results of trained vs untrained agents (DECISIONLOG
     "Marketing and HR marts"). Counts are the sums of
     fct_headcount_monthly_by_team; no agent ids.
+    Each feed's figures follow its own coverage (DECISIONLOG "HR months a
+    roster covers"): the roster figures are null in a month no roster
+    snapshot covers; the QA figures come from the evaluations whatever the
+    roster. A month has a row when it lies between the tenant's first hire
+    and its latest roster delivery (int_months_covered_by_rosters) or has
+    evaluations of agents of known training status (e.g. after the last
+    roster).
 #}
 with
+
+months as (
+
+    select * from {{ ref('int_months_covered_by_rosters') }}
+
+),
 
 agent_months as (
 
@@ -39,10 +52,30 @@ counted as (
         {{ headcount_counts() }},
         count(*) filter (
             where is_in_headcount_end and is_dispatched
-        ) as dispatched_headcount_end,
-        bool_and(is_month_complete) as is_month_complete
+        ) as dispatched_headcount_end
     from banded
     group by 1, 2
+
+),
+
+roster_monthly as (
+
+    select
+        months.tenant_id,
+        months.month_start_date,
+        {%- for column in headcount_count_columns()
+            + ['dispatched_headcount_end'] %}
+        {{ roster_figure(
+            'counted.' ~ column, 'months.has_roster_snapshot', missing=0
+        ) }} as {{ column }},
+        {%- endfor %}
+        months.has_roster_snapshot,
+        months.is_month_complete
+    from months
+    left join counted
+        on
+            months.tenant_id = counted.tenant_id
+            and months.month_start_date = counted.month_start_date
 
 ),
 
@@ -63,24 +96,36 @@ qa_monthly as (
         ) as untrained_qa_score_rate
     from evaluations
     group by 1, 2
+    having count(qa_score_rate) filter (where is_trained is not null) > 0
 
 ),
 
 joined as (
 
     select
-        counted.*,
+        coalesce(roster_monthly.tenant_id, qa_monthly.tenant_id)
+            as tenant_id,
+        coalesce(roster_monthly.month_start_date, qa_monthly.month_start_date)
+            as month_start_date,
+        {%- for column in headcount_count_columns()
+            + ['dispatched_headcount_end'] %}
+        roster_monthly.{{ column }},
+        {%- endfor %}
         coalesce(qa_monthly.trained_evaluation_count, 0)
             as trained_evaluation_count,
         coalesce(qa_monthly.untrained_evaluation_count, 0)
             as untrained_evaluation_count,
         qa_monthly.trained_qa_score_rate,
-        qa_monthly.untrained_qa_score_rate
-    from counted
-    left join qa_monthly
+        qa_monthly.untrained_qa_score_rate,
+        coalesce(roster_monthly.has_roster_snapshot, false)
+            as has_roster_snapshot,
+        coalesce(roster_monthly.is_month_complete, false)
+            as is_month_complete
+    from roster_monthly
+    full join qa_monthly
         on
-            counted.tenant_id = qa_monthly.tenant_id
-            and counted.month_start_date = qa_monthly.month_start_date
+            roster_monthly.tenant_id = qa_monthly.tenant_id
+            and roster_monthly.month_start_date = qa_monthly.month_start_date
 
 ),
 
@@ -123,6 +168,7 @@ final as (
         untrained_qa_score_rate,
 
         -- booleans
+        has_roster_snapshot,
         is_month_complete
 
     from rated

@@ -2,7 +2,9 @@
     One row per tenant x calendar month x team x employment type: headcount
     at the start and end of the month, average headcount, hires, leavers,
     attrition and month-end tenure bands (DECISIONLOG "Marketing and HR
-    marts"). Counts add up to fct_headcount_monthly; no agent ids.
+    marts"). Counts add up to fct_headcount_monthly; no agent ids. A month no
+    roster snapshot covers keeps its rows with every figure null
+    (DECISIONLOG "HR months a roster covers").
 #}
 with
 
@@ -32,9 +34,26 @@ counted as (
         team_id,
         employment_type,
         {{ headcount_counts() }},
+        bool_and(has_roster_snapshot) as has_roster_snapshot,
         bool_and(is_month_complete) as is_month_complete
     from banded
     group by 1, 2, 3, 4
+
+),
+
+covered as (
+
+    select
+        tenant_id,
+        month_start_date,
+        team_id,
+        employment_type,
+        {%- for column in headcount_count_columns() %}
+        {{ roster_figure(column) }} as {{ column }},
+        {%- endfor %}
+        has_roster_snapshot,
+        is_month_complete
+    from counted
 
 ),
 
@@ -44,7 +63,7 @@ rated as (
         *,
         {{ attrition_rate('leavers_count', 'average_headcount') }}
             as attrition_rate
-    from counted
+    from covered
 
 ),
 
@@ -73,6 +92,7 @@ final as (
         tenure_over_2_years_count,
 
         -- booleans
+        has_roster_snapshot,
         is_month_complete
 
     from rated
