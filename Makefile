@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test airflow clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-generative airflow clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,18 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# `make test-generative SEEDS=N`: N random delivery sequences more than CI's fixed seeds, each step's
+# incremental build compared with a full build (tests/generative.py); SEED=S replays one seed, STEPS=K
+# sets the random steps after the first days (4 in CI). A failure prints the seed and the sequence.
+SEEDS ?= 5
+STEPS ?= 6
+# the first of the N seeds, drawn once here so that every pytest worker collects the same ones
+FIRST_SEED ?= $(shell od -An -N3 -tu4 /dev/urandom | tr -d ' ')
+
+test-generative: $(STAMP) ## play SEEDS=N random delivery sequences (or SEED=S), incremental vs full build at every step
+	CALLOPS_GENERATIVE_STEPS=$(STEPS) $(if $(SEED),CALLOPS_GENERATIVE_SEED=$(SEED),CALLOPS_GENERATIVE_SEEDS=$(SEEDS) CALLOPS_GENERATIVE_FIRST_SEED=$(FIRST_SEED)) \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load tests/dbt/test_incremental_build.py -k random_delivery_sequence
 
 airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
 	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))

@@ -28,9 +28,15 @@ from pathlib import Path
 
 import duckdb
 
-POOL_START = dt.date(2026, 3, 26)
-POOL_DAYS = 6  # 2026-03-29 is a 23-hour day in Europe/Stockholm
-CALLS_PER_DAY = 60
+POOL_START = dt.date(2026, 3, 20)
+POOL_DAYS = 12  # 2026-03-29 is a 23-hour day in Europe/Stockholm
+CALLS_PER_DAY = 40
+# The first days arrive together, as a backfill: enough history for a forecast (the same weekday a
+# week before), so a later change to one of them reaches the forecasts of the week after.
+BACKFILL_DAYS = (7, 9)
+# Connect's hourly Firehose files, joined into this many per delivery day (a longer buffer interval):
+# fewer files to load at every step's full build, still a contact's versions in several files.
+CTR_FILES_PER_DAY = 3
 
 CONFIG = (
     "tenants:\n"
@@ -106,6 +112,14 @@ def simulate_pool(root: Path, seed: int) -> Path:
             load_config().tenants, tenants=2, days=POOL_DAYS, start=POOL_START, calls_per_day=CALLS_PER_DAY,
             seed=seed, landing=landing, workers=1, progress=None,
         )  # fmt: skip
+    for day in landing.glob("telephony/*/*"):
+        ctr = sorted(path for path in day.iterdir() if "-ctr-stream-" in path.name)
+        size = -(-len(ctr) // CTR_FILES_PER_DAY)
+        for group in (ctr[number : number + size] for number in range(0, len(ctr), size)):
+            with group[0].open("ab") as joined:
+                for path in group[1:]:
+                    joined.write(path.read_bytes())
+                    path.unlink()
     return landing
 
 
@@ -138,11 +152,12 @@ def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
         delivered.extend(files)
         return Step(kind, tuple(files), label=f"delivery day {day} ({len(files)} files)")
 
-    first_days = rng.randint(2, 3)
-    for day in days[:first_days]:
-        sequence.append(deliver_day(day))
+    first_days = rng.randint(*BACKFILL_DAYS)
+    backfill = [deliver_day(day) for day in days[:first_days]]
+    files = tuple(name for step in backfill for name in step.files)
+    sequence.append(Step("deliver", files, label=f"delivery days {days[0]}..{days[first_days - 1]} ({len(files)} files)"))
     upcoming = days[first_days:]
-    while len(sequence) < first_days + steps:
+    while len(sequence) < 1 + steps:
         choices = ["truncate", "correct", "empty"] + ["deliver"] * bool(upcoming)
         choices += ["late"] * bool(withheld) + ["restore"] * bool(changed)
         kind = rng.choice(choices)
@@ -188,17 +203,18 @@ def apply_step(step: Step, pool: Path, landing: Path, rng: random.Random) -> Non
         target.write_bytes(b"".join(header + kept))
 
 
-def run_pipeline(run_id: str, first: dt.date, last: dt.date) -> str:
-    """``callops run``'s steps on the delivery days [first, last]; returns how the gate ended."""
+def run_pipeline(run_id: str, first: dt.date, last: dt.date) -> tuple[str, str]:
+    """``callops run``'s steps on the delivery days [first, last]; returns the build plan and how the
+    gate ended (a blocked gate leaves its partitions pending for the next build, as in production)."""
     from callops import pipeline
 
     pipeline.load_deliveries(run_id, first, last)
-    pipeline.build_marts(run_id)
+    plan = pipeline.build_marts(run_id)["plan"]
     try:
         pipeline.validate_marts(run_id)
     except pipeline.DataProblem as problem:
-        return f"gate blocked: {problem}"
-    return "gate passed"
+        return plan, f"gate blocked: {str(problem)[:200]}"
+    return plan, "gate passed"
 
 
 def build_reference(landing: Path, home: Path, config: Path, first: dt.date, last: dt.date) -> Path:
@@ -269,8 +285,23 @@ def compare(incremental: Path, reference: Path, layers: tuple[str, ...]) -> dict
     return differences
 
 
-def run_sequence(root: Path, seed: int, steps: int) -> list[str]:
-    """Play seed ``seed``'s sequence; returns the failures (empty when every step equals its full build).
+@dataclasses.dataclass
+class Played:
+    """What a sequence did: each step with its build plan and gate, and the first difference found."""
+
+    seed: int
+    steps: list[tuple[Step, str, str]] = dataclasses.field(default_factory=list)  # step, plan, gate
+    failure: str | None = None
+
+    def describe(self) -> str:
+        return "\n".join(
+            f"  {number}. {step.describe()}\n     build: {plan}; {gate}"
+            for number, (step, plan, gate) in enumerate(self.steps, start=1)
+        )
+
+
+def run_sequence(root: Path, seed: int, steps: int) -> Played:
+    """Play seed ``seed``'s sequence, stopping at the first step whose tables differ from a full build.
 
     Marts are compared after every step, every layer after the last.
     """
@@ -282,22 +313,22 @@ def run_sequence(root: Path, seed: int, steps: int) -> list[str]:
     rng = random.Random(seed * 7919)
     first = POOL_START - dt.timedelta(days=1)
     last = POOL_START + dt.timedelta(days=POOL_DAYS + 1)
-    played: list[str] = []
+    played = Played(seed)
     with callops_home(root / "incremental", config):
         landing = settings.landing_dir()
         warehouse_file = settings.build_db_path()
     for number, step in enumerate(sequence, start=1):
         apply_step(step, pool, landing, rng)
         with callops_home(root / "incremental", config):
-            gate = run_pipeline(f"step_{number:02d}", first, last)
-        played.append(f"{number}. {step.describe()} ({gate})")
+            plan, gate = run_pipeline(f"step_{number:02d}", first, last)
+        played.steps.append((step, plan, gate))
         reference = build_reference(landing, root / "reference", config, first, last)
         layers = LAYERS if number == len(sequence) else ("marts",)
         if differences := compare(warehouse_file, reference, layers):
             listing = "\n".join(f"  {table}: {how}" for table, how in differences.items())
-            return [
+            played.failure = (
                 f"seed {seed}: after step {number} the incremental build differs from a full build of the same "
-                f"landing zone ({', '.join(layers)} compared)\nsteps:\n  " + "\n  ".join(played)
-                + f"\ndifferences:\n{listing}"
-            ]
-    return []
+                f"landing zone ({', '.join(layers)} compared)\nsteps:\n{played.describe()}\ndifferences:\n{listing}"
+            )
+            break
+    return played
