@@ -114,7 +114,7 @@ def simulate_pool(root: Path, seed: int) -> Path:
         )  # fmt: skip
     for day in landing.glob("telephony/*/*"):
         ctr = sorted(path for path in day.iterdir() if "-ctr-stream-" in path.name)
-        size = -(-len(ctr) // CTR_FILES_PER_DAY)
+        size = max(1, -(-len(ctr) // CTR_FILES_PER_DAY))
         for group in (ctr[number : number + size] for number in range(0, len(ctr), size)):
             with group[0].open("ab") as joined:
                 for path in group[1:]:
