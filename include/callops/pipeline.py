@@ -236,14 +236,11 @@ def _load_one(
             raise LoadError(f"{delivery.display}: {problem}")
         encoding = detect_encoding(path)
         head = read_head(path, encoding)
-        adapter = EmptyFile if EmptyFile.detect(head) else registry.choose(delivery.feed, head)
+        adapter, refused = (EmptyFile, "") if EmptyFile.detect(head) else registry.examine(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
             raise LoadError(f"{delivery.display}: {near_miss}")
         if adapter is None:
-            raise LoadError(
-                f"{delivery.display}: unknown format for feed '{delivery.feed}' "
-                f"(known formats: {registry.describe(delivery.feed)})"
-            )
+            raise LoadError(f"{delivery.display}: unknown format for feed '{delivery.feed}': {refused}")
         dates_before = registry.file_dates(con, delivery.file_id) if previous else None
         for table in registry.raw_tables():
             con.execute(f"delete from {table} where file_id = ?", [delivery.file_id])

@@ -6,7 +6,10 @@ An *adapter* is a module (or object) with:
 - ``DESCRIPTION``: how a user recognises the format (used in "unknown format" errors);
 - ``RAW_TABLES``: the raw tables it writes (rows keyed by ``file_id``, so a re-delivery replaces them);
 - ``RAW_DDL``: ``create table if not exists`` statements for those tables;
-- ``detect(head) -> bool``: whether a file is in this format, from its name and first bytes;
+- ``detect(head) -> int``: how strongly a file is in this format, from its name and first bytes
+  (0: not at all);
+- ``line_rule(head) -> LineRule``: the per-line check format choice counts (``registry.choose``):
+  for one line of the head, the first rule it breaks as this format, None when it parses;
 - ``load(ctx) -> FileLoad``: load one file (the caller owns the transaction).
 
 Adapters read files with DuckDB's readers; Python only looks at the first
@@ -19,10 +22,11 @@ from __future__ import annotations
 import codecs
 import contextlib
 import datetime as dt
+import functools
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +36,11 @@ from callops import settings
 from callops.config import Tenant
 from callops.warehouse import sql_literal
 
-HEAD_BYTES = 1 << 16
+HEAD_BYTES = 1 << 16  # what binary_problem looks at
 BLOCK_BYTES = 1 << 20
+# Format choice reads the first DETECT_LINES non-blank lines, within the first DETECT_BYTES.
+DETECT_LINES = 1000
+DETECT_BYTES = 1 << 20
 
 
 class LoadError(ValueError):
@@ -62,7 +69,6 @@ def is_gzip(path: Path) -> bool:
 def open_bytes(path: Path):
     """The file's bytes, decompressed when it is gzip."""
     return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
-
 
 
 def detect_encoding(path: Path) -> str:
@@ -125,24 +131,64 @@ def utf8_source(path: Path, encoding: str) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class Head:
-    """A file's name and first bytes, decoded: what format detection looks at."""
+    """A file's name and first lines, decoded: what format detection looks at.
+
+    ``cut``: the text stops within a line (``read_head``: the file goes on
+    past ``DETECT_BYTES``); that line is left out of ``lines`` unless it is the
+    only one. None (a head built by hand): only its last line may stop short,
+    when the text does not end with a line break.
+    """
 
     name: str
     text: str
     encoding: str
+    cut: bool | None = None
 
-    @property
+    @functools.cached_property
     def lines(self) -> list[str]:
-        """Complete first lines (the last, possibly cut, line dropped when the head is full)."""
+        """Complete first lines (the last, cut, line dropped when there are others)."""
         lines = self.text.splitlines()
-        if len(self.text.encode("utf-8", "replace")) >= HEAD_BYTES - 4 and len(lines) > 1:
+        if self.cut and len(lines) > 1:
             lines = lines[:-1]
         return lines
+
+    @property
+    def last_line_cut(self) -> bool:
+        """The last of ``lines`` may stop short: the only line of a cut head."""
+        if self.cut is None:
+            return not self.text.endswith(("\n", "\r"))
+        return self.cut and len(self.lines) == 1
 
     @property
     def first_line(self) -> str:
         lines = self.lines
         return lines[0] if lines else ""
+
+    @functools.cached_property
+    def numbered_lines(self) -> list[tuple[int, str]]:
+        """(line number, text) of the first ``DETECT_LINES`` non-blank lines: what format choice counts."""
+        return [(number, line) for number, line in enumerate(self.lines, start=1) if line.strip()][:DETECT_LINES]
+
+
+# A line's check as one format: (line number, text) -> the first rule the line breaks, None when it parses.
+LineRule = Callable[[int, str], str | None]
+
+
+def parsing_share(head: Head, rule: LineRule) -> tuple[int, int]:
+    """(lines that parse, lines looked at) of the head's first ``DETECT_LINES`` non-blank lines."""
+    lines = head.numbered_lines
+    return sum(1 for number, line in lines if rule(number, line) is None), len(lines)
+
+
+def mostly_parses(head: Head, rule: LineRule) -> bool:
+    """At least half of the head's first non-blank lines parse (and there is one)."""
+    parsed, total = parsing_share(head, rule)
+    return parsed > 0 and parsed * 2 >= total
+
+
+def clip(text: str, length: int = 40) -> str:
+    """A value quoted in a rule: cut to ``length`` characters."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 BINARY_SIGNATURES = {
@@ -183,10 +229,16 @@ class EmptyFile:
 
 
 def read_head(path: Path, encoding: str) -> Head:
+    """The first ``DETECT_LINES`` non-blank lines of the file, within its first ``DETECT_BYTES``."""
     with open_bytes(path) as handle:
-        raw = handle.read(HEAD_BYTES)
+        raw = handle.read(DETECT_BYTES)
+        cut = len(raw) == DETECT_BYTES and handle.read(1) != b""
     text = raw.decode(encoding, errors="replace").lstrip("\ufeff")
-    return Head(path.name, text, encoding)
+    lines = text.splitlines(keepends=True)
+    non_blank = [index for index, line in enumerate(lines) if line.strip()]
+    if len(non_blank) >= DETECT_LINES and non_blank[DETECT_LINES - 1] < len(lines) - 1:
+        text, cut = "".join(lines[: non_blank[DETECT_LINES - 1] + 1]), False
+    return Head(path.name, text, encoding, cut)
 
 
 # --- the load context -----------------------------------------------------------------------------
