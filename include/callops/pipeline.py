@@ -190,7 +190,8 @@ def _load_one(
     stat = path.stat()
     sha256 = sha256_of(path)
     previous = con.execute(
-        "select sha256, status, gate_status, gate_reason from raw.manifest where file_id = ?", [delivery.file_id]
+        "select sha256, status, gate_status, gate_reason, encoding from raw.manifest where file_id = ?",
+        [delivery.file_id],
     ).fetchone()
     manifest = {
         "file_id": delivery.file_id,
@@ -212,7 +213,10 @@ def _load_one(
         "error": None,
         "run_id": run_id,
     }
-    if previous and previous[0] == sha256 and previous[1] == "loaded":
+    # The same content is read again only when the tenant's `encoding` now names another encoding.
+    configured = config.tenant(delivery.tenant_id)
+    recode = configured is not None and previous is not None and configured.encoding not in ("auto", previous[4])
+    if previous and previous[0] == sha256 and previous[1] == "loaded" and not recode:
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
         if previous[2] == "held":
@@ -234,7 +238,7 @@ def _load_one(
             )
         if problem := binary_problem(path):
             raise LoadError(f"{delivery.display}: {problem}")
-        encoding = detect_encoding(path)
+        encoding = detect_encoding(path) if tenant.encoding == "auto" else tenant.encoding
         head = read_head(path, encoding)
         adapter, refused = (EmptyFile, "") if EmptyFile.detect(head) else registry.examine(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
