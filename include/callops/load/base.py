@@ -3,13 +3,13 @@
 An *adapter* is a module (or object) with:
 
 - ``FORMAT``: the name recorded in ``raw.manifest.file_format``;
-- ``DESCRIPTION``: how a user recognises the format (used in "unknown format" errors);
+- ``DESCRIPTION``: how a user recognises the format (its layout, in words);
 - ``RAW_TABLES``: the raw tables it writes (rows keyed by ``file_id``, so a re-delivery replaces them);
 - ``RAW_DDL``: ``create table if not exists`` statements for those tables;
-- ``detect(head) -> int``: how strongly a file is in this format, from its name and first bytes
-  (0: not at all);
-- ``line_rule(head) -> LineRule``: the per-line check format choice counts (``registry.choose``):
+- ``line_rule(head) -> LineRule``: the per-line check format choice counts (``registry.examine``):
   for one line of the head, the first rule it breaks as this format, None when it parses;
+- ``detect(head) -> int``: how strongly a file is in this format (0: not at all); among the CSV
+  contracts, the header's score that decides which one reads it;
 - ``load(ctx) -> FileLoad``: load one file (the caller owns the transaction).
 
 Adapters read files with DuckDB's readers; Python only looks at the first

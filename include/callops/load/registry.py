@@ -17,7 +17,7 @@ import importlib
 from functools import cache
 from types import ModuleType
 
-from callops.load.base import Head
+from callops.load.base import Head, clip
 
 FIRST_LINE_CHARS = 120  # of a refused file's first line, quoted in the error
 
@@ -90,18 +90,16 @@ def examine(feed: str, head: Head) -> tuple[object | None, str]:
         if rules[0] is not None:
             reasons.append(f"{adapter.FORMAT}: {rules[0]}")
             continue
-        clash = next(
-            ((n, other) for i, (n, _) in enumerate(lines) for other in verdicts
-             if other is not adapter and verdicts[other][i] is None),
-            None,
-        )  # fmt: skip
-        if clash:
-            reasons.append(f"{adapter.FORMAT}: line {clash[0]} parses as {clash[1].FORMAT}")
-        else:
+        if parsed[adapter] * 2 < len(lines):
             n, rule = next((n, rule) for (n, _), rule in zip(lines, rules, strict=True) if rule is not None)
             reasons.append(f"{adapter.FORMAT}: {parsed[adapter]} of {len(lines)} lines parse (line {n}: {rule})")
-    first = "".join(c if c.isprintable() else "?" for c in lines[0][1].strip())
-    first = first if len(first) <= FIRST_LINE_CHARS else first[: FIRST_LINE_CHARS - 1] + "…"
+            continue
+        n, other = next(
+            (n, other) for i, (n, _) in enumerate(lines) for other in verdicts
+            if other is not adapter and verdicts[other][i] is None
+        )  # fmt: skip
+        reasons.append(f"{adapter.FORMAT}: line {n} parses as {other.FORMAT}")
+    first = clip("".join(c if c.isprintable() else "?" for c in lines[0][1].strip()), FIRST_LINE_CHARS)
     return None, f'first line "{first}": ' + "; ".join(reasons)
 
 
