@@ -7,6 +7,7 @@ Secrets never live in this file (the pseudonymisation key is an env var).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ class Tenant:
     hr_arrival: str = ""
     marketing_arrival: str = ""
     publish_deadline: str = "08:00"
+    # Text encoding of the tenant's deliveries: "auto" tells UTF-8 from GB18030 by content; a codec name
+    # (utf-8, gb18030, cp1251, cp1252, latin-1, ...) reads every file with that codec (legacy single-byte
+    # exports content cannot tell apart). Stored as Python's canonical name of the codec.
+    encoding: str = "auto"
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
@@ -142,6 +147,9 @@ def _parse_tenant(path: Path, index: int, entry: object) -> Tenant:
         if field.name in TIME_KEYS:
             values[field.name] = _coerce_time(where, field.name, entry[field.name])
             continue
+        if field.name == "encoding":
+            values[field.name] = _coerce_encoding(where, entry[field.name])
+            continue
         values[field.name] = _coerce(where, field.name, entry[field.name], field.type)
     tenant = Tenant(**values)
     _validate(where, tenant)
@@ -181,6 +189,23 @@ def _coerce_time(where: str, key: str, value: object) -> str:
     if text and not TIME_PATTERN.match(text):
         raise ConfigError(f"{where}: '{key}' must be a local time \"HH:MM\" (00:00-23:59) or \"\", got {value!r}")
     return text
+
+
+def _coerce_encoding(where: str, value: object) -> str:
+    """``auto``, or the canonical name of a text codec Python has (``CP1251`` -> ``cp1251``)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        name = codecs.lookup(value.strip()).name if isinstance(value, str) else None
+        b"a".decode(name or "", "replace")  # a bytes-to-bytes codec (base64, zlib) is no text encoding
+    except LookupError:
+        name = None
+    if not name:
+        raise ConfigError(
+            f"{where}: 'encoding' must be auto or a text encoding (utf-8, gb18030, cp1251, cp1252, ...), "
+            f"got {value!r}"
+        )
+    return name
 
 
 def _validate(where: str, tenant: Tenant) -> None:

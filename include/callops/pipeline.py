@@ -194,7 +194,8 @@ def _load_one(
     stat = path.stat()
     sha256 = sha256_of(path)
     previous = con.execute(
-        "select sha256, status, gate_status, gate_reason from raw.manifest where file_id = ?", [delivery.file_id]
+        "select sha256, status, gate_status, gate_reason, encoding from raw.manifest where file_id = ?",
+        [delivery.file_id],
     ).fetchone()
     manifest = {
         "file_id": delivery.file_id,
@@ -218,7 +219,10 @@ def _load_one(
         "error": None,
         "run_id": run_id,
     }
-    if previous and previous[0] == sha256 and previous[1] == "loaded":
+    # The same content is read again only when the tenant's `encoding` now names another encoding.
+    configured = config.tenant(delivery.tenant_id)
+    recode = configured is not None and previous is not None and configured.encoding not in ("auto", previous[4])
+    if previous and previous[0] == sha256 and previous[1] == "loaded" and not recode:
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
         if previous[2] == "held":
@@ -240,16 +244,13 @@ def _load_one(
             )
         if problem := binary_problem(path):
             raise LoadError(f"{delivery.display}: {problem}")
-        encoding = detect_encoding(path)
+        encoding = detect_encoding(path) if tenant.encoding == "auto" else tenant.encoding
         head = read_head(path, encoding)
-        adapter = EmptyFile if EmptyFile.detect(head) else registry.choose(delivery.feed, head)
+        adapter, refused = (EmptyFile, "") if EmptyFile.detect(head) else registry.examine(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
             raise LoadError(f"{delivery.display}: {near_miss}")
         if adapter is None:
-            raise LoadError(
-                f"{delivery.display}: unknown format for feed '{delivery.feed}' "
-                f"(known formats: {registry.describe(delivery.feed)})"
-            )
+            raise LoadError(f"{delivery.display}: unknown format for feed '{delivery.feed}': {refused}")
         dates_before = registry.file_dates(con, delivery.file_id) if previous else None
         for table in registry.raw_tables():
             con.execute(f"delete from {table} where file_id = ?", [delivery.file_id])

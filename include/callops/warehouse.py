@@ -51,6 +51,7 @@ alter table raw.tenants add column if not exists qa_arrival varchar;
 alter table raw.tenants add column if not exists hr_arrival varchar;
 alter table raw.tenants add column if not exists marketing_arrival varchar;
 alter table raw.tenants add column if not exists publish_deadline varchar;
+alter table raw.tenants add column if not exists encoding varchar;  -- auto | a codec name
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)

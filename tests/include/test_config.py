@@ -49,6 +49,8 @@ def test_callops_config_env_overrides_path(tmp_path, monkeypatch):
         ("{id: a, name: A, timezone: UTC, sla_seconds: 20}", "unknown setting(s) sla_seconds"),
         ("{id: a, name: A, timezone: UTC, service_level_seconds: '20'}", "must be a whole number"),
         ("{id: a, name: A, timezone: UTC, cdr_usegmtime: 'yes'}", "must be true or false"),
+        ("{id: a, name: A, timezone: UTC, encoding: klingon}", "tenant 'a': 'encoding' must be auto or a text"),
+        ("{id: a, name: A, timezone: UTC, encoding: base64}", "tenant 'a': 'encoding' must be auto or a text"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, entry, message):
@@ -68,3 +70,17 @@ def test_duplicate_tenant_ids_are_refused(tmp_path):
 def test_missing_file_says_where_it_looked(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yml")
+
+
+def test_encoding_is_auto_unless_set_and_stored_by_its_codec_name(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        tenants:
+          - {id: a, name: A, timezone: UTC}
+          - {id: b, name: B, timezone: UTC, encoding: Windows-1251}
+          - {id: c, name: C, timezone: UTC, encoding: GBK}
+        """,
+    )
+    config = load_config(path)
+    assert [config.tenant(t).encoding for t in ("a", "b", "c")] == ["auto", "cp1251", "gbk"]

@@ -30,6 +30,7 @@ RAW_TABLES = telephony.AGENT_STATE_TABLES
 RAW_DDL = telephony.AGENT_STATE_DDL
 detect = CONTRACT.detect
 near_miss = CONTRACT.near_miss
+line_rule = CONTRACT.line_rule
 
 
 def load(ctx: LoadContext) -> FileLoad:

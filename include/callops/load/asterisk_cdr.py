@@ -63,17 +63,20 @@ from callops.load import telephony
 from callops.load.base import (
     FileLoad,
     Head,
+    LineRule,
     LoadContext,
     LoadError,
+    clip,
     first_failing_rule_sql,
     impossible_time_rules,
     map_record_lines,
+    mostly_parses,
     read_physical_lines,
     read_head,
     text_sql,
     timestamp_sql,
 )
-from callops.load.csv_contract import parse_header
+from callops.load.csv_contract import parse_header, parse_row
 from callops.warehouse import sql_literal
 
 FORMAT = "asterisk_cdr"
@@ -99,6 +102,7 @@ EXPORT_REQUIRED = ("calldate", "src", "dst", "channel", "dstchannel", "lastapp",
 DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "CANCEL")  # main/cdr.c
 
 START_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+EXPORT_TIME_PATTERN = re.compile(r"\d{4}[-/]\d{2}[-/]\d{2}[ T]\d{2}:\d{2}")  # what a SQL export may write
 UNIQUEID_PATTERN = re.compile(r"(?:[\w.-]+-)?\d+\.\d+")
 UTC_NAME_PATTERN = re.compile(r"(?<![a-z])(gmt|utc)(?![a-z])")
 HEAD_LINES = 50
@@ -134,12 +138,16 @@ def _fields(line: str) -> list[str]:
         return []
 
 
-def _looks_like_cdr(fields: list[str]) -> bool:
-    return (
-        16 <= len(fields) <= 21
-        and bool(START_PATTERN.fullmatch(fields[9].strip()))
-        and fields[14].strip().upper() in DISPOSITIONS
-    )
+def _cdr_line_rule(number: int, line: str) -> str | None:
+    """A ``Master.csv`` line: 16 to 21 fields, a start date-time (field 10) and a disposition (field 15)."""
+    fields = _fields(line)
+    if not 16 <= len(fields) <= 21:
+        return f"has {len(fields)} comma-separated field(s), a Master.csv line has 16 to 21"
+    if not START_PATTERN.fullmatch(fields[9].strip()):
+        return f"start (field 10) '{clip(fields[9])}' is not a date-time YYYY-MM-DD hh:mm:ss"
+    if fields[14].strip().upper() not in DISPOSITIONS:
+        return f"disposition (field 15) '{clip(fields[14])}' is not one of {', '.join(DISPOSITIONS)}"
+    return None
 
 
 def headerless_columns(count: int, optional_values: list[str]) -> tuple[str, ...] | None:
@@ -156,19 +164,24 @@ def headerless_columns(count: int, optional_values: list[str]) -> tuple[str, ...
     }.get(count)
 
 
-def layout(head: Head) -> Layout | None:
-    """The file's layout from its first lines, or None when it is no CDR file."""
-    lines = [line for line in head.lines if line.strip()][:HEAD_LINES]
-    if not lines:
-        return None
+def _export_header(head: Head) -> Layout | None:
+    """The layout of a CDR table export: a header naming calldate (or start), billsec and disposition."""
     try:
-        header, delimiter = parse_header(lines[0])
+        header, delimiter = parse_header(head.first_line)
     except LoadError:
         return None
     if "disposition" in header and "billsec" in header and ("calldate" in header or "start" in header):
         return Layout(tuple(header), header=True, delimiter=delimiter)
-    records = [fields for fields in map(_fields, lines) if _looks_like_cdr(fields)]
-    if not records or len(records) * 2 < len(lines):
+    return None
+
+
+def layout(head: Head) -> Layout | None:
+    """The file's layout from its first lines (the first ``HEAD_LINES`` CDRs tell the columns), or None."""
+    if found := _export_header(head):
+        return found
+    records = [_fields(line) for number, line in head.numbered_lines if _cdr_line_rule(number, line) is None]
+    records = records[:HEAD_LINES]
+    if not records:
         return None
     count = Counter(len(fields) for fields in records).most_common(1)[0][0]
     optional = [fields[16] for fields in records if len(fields) == count and count in (17, 20)]
@@ -176,9 +189,30 @@ def layout(head: Head) -> Layout | None:
     return Layout(columns) if columns else None
 
 
+def line_rule(head: Head) -> LineRule:
+    """How a line parses as a CDR: a ``Master.csv`` line, or a row of the header's width with a date-time
+    ``calldate`` (or ``start``) under a CDR export's header."""
+    found = _export_header(head)
+    if found is None:
+        return _cdr_line_rule
+    start = found.columns.index("calldate" if "calldate" in found.columns else "start")
+
+    def rule(number: int, line: str) -> str | None:
+        if number == 1:
+            return None
+        fields = parse_row(line, found.delimiter)
+        if len(fields) != len(found.columns):
+            return f"has {len(fields)} field(s), the header has {len(found.columns)}"
+        if not EXPORT_TIME_PATTERN.match(fields[start].strip()):
+            return f"{found.columns[start]} '{clip(fields[start])}' is not a date-time"
+        return None
+
+    return rule
+
+
 def detect(head: Head) -> int:
-    """1000 for a cdr_csv file (most first lines are CDRs) or a header naming calldate/start, billsec, disposition."""
-    return 1000 if layout(head) else 0
+    """1000 when at least half of the first lines parse as CDRs (``line_rule``); else 0."""
+    return 1000 if mostly_parses(head, line_rule(head)) else 0
 
 
 def times_are_utc(file_name: str, tenant: object) -> bool:

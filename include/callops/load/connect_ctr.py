@@ -51,14 +51,19 @@ are quarantined.
 
 from __future__ import annotations
 
+import json
+import re
+
 from callops import pseudonym
 from callops.load import telephony
 from callops.load.base import (
     FileLoad,
     Head,
+    LineRule,
     LoadContext,
     first_failing_rule_sql,
     impossible_time_rules,
+    mostly_parses,
     read_physical_lines,
     text_sql,
     timestamp_sql,
@@ -73,7 +78,7 @@ DESCRIPTION = (
 RAW_TABLES = telephony.RAW_TABLES
 RAW_DDL = telephony.RAW_DDL
 
-MARKERS = ('"AWSContactTraceRecordFormatVersion"', '"InitiationMethod"', '"Queue"', '"Agent"')
+CONCATENATED_PATTERN = re.compile(r"(?<=\})\s*(?=\{)")  # between two records written with nothing between
 OUTBOUND_METHODS = ("OUTBOUND", "EXTERNAL_OUTBOUND", "API", "CAMPAIGN")
 ABANDON_REASONS = ("CUSTOMER_DISCONNECT",)
 
@@ -114,12 +119,46 @@ SKIPPED = {
 }
 
 
+def _record_rule(record: str) -> str | None:
+    try:
+        document = json.loads(record)
+    except ValueError as error:
+        return f"not valid JSON ({str(error).split(':')[0]})"
+    if not isinstance(document, dict):
+        return f"not a JSON object but {type(document).__name__}"
+    return None if "ContactId" in document else "a JSON object without ContactId"
+
+
+def line_rule(head: Head) -> LineRule:
+    """How a line parses as CTRs: one JSON object with a ContactId, or several concatenated (``}{``), at
+    least half of them with one (the loader quarantines the others record by record); the head's last
+    line may be cut inside its last record."""
+    cut_line = len(head.lines) if head.last_line_cut else 0
+
+    def rule(number: int, line: str) -> str | None:
+        text = line.strip().lstrip("\ufeff")
+        if not text.startswith("{"):
+            return "not a JSON object"
+        if (problem := _record_rule(text)) is None:
+            return None
+        records = CONCATENATED_PATTERN.split(text)
+        if number == cut_line:  # its last record may stop short
+            last = records.pop()
+            if not records:
+                return None if '"ContactId"' in last else problem
+        elif len(records) < 2:
+            return problem
+        problems = [(i, p) for i, r in enumerate(records, 1) if (p := _record_rule(r))]
+        if len(problems) * 2 <= len(records):
+            return None
+        return f"record {problems[0][0]}: {problems[0][1]}"
+
+    return rule
+
+
 def detect(head: Head) -> int:
-    """1000 when the file starts with a JSON object naming ContactId and a CTR field; 100 on ContactId alone."""
-    text = head.text.lstrip()
-    if not text.startswith("{") or '"ContactId"' not in text:
-        return 0
-    return 1000 if any(marker in text for marker in MARKERS) else 100
+    """1000 when at least half of the first lines parse as CTRs (``line_rule``); else 0."""
+    return 1000 if mostly_parses(head, line_rule(head)) else 0
 
 
 def _field_sql(path: str) -> str:

@@ -59,6 +59,7 @@ RAW_TABLES = telephony.RAW_TABLES
 RAW_DDL = telephony.RAW_DDL
 detect = CONTRACT.detect
 near_miss = CONTRACT.near_miss
+line_rule = CONTRACT.line_rule
 
 
 def load(ctx: LoadContext) -> FileLoad:

@@ -25,6 +25,7 @@ from callops import pseudonym
 from callops.load.base import (
     FileLoad,
     Head,
+    LineRule,
     LoadContext,
     LoadError,
     boolean_sql,
@@ -146,6 +147,25 @@ create table if not exists raw.{self.table} (
             return 0
         return sum(1 for name in header if name in self.names)
 
+    def line_rule(self, head: Head) -> LineRule:
+        """How a line parses as this contract: the header (line 1) has its required columns, and a data
+        line has the header's number of fields. (Among contracts, the header decides: ``registry``.)"""
+        try:
+            header, delimiter = parse_header(head.first_line)
+        except LoadError as error:
+            return lambda number, line: str(error)
+        missing = [name for name in self.required_columns if name not in header]
+        if missing:
+            return lambda number, line: f"the header lacks {', '.join(missing)}"
+
+        def rule(number: int, line: str) -> str | None:
+            if number == 1:
+                return None
+            fields = parse_row(line, delimiter)
+            return None if len(fields) == len(header) else f"has {len(fields)} field(s), the header has {len(header)}"
+
+        return rule
+
     def near_miss(self, head: Head) -> tuple[int, str] | None:
         """For a header that shares columns with this contract but lacks required ones: (overlap, what is missing)."""
         try:
@@ -210,6 +230,14 @@ def parse_header(line: str) -> tuple[list[str], str]:
     delimiter = sniff_delimiter(text)
     names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
     return ["_".join(name.strip().lower().split()) for name in names], delimiter
+
+
+def parse_row(line: str, delimiter: str) -> list[str]:
+    """The fields of one CSV line (quoted as the readers quote: ``"``, doubled to escape)."""
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    except csv.Error:
+        return [line]
 
 
 def read_header(path: Path) -> tuple[list[str], str]:

@@ -29,6 +29,7 @@ column count); nothing is parsed row by row in Python.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from callops import pseudonym
@@ -36,15 +37,18 @@ from callops.load import telephony
 from callops.load.base import (
     FileLoad,
     Head,
+    LineRule,
     LoadContext,
     LoadError,
+    clip,
     epoch_sql,
+    mostly_parses,
     first_failing_rule_sql,
     impossible_time_rules,
     text_sql,
     timestamp_sql,
 )
-from callops.load.csv_contract import parse_header, read_header
+from callops.load.csv_contract import parse_header, parse_row, read_header
 from callops.warehouse import sql_literal
 
 FORMAT = "asterisk_queue_log"
@@ -88,7 +92,8 @@ create table if not exists raw.queue_log_events (
 
 # A queue_log line: epoch|callid|queuename|agent|EVENT...
 LINE_PATTERN = re.compile(r"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
-HEAD_LINES = 50
+EPOCH_PATTERN = re.compile(r"\d{9,11}(\.\d+)?")
+DATE_TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
 REALTIME_COLUMNS = ("time", "callid", "queuename", "agent", "event")
 
 # Verbs of a queued call: they need a callid and a queue.
@@ -165,15 +170,45 @@ def _is_realtime_header(line: str) -> bool:
     return set(REALTIME_COLUMNS) <= set(header) and ("data" in header or "data1" in header)
 
 
-def detect(head: Head) -> int:
-    """1000 when most of the first lines are queue_log lines, or the header is the realtime table's; else 0."""
+def _file_line_rule(number: int, line: str) -> str | None:
+    """A line of the file: ``epoch|callid|queuename|agent|EVENT...`` (``LINE_PATTERN``)."""
+    text = line.lstrip("\ufeff")
+    if LINE_PATTERN.match(text):
+        return None
+    parts = text.split("|")
+    if len(parts) < 5:
+        return f"has {len(parts)} |-separated field(s), not epoch|callid|queuename|agent|event|data..."
+    if not EPOCH_PATTERN.fullmatch(parts[0]):
+        return f"time '{clip(parts[0])}' is not a Unix epoch"
+    return f"event '{clip(parts[4])}' is not a verb (A-Z, _)"
+
+
+def _realtime_line_rule(header: list[str], delimiter: str, number: int, line: str) -> str | None:
+    """A row of the realtime export: the header's number of fields, a time and an event."""
+    if number == 1:
+        return None
+    fields = parse_row(line, delimiter)
+    if len(fields) != len(header):
+        return f"has {len(fields)} field(s), the header has {len(header)}"
+    row = dict(zip(header, fields, strict=True))
+    if not (EPOCH_PATTERN.fullmatch(row["time"].strip()) or DATE_TIME_PATTERN.match(row["time"].strip())):
+        return f"time '{clip(row['time'])}' is neither a date-time nor a Unix epoch"
+    if not row["event"].strip():
+        return "event is empty"
+    return None
+
+
+def line_rule(head: Head) -> LineRule:
+    """How a line parses as queue_log: a file line, or a row under the realtime export's header."""
     if _is_realtime_header(head.first_line):
-        return 1000
-    lines = [line for line in head.lines[:HEAD_LINES] if line.strip()]
-    if not lines:
-        return 0
-    matched = sum(1 for line in lines if LINE_PATTERN.match(line.lstrip("\ufeff")))
-    return 1000 if matched * 2 > len(lines) else 0
+        header, delimiter = parse_header(head.first_line)
+        return functools.partial(_realtime_line_rule, header, delimiter)
+    return _file_line_rule
+
+
+def detect(head: Head) -> int:
+    """1000 when at least half of the first lines parse as queue_log (``line_rule``); else 0."""
+    return 1000 if mostly_parses(head, line_rule(head)) else 0
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
 """Which adapters read which feed, and how a delivered file's format is chosen.
 
-The format is chosen per file from its content and name (real exports often
-have no extension): every adapter of the feed scores the file's first bytes
-and the strongest match wins. A module is an adapter itself, or lists several
-in ``ADAPTERS`` (the CSV contracts of one feed).
+The format is chosen per file from its content (real exports often have no
+extension), line by line: a file is read as format F when at least half of
+its first 1,000 non-blank lines (``base.DETECT_LINES``) parse as F and none
+parses as another format of its feed. Its lines that do not parse are then
+quarantined by F's loader, and the delivery gate holds the file back when
+they are too many. Each adapter says how a line parses (``line_rule``); a
+header decides among the CSV contracts (the one with most of its columns).
+A module is an adapter itself, or lists several in ``ADAPTERS`` (the CSV
+contracts of one feed).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import importlib
 from functools import cache
 from types import ModuleType
 
-from callops.load.base import Head
+from callops.load.base import Head, clip
+
+FIRST_LINE_CHARS = 120  # of a refused file's first line, quoted in the error
 
 # feed -> modules under callops.load, in order of preference on equal scores.
 FEED_MODULES: dict[str, tuple[str, ...]] = {
@@ -50,24 +57,61 @@ def raw_ddl() -> str:
     return "\n".join(dict.fromkeys(adapter.RAW_DDL for adapter in all_adapters()))
 
 
+def _line_rules(feed: str, head: Head) -> dict:
+    """adapter -> its LineRule for this file. Among the CSV contracts (adapters with ``near_miss``) the
+    header decides: only the one whose columns it has most of (``detect``; the first on a tie) reads it."""
+    rules = {adapter: adapter.line_rule(head) for adapter in adapters(feed)}
+    scores = {adapter: adapter.detect(head) for adapter in rules if hasattr(adapter, "near_miss")}
+    best = max(scores, key=scores.__getitem__, default=None)
+    for adapter, score in scores.items():
+        if score and adapter is not best:
+            rules[adapter] = lambda number, line, best=best: f"the header is {best.FORMAT}'s"
+    return rules
+
+
+def examine(feed: str, head: Head) -> tuple[object | None, str]:
+    """(the adapter that reads the file, "") or (None, why none does: one line).
+
+    Why: the first non-blank line (cut to 120 characters) and, for each
+    format, the first rule it broke; for a format whose first line parses,
+    what else kept the file from it.
+    """
+    lines = head.numbered_lines
+    if not lines:
+        return None, "no lines"
+    verdicts = {adapter: [rule(n, text) for n, text in lines] for adapter, rule in _line_rules(feed, head).items()}
+    parsed = {adapter: rules.count(None) for adapter, rules in verdicts.items()}
+    for adapter in verdicts:
+        others = [other for other in verdicts if other is not adapter and parsed[other]]
+        if parsed[adapter] * 2 >= len(lines) and not others:
+            return adapter, ""
+    reasons = []
+    for adapter, rules in verdicts.items():
+        if rules[0] is not None:
+            reasons.append(f"{adapter.FORMAT}: {rules[0]}")
+            continue
+        if parsed[adapter] * 2 < len(lines):
+            n, rule = next((n, rule) for (n, _), rule in zip(lines, rules, strict=True) if rule is not None)
+            reasons.append(f"{adapter.FORMAT}: {parsed[adapter]} of {len(lines)} lines parse (line {n}: {rule})")
+            continue
+        n, other = next(
+            (n, other) for i, (n, _) in enumerate(lines) for other in verdicts
+            if other is not adapter and verdicts[other][i] is None
+        )  # fmt: skip
+        reasons.append(f"{adapter.FORMAT}: line {n} parses as {other.FORMAT}")
+    first = clip("".join(c if c.isprintable() else "?" for c in lines[0][1].strip()), FIRST_LINE_CHARS)
+    return None, f'first line "{first}": ' + "; ".join(reasons)
+
+
 def choose(feed: str, head: Head):
-    """The adapter that matches the file best, or None."""
-    best, best_score = None, 0
-    for adapter in adapters(feed):
-        score = int(adapter.detect(head))
-        if score > best_score:
-            best, best_score = adapter, score
-    return best
+    """The adapter that reads the file, or None (:func:`examine`)."""
+    return examine(feed, head)[0]
 
 
 def near_miss(feed: str, head: Head) -> str | None:
     """Why a file that almost matches a CSV contract does not: its missing required columns."""
     misses = [m for adapter in adapters(feed) if hasattr(adapter, "near_miss") and (m := adapter.near_miss(head))]
     return max(misses)[1] if misses else None
-
-
-def describe(feed: str) -> str:
-    return "; ".join(f"{adapter.FORMAT}: {adapter.DESCRIPTION}" for adapter in adapters(feed))
 
 
 # The column that dates a raw table's rows (UTC timestamps, or dates), for the mart gate's
