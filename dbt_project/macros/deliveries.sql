@@ -1,18 +1,27 @@
 {#
     Keep one row per key across deliveries: the latest delivery day wins,
-    then the latest load, then the later file and line (a corrected
-    re-delivery or a newer snapshot replaces what came before; reloading an
-    old day never overrides a newer one). Used as the QUALIFY clause of
-    staging models over raw tables (file_id, delivery_date, loaded_at,
-    source_line).
+    then the later file and line (a corrected re-delivery or a newer
+    snapshot replaces what came before; reloading an old day never
+    overrides a newer one). Used as the QUALIFY clause of staging models
+    over raw tables (file_id, delivery_date, source_line).
 #}
 {% macro keep_latest_delivered(partition_by) -%}
     qualify row_number() over (
         partition by {{ partition_by }}
-        order by
-            delivery_date desc, loaded_at desc,
-            file_id desc, source_line desc
+        order by {{ latest_delivered_first() }}
     ) = 1
+{%- endmacro %}
+
+
+{#
+    The order in which copies of one record compete, the winner first: the
+    latest delivery day, then the file (by its id) and the later line. A
+    function of the landing zone alone, never of when a file was loaded
+    (loaded_at): a full build loads every file in one run, in parallel, and
+    must pick the copy an incremental history picked.
+#}
+{% macro latest_delivered_first(prefix='') -%}
+    {{ prefix }}delivery_date desc, {{ prefix }}file_id desc, {{ prefix }}source_line desc
 {%- endmacro %}
 
 

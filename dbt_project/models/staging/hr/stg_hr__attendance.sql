@@ -1,7 +1,7 @@
 {#
     One row per tenant x agent x work day. A corrected attendance record
     (late clock-out, approved leave) arrives again: the latest delivery day,
-    then the latest load, then the last line wins.
+    then the later file, then the last line wins.
 #}
 with
 

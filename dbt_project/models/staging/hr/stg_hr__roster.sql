@@ -1,7 +1,7 @@
 {#
     One row per tenant x agent: the agent's latest delivered roster row.
     Rosters usually arrive as full snapshots; the row of the latest delivery
-    day wins (then the latest load, file and line), so a later snapshot or a
+    day wins (then the later file and line), so a later snapshot or a
     corrected re-delivery replaces earlier ones. An agent missing from the
     latest snapshot keeps their last row: leaving is read from
     termination_date, never inferred from absence.

@@ -19,7 +19,7 @@ latest_delivery as (
     from hr_shifts
     qualify file_id = first_value(file_id) over (
         partition by tenant_id, agent_id, shift_date
-        order by delivery_date desc, loaded_at desc, file_id desc
+        order by delivery_date desc, file_id desc
     )
 
 ),

@@ -1,7 +1,7 @@
 {#
     One row per tenant x agent x course attempt (course_id, started_on). An
     attempt is delivered again as it progresses (completed, assessed): the
-    latest delivery day, then the latest load, then the last line wins.
+    latest delivery day, then the later file, then the last line wins.
 #}
 with
 

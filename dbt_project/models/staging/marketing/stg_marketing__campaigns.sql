@@ -1,6 +1,6 @@
 {#
     One row per tenant x campaign. Campaign exports repeat every campaign
-    with its current terms: the latest delivery day, then the latest load,
+    with its current terms: the latest delivery day, then the later file,
     then the last line wins.
 #}
 with

@@ -1,7 +1,7 @@
 {#
     One row per tenant x in-call offer. An offer is delivered again when its
     outcome changes (accepted after a call-back): the latest delivery day,
-    then the latest load, then the last line wins.
+    then the later file, then the last line wins.
 #}
 with
 

@@ -18,7 +18,7 @@ latest_delivery as (
     from qa_calibrations
     qualify file_id = first_value(file_id) over (
         partition by tenant_id, calibration_id
-        order by delivery_date desc, loaded_at desc, file_id desc
+        order by delivery_date desc, file_id desc
     )
 
 ),

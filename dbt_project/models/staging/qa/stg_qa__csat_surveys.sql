@@ -1,6 +1,6 @@
 {#
     One row per tenant x survey response. A response delivered again counts
-    once: the latest delivery day, then the latest load, then the last line
+    once: the latest delivery day, then the later file, then the last line
     wins.
 #}
 with

@@ -12,7 +12,7 @@
     same event can arrive in several files: an event is identified by its full
     content (tenant, time, callid, queue, agent, verb and every data field)
     and counts once, wherever and however often it was delivered. The copy of
-    the latest load is kept (its file, line and delivery day).
+    the latest delivery is kept (its delivery day, file and line).
 
     Incremental (macros/build_window.sql): a run rebuilds the UTC days its
     deliveries touched; copies of one event share its time, so its day.
@@ -40,7 +40,7 @@ deduplicated as (
         queue_log_events,
         ["tenant_id", "event_at", "coalesce(callid, '')", "coalesce(queue_id, '')",
          "coalesce(agent, '')", "event", "coalesce(data, '')"],
-        "loaded_at desc, file_id desc, source_line desc",
+        latest_delivered_first(),
     ) }}
 
 ),

@@ -11,7 +11,7 @@
 
     The same change delivered in several files (overlapping log re-exports)
     counts once: a change is identified by tenant, agent, queue, state,
-    reason and time; the copy of the latest load is kept.
+    reason and time; the copy of the latest delivery (day, file, line) is kept.
 
     Incremental (macros/build_window.sql): a table whose changed UTC days are
     rebuilt (copies of one change share its time, so its day), not a view
@@ -39,7 +39,7 @@ deduplicated as (
             state,
             coalesce(reason, ''),
             event_at
-        order by loaded_at desc, file_id desc, source_line desc
+        order by {{ latest_delivered_first() }}
     ) = 1
 
 ),

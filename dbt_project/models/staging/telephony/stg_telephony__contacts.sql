@@ -7,7 +7,7 @@
     One row per tenant x contact x queue stint (entered_at). A stint that was
     delivered in several files counts once: the latest version of the record
     (the source's own update time where it has one, e.g. Amazon Connect's
-    LastUpdateTimestamp), then the latest load, wins.
+    LastUpdateTimestamp), then the latest delivery (day, file, line), wins.
 
     Asterisk queue_log stints are not loaded as rows (a call's events span
     files): dbt assembles them from the de-duplicated events
@@ -39,7 +39,7 @@ deduplicated as (
     select * from {{ one_row_per(
         unioned,
         ["tenant_id", "contact_id", "coalesce(queue_id, '')", "entered_at"],
-        "source_updated_at desc nulls last, loaded_at desc, file_id desc, source_line desc",
+        "source_updated_at desc nulls last, " ~ latest_delivered_first(),
     ) }}
 
 ),
