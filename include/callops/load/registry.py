@@ -129,12 +129,45 @@ DATED_BY: dict[str, str] = {
 }
 
 
+# Raw tables of timelines: a row holds until the next row of its key (an agent's state lasts until the
+# agent's next change, however far away), so a file's rows reach back to the key's previous row in
+# other files and on to its next one: adding, correcting or removing them changes every day between.
+TIMELINES: dict[str, tuple[str, ...]] = {"raw.agent_state_events": ("tenant_id", "agent_id")}
+
+
 def file_dates(con, file_id: str):
-    """(first, last) UTC date of the rows one delivery holds in the raw tables, or None."""
-    spans = " union all ".join(
+    """(first, last) UTC date of what one delivery's rows reach in the raw tables, or None: the dates of
+    its rows, and for a timeline (``TIMELINES``) the dates of its keys' neighbouring rows in other files."""
+    spans = [
         f"select min(cast({DATED_BY.get(table, 'delivery_date')} as date)) as first_date, "
         f"max(cast({DATED_BY.get(table, 'delivery_date')} as date)) as last_date from {table} where file_id = $file_id"
         for table in raw_tables()
-    )
-    first, last = con.execute(f"select min(first_date), max(last_date) from ({spans})", {"file_id": file_id}).fetchone()
+    ]
+    spans += [_timeline_reach(table, key) for table, key in TIMELINES.items()]
+    first, last = con.execute(
+        f"select min(first_date), max(last_date) from ({' union all '.join(spans)})", {"file_id": file_id}
+    ).fetchone()
     return None if first is None else (first, last)
+
+
+def _timeline_reach(table: str, key: tuple[str, ...]) -> str:
+    """SQL (first_date, last_date): from the previous row before each of the file's keys' first row to
+    the next row after its last, in other files."""
+    column = DATED_BY[table]
+    keys = ", ".join(key)
+    own_keys = ", ".join(f"own.{name}" for name in key)
+    joined = " and ".join(f"other.{name} = own.{name}" for name in key)
+    return f"""
+        select cast(min(previous_at) as date) as first_date, cast(max(next_at) as date) as last_date
+        from (
+            select
+                max(other.{column}) filter (where other.{column} < own.first_at) as previous_at,
+                min(other.{column}) filter (where other.{column} > own.last_at) as next_at
+            from (
+                select {keys}, min({column}) as first_at, max({column}) as last_at
+                from {table} where file_id = $file_id group by all
+            ) as own
+            inner join {table} as other on {joined} and other.file_id <> $file_id
+            group by {own_keys}
+        )
+    """
