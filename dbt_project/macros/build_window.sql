@@ -250,3 +250,18 @@
     {%- endif -%}
     {{ return(days + extra) }}
 {%- endmacro %}
+
+
+{#
+    Days after a change that the day-ahead forecast carries it forward
+    (int_staffing__forecast): a local day's forecast reads the same weekday
+    over the six weeks before it (42 days) and a level over the 7 days
+    before it, each of whose profiles reads its own six weeks: 49 days, and
+    one more for a local day's UTC dates. A model that shows a forecast
+    figure of past days (forecast WAPE; the Erlang workload of an interval
+    whose AHT is the forecast's) rebuilds this far after the window: a
+    corrected old day changes the forecasts of the weeks after it.
+#}
+{% macro forecast_reach_days() -%}
+    {{ return(42 + 7 + 1) }}
+{%- endmacro %}

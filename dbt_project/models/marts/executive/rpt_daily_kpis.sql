@@ -9,14 +9,17 @@
 {#- on_schema_change fail: a contracted mart; a changed project builds whole (callops.incremental) -#}
 {#- the days a change can reach: its own, and those the FCR reach before it (their FCR flags) -#}
 {%- set reach = fcr_reach_days(0, 2) -%}
+{#- and those after it whose forecast it changes (the forecast WAPE) -#}
+{%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant per local date: the day's contact-centre KPIs, counted
     per contact (DOMAIN.md). Formulas live in macros/kpis.sql. A figure that
     needs the queue wait is null for a day with contacts whose format cannot
     express it (Asterisk CDR), never a guess.
     Incremental (macros/build_window.sql): a telephony change rebuilds the
-    days it touched and those whose FCR flags it can change (the FCR reach
-    before it), each replacing its row (unique_key); a QA or HR change
+    days it touched, those whose FCR flags it can change (the FCR reach
+    before it) and those whose forecast it changes (the forecast reach
+    after it), each replacing its row (unique_key); a QA or HR change
     rebuilds every day (an evaluation's day, the roster's agents).
 #}
 with
@@ -24,7 +27,7 @@ with
 contacts as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
-    where {{ in_build_window('contact_date', before=reach) }}
+    where {{ in_build_window('contact_date', before=reach, after=forecast_reach) }}
 
 ),
 
@@ -55,7 +58,7 @@ csat_surveys as (
 repeat_flagged as (
 
     select * from {{ ref('int_contacts_repeat_flagged') }}
-    where {{ in_build_window('contact_date', before=reach) }}
+    where {{ in_build_window('contact_date', before=reach, after=forecast_reach) }}
 
 ),
 
@@ -63,7 +66,7 @@ agent_intervals as (
 
     select * from {{ ref('int_staffing__agent_intervals') }}
     -- UTC intervals of the local days (a day is at most 14 h off UTC)
-    where {{ in_build_window('interval_start_at', before=reach ~ ' + 1', after=1) }}
+    where {{ in_build_window('interval_start_at', before=reach ~ ' + 1', after=forecast_reach ~ ' + 1') }}
 
 ),
 
@@ -76,7 +79,7 @@ feed_days as (
 handled_stints as (
 
     select * from {{ ref('int_handled_stints_dated') }}
-    where {{ in_build_window('contact_date', before=reach) }}
+    where {{ in_build_window('contact_date', before=reach, after=forecast_reach) }}
 
 ),
 
@@ -427,4 +430,4 @@ final as (
 )
 
 select * from final
-where {{ in_build_window('kpi_date', before=reach) }}
+where {{ in_build_window('kpi_date', before=reach, after=forecast_reach) }}

@@ -4,6 +4,8 @@
     unique_key=['tenant_id', 'capacity_date'],
     meta={'window_column': 'capacity_date', 'whole_when_changed': ['hr', 'marketing']},
 ) }}
+{#- the days after a change whose forecast it changes (the Erlang workload of an interval whose AHT is the forecast's) -#}
+{%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant x local date with contacts or staffing feeds: seed
     003's resource balance (DOMAIN.md "Staffing"), the day's workload
@@ -11,7 +13,8 @@
     and the gap. Each factor is published beside the result; a factor whose
     feed is missing that day is null, and so are the totals built on it.
     Incremental (macros/build_window.sql): a telephony change rebuilds the
-    days it touched, each replacing its row (unique_key); an HR or marketing
+    days it touched and those whose forecast it changes (the forecast reach
+    after it), each replacing its row (unique_key); an HR or marketing
     change rebuilds every day.
 #}
 with
@@ -25,7 +28,7 @@ tenants as (
 inbound as (
 
     select * from {{ ref('int_contacts_rolled_up') }}
-    where is_offered and {{ in_build_window('contact_date') }}
+    where is_offered and {{ in_build_window('contact_date', after=forecast_reach) }}
 
 ),
 
@@ -33,7 +36,7 @@ outbound_stints as (
 
     select * from {{ ref('stg_telephony__contacts') }}
     -- a contact's stints, dated by its first (local day at most 14 h off UTC)
-    where direction = 'outbound' and {{ in_build_window('entered_at', before=1, after=1) }}
+    where direction = 'outbound' and {{ in_build_window('entered_at', before=1, after=forecast_reach ~ ' + 1') }}
 
 ),
 
@@ -58,7 +61,7 @@ attendance as (
 agent_intervals as (
 
     select * from {{ ref('int_staffing__agent_intervals') }}
-    where {{ in_build_window('interval_start_at', before=1, after=1) }}
+    where {{ in_build_window('interval_start_at', before=1, after=forecast_reach ~ ' + 1') }}
 
 ),
 
@@ -347,4 +350,4 @@ final as (
 )
 
 select * from final
-where {{ in_build_window('capacity_date') }}
+where {{ in_build_window('capacity_date', after=forecast_reach) }}
