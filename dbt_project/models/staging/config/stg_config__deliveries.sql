@@ -23,7 +23,6 @@ renamed as (
 
         -- strings
         feed,
-        file_format,
 
         -- dates
         delivery_date
