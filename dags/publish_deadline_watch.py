@@ -6,8 +6,9 @@ time of the tenant on the day after the delivery day), once that time has
 passed, its delivery day must have reached the published marts: a successful
 publish whose build ran after the day's last loaded file. Otherwise it raises a
 deadline alert naming the tenant, the day, the deadline and why (no delivery
-loaded, loaded but not published, published late), once per tenant-day, and
-this task fails so the miss shows in the grid. Deadlines that passed before this
+loaded, loaded but not published, published late, or still partial: its loaded
+telephony does not reach the day's last interval and no later delivery day is
+loaded), once per tenant-day, and this task fails so the miss shows in the grid. Deadlines that passed before this
 CALLOPS_HOME was first watched are not alerted.
 
 Reads the build warehouse only (no pool). Owner: callops data engineering.

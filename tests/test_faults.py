@@ -153,8 +153,10 @@ def test_a_blocking_mart_check_publishes_nothing_and_names_check_tenant_and_day(
     served = home / "published" / "callops.duckdb"
     before = served.read_bytes()
 
-    # The fifth Monday arrives truncated: 5 contacts where the same weekday had 40.
-    deliver(home, "shanghai_bank", mondays[4].isoformat(), "contacts.csv", HEADER + contact_rows("t", 5, mondays[4]))
+    # The fifth Monday arrives truncated: 5 contacts where the same weekday had 40 (the last at 23:45, so
+    # the day is complete: a partial day is not blocked for being small).
+    rows = contact_rows("t", 4, mondays[4]) + f"t_late,q1,{mondays[4]} 23:45:00,answered,5,100,\n"
+    deliver(home, "shanghai_bank", mondays[4].isoformat(), "contacts.csv", HEADER + rows)
     bad = subprocess.run([CALLOPS, "run", "--start", str(mondays[4]), "--end", str(mondays[4])], env=env,
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1, bad.stdout

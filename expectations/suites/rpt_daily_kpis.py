@@ -15,11 +15,16 @@ floor manager; nothing is published):
 - A day's offered count within x/÷ ``volume_blocking_ratio`` (tenant setting,
   default 3) of the median of the same weekday over the four weeks before, when
   at least two of them have data: a truncated, duplicated or misfiled delivery.
+  Below the band only a complete day (``is_day_complete``) is blocked: a
+  partial one (the calls after midnight a rotated log spilled over, a day the
+  loaded telephony has not finished) is small by nature. Above it any day is:
+  a partial day is never legitimately larger.
 - Every agent who answered is on the tenant's roster that day.
 
 Warnings (published, and reported with the run):
 
-- The volume outside x/÷ ``volume_warning_ratio`` (default 1.5).
+- The volume outside x/÷ ``volume_warning_ratio`` (default 1.5), below it only
+  for a complete day, as for the blocking band.
 - A tenant that sends no roster: its agents cannot be checked.
 """
 
@@ -92,9 +97,11 @@ def candidate_sql(partitions: str) -> str:
         weekday_history.trailing_weekday_offered_count,
         case when weekday_history.trailing_days >= {MIN_TRAILING_DAYS} and weekday_history.trailing_weekday_offered_count > 0
             then candidate.offered_count / weekday_history.trailing_weekday_offered_count end as volume_ratio,
-        volume_ratio between 1 / tenants.volume_blocking_ratio and tenants.volume_blocking_ratio
+        volume_ratio <= tenants.volume_blocking_ratio
+            and (volume_ratio >= 1 / tenants.volume_blocking_ratio or not candidate.is_day_complete)
             as is_volume_within_blocking_band,
-        volume_ratio between 1 / tenants.volume_warning_ratio and tenants.volume_warning_ratio
+        volume_ratio <= tenants.volume_warning_ratio
+            and (volume_ratio >= 1 / tenants.volume_warning_ratio or not candidate.is_day_complete)
             as is_volume_within_warning_band,
         candidate.unrostered_agent_count is not null as has_roster
     from candidate
@@ -113,7 +120,7 @@ def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
             column="is_volume_within_blocking_band",
             value_set=[True],
             notes="offered count within x/÷ volume_blocking_ratio of the same weekday's median of the 4 weeks "
-            "before (a truncated, duplicated or misfiled delivery)",
+            "before (a truncated, duplicated or misfiled delivery; below it only a complete day)",
             meta=BLOCKING,
         ),
         gx.expectations.ExpectColumnValuesToBeBetween(
@@ -125,7 +132,8 @@ def build_suite(as_of: dt.date | None = None) -> gx.ExpectationSuite:
         gx.expectations.ExpectColumnValuesToBeInSet(
             column="is_volume_within_warning_band",
             value_set=[True],
-            notes="offered count within x/÷ volume_warning_ratio of the same weekday's median of the 4 weeks before",
+            notes="offered count within x/÷ volume_warning_ratio of the same weekday's median of the 4 weeks "
+            "before (below it only a complete day)",
             meta=WARNING,
         ),
         gx.expectations.ExpectColumnValuesToBeInSet(

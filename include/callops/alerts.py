@@ -180,8 +180,9 @@ def _log_url(ti: Any) -> str | None:
 def summary(alert: Mapping[str, Any]) -> str:
     """One line per alert, then one per failure: what a chat message or a mail subject shows."""
     if alert["kind"] == "deadline_missed":
+        missed = "published but still partial at" if alert.get("is_published") else "not published by"
         head = (
-            f"callops deadline missed: tenant {alert['tenant']}, day {alert['day']} not published by "
+            f"callops deadline missed: tenant {alert['tenant']}, day {alert['day']} {missed} "
             f"{alert['deadline']}: {alert['message']}"
         )
         return head
@@ -199,7 +200,16 @@ def summary(alert: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def deadline_alert(tenant_id: str, day: dt.date, deadline: str, reason: str) -> dict:
+def deadline_alert(
+    tenant_id: str,
+    day: dt.date,
+    deadline: str,
+    reason: str,
+    is_day_complete: bool | None = None,
+    is_published: bool = False,
+) -> dict:
+    """A tenant's day not published by its deadline, or published in time but still partial then
+    (``is_day_complete`` false: the loaded telephony has not finished the day)."""
     alert = {
         "source": "callops",
         "kind": "deadline_missed",
@@ -210,6 +220,8 @@ def deadline_alert(tenant_id: str, day: dt.date, deadline: str, reason: str) -> 
         "file": None,
         "check": "publish_deadline",
         "deadline": deadline,
+        "is_day_complete": is_day_complete,
+        "is_published": is_published,
         "failures": [_failure(tenant_id, day, None, "publish_deadline", reason)],
         "message": reason,
         "raised_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -288,6 +288,10 @@ def _load_one(
         record_changed_partitions(
             con, run_id, delivery.file_id, delivery.tenant_id, dates_before, registry.file_dates(con, delivery.file_id)
         )
+        if delivery.feed == "telephony":
+            record_changed_partitions(
+                con, run_id, delivery.file_id, delivery.tenant_id, partial_days(con, delivery.tenant_id)
+            )
         outcome.action = "replaced" if previous and previous[1] == "loaded" else "loaded"
         outcome.rows_loaded, outcome.rows_rejected = loaded.rows_loaded, loaded.rows_rejected
         outcome.rows_superseded, outcome.rows_skipped = loaded.rows_superseded, loaded.rows_skipped
@@ -354,6 +358,24 @@ def record_changed_partitions(
         "insert into ops.changed_partitions values (?, ?, ?, ?, ?, ?, null)",
         [run_id, file_id, tenant_id, first, last, _now()],
     )
+
+
+def partial_days(con: duckdb.DuckDBPyConnection, tenant_id: str) -> tuple[dt.date, dt.date] | None:
+    """The tenant's days the candidate marts hold as partial (``rpt_daily_kpis.is_day_complete`` false, at
+    most its latest day), or None. A telephony load can complete them however far before its own rows
+    they lie (any later delivery day does), so it changes them too: they are rebuilt and gated with it.
+    None before a build of a release with the column (that build is a full one)."""
+    built = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'marts' and table_name = 'rpt_daily_kpis' and column_name = 'is_day_complete'"
+    ).fetchone()[0]
+    if not built:
+        return None
+    first, last = con.execute(
+        "select min(kpi_date), max(kpi_date) from marts.rpt_daily_kpis where tenant_id = ? and not is_day_complete",
+        [tenant_id],
+    ).fetchone()
+    return None if first is None else (first, last)
 
 
 def _upsert_manifest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
@@ -431,6 +453,9 @@ def accept_delivery(reference: str) -> str:
         record_changed_partitions(
             con, f"accept_{_now():%Y%m%dT%H%M%S}", file_id, tenant_id, registry.file_dates(con, file_id)
         )
+        if feed == "telephony":
+            accepted = f"accept_{_now():%Y%m%dT%H%M%S}"
+            record_changed_partitions(con, accepted, file_id, tenant_id, partial_days(con, tenant_id))
     return f"{display}: accepted despite the delivery gate ({reason}); the next `callops run` publishes its rows"
 
 

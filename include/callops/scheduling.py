@@ -12,7 +12,8 @@ pipeline (DuckDB, dbt, Great Expectations) is imported when a task runs.
   feeds without an arrival time, back-dated drops) is loaded soon after it settles; it remembers what
   it tried in ``landing_seen.json`` (path -> size, mtime), so it never picks the same content twice.
 - **The build**: asset-triggered by any loaded feed; dbt runs as one task per model layer.
-- **Deadlines**: for each tenant, the previous local day must be published by ``publish_deadline``.
+- **Deadlines**: for each tenant, the previous local day must be published by ``publish_deadline``,
+  and complete (a day still partial then is alerted too).
 """
 
 from __future__ import annotations
@@ -501,6 +502,53 @@ def publish_status(con, tenant_id: str, day: dt.date) -> dict:
     return {"files": files, "held": held, "failed": failed, "last_loaded_at": last_loaded, "published_at": published_at}
 
 
+def day_completeness(con, tenant_id: str, day: dt.date) -> dict | None:
+    """Whether the tenant's ``day`` is complete in the candidate marts (``rpt_daily_kpis.is_day_complete``),
+    with how far its loaded telephony reaches (``int_telephony__coverage``); None without a row for the
+    day (no contacts, or not built yet by a release that has the column)."""
+    built = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'marts' and table_name = 'rpt_daily_kpis' and column_name = 'is_day_complete'"
+    ).fetchone()[0]
+    if not built:  # (int_telephony__coverage is built with it)
+        return None
+    row = con.execute(
+        """
+        select kpis.is_day_complete, kpis.offered_count, coverage.last_event_at, coverage.last_delivery_date
+        from marts.rpt_daily_kpis as kpis
+        left join intermediate.int_telephony__coverage as coverage using (tenant_id)
+        where kpis.tenant_id = ? and kpis.kpi_date = ?
+        """,
+        [tenant_id, day],
+    ).fetchone()
+    if row is None:
+        return None
+    complete, offered, last_event_at, last_delivery_date = row
+    return {
+        "is_day_complete": complete,
+        "offered_count": offered,
+        "last_event_at": last_event_at,
+        "last_delivery_date": last_delivery_date,
+    }
+
+
+def _partial_reason(tenant: Tenant, day: dt.date, completeness: dict) -> str:
+    """Why ``day`` is still partial: where the tenant's loaded telephony ends, against the day's last interval."""
+    zone = ZoneInfo(tenant.timezone)
+    last_interval = dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1, minutes=-tenant.interval_minutes)
+    reached = completeness["last_event_at"]
+    ends = "no telephony event is loaded"
+    if reached is not None:
+        local = reached.replace(tzinfo=dt.UTC).astimezone(zone)
+        ends = f"its loaded telephony ends at {local:%Y-%m-%d %H:%M} {tenant.timezone}"
+    latest = completeness["last_delivery_date"]
+    return (
+        f"the day is partial ({completeness['offered_count']} contact(s) offered so far): {ends}, before the day's "
+        f"last interval ({last_interval:%H:%M}), and no telephony of a later delivery day is loaded (latest: "
+        f"{latest}); its target attainment and forecast accuracy stay null until it is complete"
+    )
+
+
 def _deadline_reason(status: dict) -> str:
     if not status["files"]:
         extra = []
@@ -516,7 +564,7 @@ def _deadline_reason(status: dict) -> str:
 
 def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict]:
     """Deadline alerts due at ``now``: for each tenant whose most recent publish deadline has passed,
-    its delivery day was not published by then. Each tenant-day is alerted once; deadlines that
+    its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each tenant-day is alerted once; deadlines that
     passed before this CALLOPS_HOME was first watched are not (a new installation starts quiet)."""
     from callops import alerts, warehouse
 
@@ -541,14 +589,28 @@ def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict
     if due and settings.build_db_path().exists():
         with warehouse.session(read_only=True) as con:
             statuses = [publish_status(con, tenant.id, day) for tenant, day, _ in due]
+            completeness = [day_completeness(con, tenant.id, day) for tenant, day, _ in due]
     else:
         statuses = [{"files": 0, "held": 0, "failed": 0, "last_loaded_at": None, "published_at": None} for _ in due]
-    for (tenant, day, deadline), status in zip(due, statuses):
+        completeness = [None for _ in due]
+    for (tenant, day, deadline), status, complete in zip(due, statuses, completeness):
         published_at = status["published_at"]
-        if published_at is not None and published_at.replace(tzinfo=dt.UTC) <= deadline:
+        on_time = published_at is not None and published_at.replace(tzinfo=dt.UTC) <= deadline
+        partial = complete is not None and not complete["is_day_complete"]
+        if on_time and not partial:
             continue
         local_deadline = f"{tenant.publish_deadline} {tenant.timezone}"
-        alert = alerts.deadline_alert(tenant.id, day, local_deadline, _deadline_reason(status))
+        reasons = [] if on_time else [_deadline_reason(status)]
+        if partial:
+            reasons.append(_partial_reason(tenant, day, complete))
+        alert = alerts.deadline_alert(
+            tenant.id,
+            day,
+            local_deadline,
+            "; ".join(reasons),
+            is_day_complete=None if complete is None else complete["is_day_complete"],
+            is_published=on_time,
+        )
         alerts.send(alert)
         sent.append(alert)
         alerted.setdefault(tenant.id, []).append(day.isoformat())

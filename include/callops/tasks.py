@@ -225,7 +225,8 @@ def build_layer(context: Mapping[str, Any], layer: str) -> dict:
 
 def check_deadlines(context: Mapping[str, Any]) -> dict:
     """The deadline watch: alert (once per tenant-day) each tenant whose last delivery day was not
-    published by its publish_deadline, as of this run's scheduled time; fails when it alerted."""
+    published by its publish_deadline, or was but is still partial then, as of this run's scheduled
+    time; fails when it alerted."""
     import pendulum
 
     from callops import scheduling

@@ -97,3 +97,47 @@ def test_volume_out_of_band_and_unrostered_agents_block_a_missing_roster_warns(s
         ("expect_column_values_to_be_between", "unrostered_agent_count"): ("blocking", ["a 2026-03-30"]),
         ("expect_column_values_to_be_in_set", "has_roster"): ("warning", ["b 2026-03-30"]),
     }
+
+
+def test_the_volume_band_blocks_a_small_day_only_when_complete_and_a_large_one_always(suite):
+    """``candidate_sql`` on a hand-made mart: each tenant's candidate Monday against four Mondays of 40
+    offered (band x/÷ 3 blocking, x/÷ 1.5 warning)."""
+    import duckdb
+
+    day = pd.Timestamp("2026-03-30")
+    cases = {  # tenant: (offered, is_day_complete)
+        "small_complete": (2, True),  # a truncated delivery
+        "small_partial": (2, False),  # the calls after midnight of a log rotated a little later
+        "large_partial": (130, False),  # more than the band allows: never legitimate, partial or not
+        "large_complete": (130, True),
+        "slightly_small_partial": (20, False),  # below the warning band, partial: not even a warning
+        "slightly_small_complete": (20, True),
+    }
+    derived = ["is_volume_within_blocking_band", "is_volume_within_warning_band", "has_roster"]  # candidate_sql's
+    template = good_frame().iloc[[0]].drop(columns=derived).assign(unrostered_agent_count=0, is_day_complete=True)
+    rows = []
+    for tenant, (offered, complete) in cases.items():
+        for week in range(1, 5):
+            rows.append(template.assign(tenant_id=tenant, kpi_date=day - pd.Timedelta(weeks=week), offered_count=40))
+        rows.append(template.assign(tenant_id=tenant, kpi_date=day, offered_count=offered, is_day_complete=complete))
+    kpis = pd.concat(rows, ignore_index=True).assign(answered_count=0, abandoned_count=0, short_abandoned_count=0,
+                                                     answered_within_sl_count=0)  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create schema marts; create schema raw")
+    con.execute("create table marts.rpt_daily_kpis as select * replace (cast(kpi_date as date) as kpi_date) from kpis")
+    con.execute("create table raw.tenants as select unnest($1) as id, 3.0::double as volume_blocking_ratio, "
+                "1.5::double as volume_warning_ratio", [list(cases)])  # fmt: skip
+    con.execute(f"create temp table {gate.PARTITIONS} as select tenant_id, cast(kpi_date as date) as partition_date "
+                "from marts.rpt_daily_kpis where kpi_date = ?", [day])  # fmt: skip
+    frame = gate.candidate_frame(con, suite)
+    assert len(frame) == len(cases)
+    results = {(r.column, r.severity): r.failing_keys for r in gate.validate_frame(suite, frame, AS_OF) if not r.success}
+    assert results == {
+        ("is_volume_within_blocking_band", "blocking"): [
+            "large_complete 2026-03-30", "large_partial 2026-03-30", "small_complete 2026-03-30"
+        ],
+        ("is_volume_within_warning_band", "warning"): [
+            "large_complete 2026-03-30", "large_partial 2026-03-30", "slightly_small_complete 2026-03-30",
+            "small_complete 2026-03-30",
+        ],
+    }

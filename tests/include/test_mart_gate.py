@@ -21,6 +21,12 @@ def contacts(day: dt.date, count: int, prefix: str = "c") -> str:
     )
 
 
+def whole_day(day: dt.date, count: int) -> str:
+    """``count`` contacts, the last at 23:45 local: the day's data reaches its last interval (it is complete,
+    so the volume band judges it even without a later delivery day)."""
+    return contacts(day, count - 1) + f"c{day:%m%d}_late,q1,{day} 23:45:00,answered,5,100,\n"
+
+
 def query(sql: str, params: list | None = None) -> list[tuple]:
     with warehouse.connection(read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
@@ -35,7 +41,7 @@ def run(run_id: str, start: dt.date, end: dt.date) -> dict:
 def test_a_day_far_below_its_weekday_history_blocks_and_stays_pending_until_corrected(home):
     for day in MONDAYS[:4]:
         deliver(home, "shanghai_bank", day.isoformat(), "contacts.csv", contacts(day, 12))
-    last = deliver(home, "shanghai_bank", MONDAYS[4].isoformat(), "contacts.csv", contacts(MONDAYS[4], 3))
+    last = deliver(home, "shanghai_bank", MONDAYS[4].isoformat(), "contacts.csv", whole_day(MONDAYS[4], 3))
     with pytest.raises(pipeline.DataProblem) as failure:
         run("r1", MONDAYS[0], MONDAYS[4])
     message = str(failure.value)
@@ -63,7 +69,7 @@ def test_a_day_far_below_its_weekday_history_blocks_and_stays_pending_until_corr
         run("r2", MONDAYS[4], MONDAYS[4])
 
     # The corrected re-delivery passes; the gate then has nothing pending.
-    last.write_text(contacts(MONDAYS[4], 11))
+    last.write_text(whole_day(MONDAYS[4], 11))
     passed = run("r3", MONDAYS[4], MONDAYS[4])
     assert passed["partitions"] > 0
     assert query("select count(*) from ops.changed_partitions where validated_run_id is null") == [(0,)]

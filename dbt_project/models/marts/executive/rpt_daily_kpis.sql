@@ -15,12 +15,18 @@
     One row per tenant per local date: the day's contact-centre KPIs, counted
     per contact (DOMAIN.md). Formulas live in macros/kpis.sql. A figure that
     needs the queue wait is null for a day with contacts whose format cannot
-    express it (Asterisk CDR), never a guess.
+    express it (Asterisk CDR), never a guess. A partial day (macro
+    is_day_complete: the loaded telephony does not reach its last interval
+    and no later delivery day is loaded) has no target attainment and no
+    forecast accuracy: it is not over in the data.
     Incremental (macros/build_window.sql): a telephony change rebuilds the
     days it touched, those whose FCR flags it can change (the FCR reach
     before it) and those whose forecast it changes (the forecast reach
     after it), each replacing its row (unique_key); a QA or HR change
-    rebuilds every day (an evaluation's day, the roster's agents).
+    rebuilds every day (an evaluation's day, the roster's agents). A day a
+    later telephony delivery completes is in that delivery's window however
+    far back it lies: a telephony load marks the days the marts hold as
+    partial as changed (callops.pipeline).
 #}
 with
 
@@ -92,6 +98,12 @@ roster as (
 forecast_accuracy as (
 
     select * from {{ ref('fct_forecast_accuracy_daily') }}
+
+),
+
+coverage as (
+
+    select * from {{ ref('int_telephony__coverage') }}
 
 ),
 
@@ -333,6 +345,12 @@ rated as (
             ) then 0
         end as unrostered_agent_count,
 
+        -- booleans
+        {{ is_day_complete(
+            'counted.kpi_date', 'tenants.timezone', 'tenants.interval_minutes',
+            'coverage.last_event_at', 'coverage.last_delivery_date'
+        ) }} as is_day_complete,
+
         -- dates
         counted.kpi_date
 
@@ -363,21 +381,39 @@ rated as (
         on
             counted.tenant_id = agents_daily.tenant_id
             and counted.kpi_date = agents_daily.kpi_date
+    left join coverage
+        on counted.tenant_id = coverage.tenant_id
 
 ),
 
 attained as (
 
+    -- a partial day has not met or missed a target yet, and its forecast
+    -- error compares a forecast of the whole day with part of it: null
     select
-        *,
-        service_level_rate >= service_level_target
-            as is_service_level_target_met,
-        answer_rate >= answer_rate_target as is_answer_rate_target_met,
-        abandon_rate <= abandon_rate_target as is_abandon_rate_target_met,
-        vip_service_level_rate >= vip_service_level_target
-            as is_vip_service_level_target_met,
-        csat_rate >= csat_target as is_csat_target_met,
-        qa_score >= qa_score_target as is_qa_score_target_met
+        * replace (
+            case when is_day_complete then forecast_wape end as forecast_wape
+        ),
+        case
+            when is_day_complete
+                then service_level_rate >= service_level_target
+        end as is_service_level_target_met,
+        case
+            when is_day_complete then answer_rate >= answer_rate_target
+        end as is_answer_rate_target_met,
+        case
+            when is_day_complete then abandon_rate <= abandon_rate_target
+        end as is_abandon_rate_target_met,
+        case
+            when is_day_complete
+                then vip_service_level_rate >= vip_service_level_target
+        end as is_vip_service_level_target_met,
+        case
+            when is_day_complete then csat_rate >= csat_target
+        end as is_csat_target_met,
+        case
+            when is_day_complete then qa_score >= qa_score_target
+        end as is_qa_score_target_met
     from rated
 
 ),
@@ -424,7 +460,8 @@ final as (
         occupancy_rate,
         forecast_wape,
         answering_agent_count,
-        unrostered_agent_count
+        unrostered_agent_count,
+        is_day_complete
     from attained
 
 )

@@ -4,7 +4,9 @@
     beside the WAPE of the seasonal-naive baseline (same interval a week
     earlier). Both are measured on the same intervals: those where the
     method and the baseline both have a value (AHT: where the interval's
-    actual AHT is known too).
+    actual AHT is known too). A partial day (macro is_day_complete) keeps
+    its counts but has no error and no WAPE: the intervals its data has not
+    reached yet count 0 calls, not the calls they will have.
 #}
 with
 
@@ -12,6 +14,18 @@ forecasts as (
 
     select * from {{ ref('int_staffing__forecast') }}
     where not is_future
+
+),
+
+tenants as (
+
+    select * from {{ ref('stg_config__tenants') }}
+
+),
+
+coverage as (
+
+    select * from {{ ref('int_telephony__coverage') }}
 
 ),
 
@@ -60,6 +74,40 @@ daily as (
 
 ),
 
+completed as (
+
+    select
+        daily.*,
+        {{ is_day_complete(
+            'daily.forecast_date', 'tenants.timezone', 'tenants.interval_minutes',
+            'coverage.last_event_at', 'coverage.last_delivery_date'
+        ) }} as is_day_complete
+    from daily
+    left join tenants
+        on daily.tenant_id = tenants.tenant_id
+    left join coverage
+        on daily.tenant_id = coverage.tenant_id
+
+),
+
+measured as (
+
+    -- a partial day's errors compare a whole day's forecast with part of it
+    select
+        * replace (
+            case when is_day_complete then volume_absolute_error end
+                as volume_absolute_error,
+            case when is_day_complete then naive_volume_absolute_error end
+                as naive_volume_absolute_error,
+            case when is_day_complete then aht_absolute_error end
+                as aht_absolute_error,
+            case when is_day_complete then naive_aht_absolute_error end
+                as naive_aht_absolute_error
+        )
+    from completed
+
+),
+
 final as (
 
     select
@@ -84,9 +132,12 @@ final as (
         aht_absolute_error,
         naive_aht_absolute_error,
         {{ wape('aht_absolute_error', 'actual_aht_seconds_sum') }} as aht_wape,
-        {{ wape('naive_aht_absolute_error', 'actual_aht_seconds_sum') }} as naive_aht_wape
+        {{ wape('naive_aht_absolute_error', 'actual_aht_seconds_sum') }} as naive_aht_wape,
 
-    from daily
+        -- booleans
+        is_day_complete
+
+    from measured
 
 )
 
