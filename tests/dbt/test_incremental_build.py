@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 
@@ -39,9 +40,20 @@ def _seeds() -> list[int]:
 STEPS = int(os.environ.get("CALLOPS_GENERATIVE_STEPS", CI_STEPS))
 
 
+_played: dict[int, tuple[generative.Played, Path]] = {}
+
+
+def _play(seed: int, factory: pytest.TempPathFactory) -> tuple[generative.Played, Path]:
+    """Seed ``seed``'s sequence, played once per test session (the plan's tests reuse a CI seed's)."""
+    if seed not in _played:
+        root = factory.mktemp(f"seed_{seed}")
+        _played[seed] = generative.run_sequence(root, seed, STEPS), root
+    return _played[seed]
+
+
 @pytest.mark.parametrize("seed", _seeds())
-def test_every_step_of_a_random_delivery_sequence_equals_a_full_build(seed, tmp_path):
-    played = generative.run_sequence(tmp_path, seed, STEPS)
+def test_every_step_of_a_random_delivery_sequence_equals_a_full_build(seed, tmp_path_factory):
+    played, _ = _play(seed, tmp_path_factory)
     assert played.failure is None, played.failure
     plans = [plan for _, plan, _ in played.steps]
     # the builds really were incremental (a full build each time would pass trivially)
@@ -55,10 +67,8 @@ def test_every_step_of_a_random_delivery_sequence_equals_a_full_build(seed, tmp_
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A warehouse after a short sequence (its first days and two changes), for the plan's own tests."""
-    root = tmp_path_factory.mktemp("plan")
-    played = generative.run_sequence(root, CI_SEEDS[0], 2)
-    assert played.failure is None, played.failure
+    """The warehouse of CI's first seed, for the plan's own tests."""
+    played, root = _play(CI_SEEDS[0], tmp_path_factory)
     with generative.callops_home(root / "incremental", generative.write_config(root)):
         yield played
 
