@@ -24,7 +24,7 @@ import duckdb
 
 from callops import incremental, progress, pseudonym, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
-from callops.landing import Delivery, find_deliveries, sha256_of
+from callops.landing import Delivery, RefusedLink, link_problem, scan, sha256_of
 from callops.load import registry
 from callops.load.base import (
     EmptyFile,
@@ -103,7 +103,10 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         write_tenants(con, config)
         secret = pseudonym.key()
         # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
-        outcomes = _load_files(con, config, find_deliveries(start, end), run_id, secret)
+        found = scan(start, end)
+        outcomes = _refuse_links(con, run_id, found.refused) + _load_files(
+            con, config, found.deliveries, run_id, secret
+        )
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],
@@ -145,14 +148,17 @@ def _load_files(
             cursor.close()
 
 
-def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
+def load_selected(run_id: str, deliveries: list[Delivery | RefusedLink]) -> dict:
     """Load only ``deliveries`` (a scheduled load: one feed of one tenant and delivery day, or the
     landing watch's new files) as a run of its own, closed here: the build that publishes them is a
-    later run. Each file goes through ``_load_one`` exactly as in :func:`load_deliveries`."""
+    later run. Each file goes through ``_load_one`` exactly as in :func:`load_deliveries`; a link the
+    listing refused fails by name."""
     try:
         config = load_config()
     except ConfigError as error:
         raise DataProblem(str(error)) from None
+    refused = [delivery for delivery in deliveries if isinstance(delivery, RefusedLink)]
+    deliveries = [delivery for delivery in deliveries if not isinstance(delivery, RefusedLink)]
     days = sorted({delivery.delivery_date for delivery in deliveries})
     with warehouse.session() as con:
         con.execute(
@@ -161,7 +167,7 @@ def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
         )
         write_tenants(con, config)
         secret = pseudonym.key()
-        outcomes = _load_files(con, config, deliveries, run_id, secret)
+        outcomes = _refuse_links(con, run_id, refused) + _load_files(con, config, deliveries, run_id, secret)
         changed = [o for o in outcomes if o.action in ("loaded", "replaced")]
         summary = {
             "files": len(outcomes),
@@ -184,14 +190,35 @@ def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
     return summary
 
 
+def _refuse_links(con: duckdb.DuckDBPyConnection, run_id: str, links: list[RefusedLink]) -> list[FileOutcome]:
+    """Links below the landing root, each a failed delivery of the run, by name (never followed)."""
+    outcomes = []
+    for link in links:
+        outcome = FileOutcome(
+            link.file_id, link.feed, link.tenant_id, link.delivery_date, link.file_name, "failed", message=link.message
+        )
+        _record_file(con, run_id, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
 def _load_one(
-    con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str, secret: bytes
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    delivery: Delivery,
+    run_id: str,
+    secret: bytes,
 ) -> FileOutcome:
     outcome = FileOutcome(
         delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
     )
     path = delivery.path
-    stat = path.stat()
+    # a link now (swapped in since the listing), or not a regular file: refused unopened
+    if problem := link_problem(delivery):
+        outcome.message = problem
+        _record_file(con, run_id, outcome)
+        return outcome
+    stat = path.lstat()
     sha256 = sha256_of(path)
     previous = con.execute(
         "select sha256, status, gate_status, gate_reason from raw.manifest where file_id = ?", [delivery.file_id]
