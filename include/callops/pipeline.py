@@ -41,6 +41,27 @@ class DataProblem(RuntimeError):
     """Bad input or a failed check: fail the task without retrying."""
 
 
+class KeyProblem(DataProblem):
+    """The pseudonymisation key changed or is missing: nothing is loaded until it is restored or rotated."""
+
+
+def checked_key(con: duckdb.DuckDBPyConnection) -> bytes:
+    """The pseudonymisation key, checked against the warehouse's before any delivery is opened."""
+    try:
+        return pseudonym.checked_key(con)
+    except pseudonym.KeyChanged as changed:
+        raise KeyProblem(str(changed)) from None
+
+
+def key_problem() -> str | None:
+    """Why a run must not start with the configured key (`callops run` exits 2 on it), looked at
+    read-only; None for a warehouse not built yet or one without a fingerprint (it adopts the key)."""
+    if not settings.build_db_path().exists():
+        return None
+    with warehouse.session(read_only=True) as con:
+        return pseudonym.key_problem(pseudonym.recorded_key(con))
+
+
 @dataclass
 class FileOutcome:
     file_id: str
@@ -91,6 +112,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
     except ConfigError as error:
         raise DataProblem(str(error)) from None
     with warehouse.session() as con:
+        secret = checked_key(con)  # before any delivery is opened
         # One run at a time writes (run lock, single-slot pool): another run still marked running died.
         con.execute(
             "update ops.runs set status = 'interrupted', finished_at = ? where status = 'running' and run_id <> ?",
@@ -101,7 +123,6 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
             [run_id, start, end, _now()],
         )
         write_tenants(con, config)
-        secret = pseudonym.key()
         # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
         found = scan(start, end)
         outcomes = _refuse_links(con, run_id, found.refused) + _load_files(
@@ -161,12 +182,12 @@ def load_selected(run_id: str, deliveries: list[Delivery | RefusedLink]) -> dict
     deliveries = [delivery for delivery in deliveries if not isinstance(delivery, RefusedLink)]
     days = sorted({delivery.delivery_date for delivery in deliveries})
     with warehouse.session() as con:
+        secret = checked_key(con)  # before any delivery is opened
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
             [run_id, days[0] if days else None, days[-1] if days else None, _now()],
         )
         write_tenants(con, config)
-        secret = pseudonym.key()
         outcomes = _refuse_links(con, run_id, refused) + _load_files(con, config, deliveries, run_id, secret)
         changed = [o for o in outcomes if o.action in ("loaded", "replaced")]
         summary = {
@@ -208,7 +229,10 @@ def _load_one(
     delivery: Delivery,
     run_id: str,
     secret: bytes,
+    again: bool = False,
 ) -> FileOutcome:
+    """Load one delivery in its own transaction. ``again``: read it even when its content is already
+    loaded (``callops rekey`` re-reads files whose raw rows keep no clear value to re-pseudonymise)."""
     outcome = FileOutcome(
         delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
     )
@@ -245,7 +269,7 @@ def _load_one(
         "error": None,
         "run_id": run_id,
     }
-    if previous and previous[0] == sha256 and previous[1] == "loaded":
+    if previous and previous[0] == sha256 and previous[1] == "loaded" and not again:
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
         if previous[2] == "held":
@@ -463,14 +487,15 @@ def accept_delivery(reference: str) -> str:
 # --- build, validate, publish ---------------------------------------------------------------------
 
 
-def build_marts(run_id: str) -> dict:
+def build_marts(run_id: str, full_reason: str | None = None) -> dict:
     """dbt build (models and data tests) of staging -> marts into the build warehouse: the partitions
-    changed since the gate last passed them, or everything when the project or settings changed."""
+    changed since the gate last passed them, or everything when the project or settings changed (or
+    ``full_reason`` says why everything must be rebuilt)."""
     from callops import dbt
 
     with warehouse.writer_lock():
         with warehouse.connection() as con:
-            plan = incremental.plan(con)
+            plan = incremental.plan(con, full_reason)
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
         if plan.is_empty:
             result = dbt.DbtResult(success=True)

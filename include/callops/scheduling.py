@@ -320,6 +320,8 @@ def load_pending(run_id: str, feed: str, last_try: bool = True) -> dict | None:
         return None
     try:
         summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    except pipeline.KeyProblem:
+        raise  # nothing was opened: the files load once the key is restored or rotated
     except pipeline.DataProblem:
         remember(files)  # callops.yml is broken: retrying cannot help
         raise

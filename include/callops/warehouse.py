@@ -155,6 +155,12 @@ create table if not exists ops.builds (    -- one row per successful dbt build (
     built_at timestamp not null
 );
 
+create table if not exists ops.pseudonym_key (  -- the key the raw layer's pseudonyms are made with (callops.pseudonym)
+    fingerprint varchar not null,         -- HMAC-SHA256(key, 'callops key fingerprint'), hex: never the key itself
+    recorded_at timestamp not null,       -- UTC; the newest row is the warehouse's key
+    how varchar not null                  -- first (new warehouse) | adopted (built before fingerprints) | rekey
+);
+
 create table if not exists ops.run_steps (
     run_id varchar not null,
     step varchar not null,                -- load | build | validate | publish
