@@ -381,7 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from callops import private
+
     args = build_parser().parse_args(argv)
+    # owner-only whatever the caller's umask: the warehouse, secrets, Airflow's metadata, logs ...
+    private.restrict_umask()
+    private.harden()
     return args.handler(args)
 
 

@@ -19,7 +19,7 @@ import re
 import shutil
 from pathlib import Path
 
-from callops import settings, warehouse
+from callops import private, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
@@ -42,6 +42,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     build_db = build_db or settings.build_db_path()
     target = target or settings.published_db_path()
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.chmod(private.PUBLISHED_DIR_MODE)  # others reach the published file, and nothing else
     safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     staging = target.with_name(f".{target.stem}.{safe_run}.tmp")
     # Candidates of earlier publishes that died half-way (kill -9, power loss): the caller holds
@@ -79,6 +80,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     if wal.exists():
         raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
     _fsync(staging)
+    private.publish_mode(staging)  # DuckDB made it owner-only (umask 077): the one file others read
     _keep_previous(target)
     os.replace(staging, target)
     _fsync(target.parent)
@@ -220,6 +222,7 @@ def rollback(target: Path | None = None) -> dict:
     staging = target.with_name(f".{target.stem}.rollback.tmp")
     staging.unlink(missing_ok=True)
     os.link(previous, staging)
+    private.publish_mode(staging)
     os.replace(staging, target)
     previous.unlink()
     _fsync(target.parent)
