@@ -189,11 +189,9 @@ def day_files(folder: DayFolder, tolerant: bool = False) -> tuple[list[Path], li
     files: list[Path] = []
     refused: list[RefusedLink] = []
     for path in _visible(folder.path, tolerant):
-        if path.name.endswith(IN_FLIGHT_SUFFIXES):
-            continue
-        if path.is_symlink():
+        if path.is_symlink():  # whatever its name: a link is never a delivery in flight either
             refused.append(RefusedLink.at(base, path))
-        elif path.is_file():
+        elif path.is_file() and not path.name.endswith(IN_FLIGHT_SUFFIXES):
             files.append(path)
     return files, refused
 

@@ -57,10 +57,9 @@ def home() -> Path:
 
 
 def restrict_umask() -> None:
-    """Umask 077 added to the process's: the files callops, DuckDB, dbt and Airflow create under
-    CALLOPS_HOME are owner-only whatever umask started the process (callops.private)."""
-    current = os.umask(0o077)
-    os.umask(current | 0o077)
+    """Umask 077: the files callops, DuckDB, dbt and Airflow create under CALLOPS_HOME are the owner's
+    alone (read and write) whatever umask started the process (callops.private)."""
+    os.umask(0o077)
 
 
 def config_path() -> Path:

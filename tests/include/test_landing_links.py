@@ -92,10 +92,12 @@ def test_a_file_linked_to_a_file_or_a_pipe_elsewhere_is_refused_unopened(home, t
     folder = deliver(home, "shanghai_bank", "2026-03-02", "good.csv", HEADER + ROWS).parent
     (folder / "passwd.csv").symlink_to(secrets / "passwd")
     (folder / "pipe.csv").symlink_to(secrets / "pipe")
+    (folder / "calls.csv.part").symlink_to(secrets / "passwd")  # a link is never a file still in flight
 
     summary = pipeline.load_deliveries("r1", DAY, DAY)
 
     assert sorted(summary["failed"]) == [
+        f"landing/telephony/shanghai_bank/2026-03-02/calls.csv.part: {LINK_REFUSED}",
         f"landing/telephony/shanghai_bank/2026-03-02/passwd.csv: {LINK_REFUSED}",
         f"landing/telephony/shanghai_bank/2026-03-02/pipe.csv: {LINK_REFUSED}",
     ]
