@@ -8,6 +8,7 @@
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
     callops accept <file>                             let a held-back delivery into the marts
     callops rollback                                  serve the previous published version again
+    callops rekey                                     rotate the pseudonymisation key deliberately
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
                    [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
                                                       agents for one interval (Erlang C, or Erlang A with patience)
@@ -43,7 +44,7 @@ PROGRESS_EVERY_SECONDS = 10.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from callops import airflow_runner, progress, report, warehouse
+    from callops import airflow_runner, pipeline, progress, report, warehouse
     from callops.config import ConfigError, load_config
 
     if args.end < args.start:
@@ -59,6 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     try:
         with warehouse.file_lock(settings.run_lock_path(), "callops run", wait_seconds=0):
+            # a changed or missing pseudonymisation key: refused before Airflow starts or a file is opened
+            if problem := pipeline.key_problem():
+                _print(f"callops run: {problem}")
+                return 2
             _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
             _print(f"  Airflow DAG callops_pipeline, log: {log}")
             # the tasks write their progress there while Airflow runs them; a line every 10 s on stderr
@@ -219,6 +224,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from callops import rekey, warehouse
+    from callops.config import ConfigError
+
+    try:
+        with warehouse.file_lock(settings.run_lock_path(), "callops rekey", wait_seconds=0):
+            done = rekey.rekey(announce=_print)
+    except ConfigError as error:
+        _print(f"callops rekey: {error}")
+        return 2
+    except rekey.RekeyError as error:
+        _print(f"callops rekey: {error}")
+        return 1
+    except warehouse.LockBusy as busy:
+        _print(f"callops rekey: a run or Airflow is using this CALLOPS_HOME ({busy}); try again when it has finished")
+        return 3
+    _print(f"callops rekey: {done}")
+    return 0
+
+
 # --- erlang ---------------------------------------------------------------------------------------
 
 
@@ -332,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--wait", type=float, default=60, help="seconds to wait for a publish in progress")
     rollback.set_defaults(handler=cmd_rollback)
 
+    rekey = commands.add_parser(
+        "rekey",
+        help="rotate the pseudonymisation key (CALLOPS_PSEUDONYM_KEY or secrets/pseudonym.key): re-pseudonymise "
+        "the raw layer with it, rebuild in full, republish, and drop the published versions of the old key",
+    )
+    rekey.set_defaults(handler=cmd_rekey)
+
     erlang = commands.add_parser(
         "erlang", help="agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"
     )
@@ -349,7 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from callops import private
+
     args = build_parser().parse_args(argv)
+    # owner-only whatever the caller's umask: the warehouse, secrets, Airflow's metadata, logs ...
+    private.restrict_umask()
+    private.harden()
     return args.handler(args)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from callops import progress, settings
+from callops import progress, settings, warehouse
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 BUILD_PLAN_ENV = "CALLOPS_BUILD_PLAN"
@@ -29,6 +29,7 @@ def environment() -> dict[str, str]:
         "CALLOPS_BUILD_DB": str(settings.build_db_path()),
         "CALLOPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
         "CALLOPS_DUCKDB_THREADS": str(settings.duckdb_threads()),
+        "CALLOPS_DUCKDB_TEMP_DIR": str(warehouse.spill_dir()),
         "DO_NOT_TRACK": "1",
     }
 

@@ -115,9 +115,12 @@ def fingerprint(con: duckdb.DuckDBPyConnection, project: Path | None = None) -> 
     return digest.hexdigest()
 
 
-def plan(con: duckdb.DuckDBPyConnection) -> BuildPlan:
-    """The next build: full when the fingerprint changed (or nothing was built yet), else the window."""
+def plan(con: duckdb.DuckDBPyConnection, full_reason: str | None = None) -> BuildPlan:
+    """The next build: full when the fingerprint changed (or nothing was built yet, or ``full_reason``
+    says why it must be: `callops rekey`), else the window."""
     current = fingerprint(con)
+    if full_reason:
+        return BuildPlan(current, full=True, reason=full_reason)
     last = con.execute("select fingerprint from ops.builds order by built_at desc limit 1").fetchall()
     if not last:
         return BuildPlan(current, full=True, reason="nothing built yet")

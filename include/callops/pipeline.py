@@ -24,7 +24,7 @@ import duckdb
 
 from callops import incremental, progress, pseudonym, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
-from callops.landing import Delivery, find_deliveries, sha256_of
+from callops.landing import Delivery, RefusedLink, link_problem, scan, sha256_of
 from callops.load import registry
 from callops.load.base import (
     EmptyFile,
@@ -39,6 +39,27 @@ from callops.load.base import (
 
 class DataProblem(RuntimeError):
     """Bad input or a failed check: fail the task without retrying."""
+
+
+class KeyProblem(DataProblem):
+    """The pseudonymisation key changed or is missing: nothing is loaded until it is restored or rotated."""
+
+
+def checked_key(con: duckdb.DuckDBPyConnection) -> bytes:
+    """The pseudonymisation key, checked against the warehouse's before any delivery is opened."""
+    try:
+        return pseudonym.checked_key(con)
+    except pseudonym.KeyChanged as changed:
+        raise KeyProblem(str(changed)) from None
+
+
+def key_problem() -> str | None:
+    """Why a run must not start with the configured key (`callops run` exits 2 on it), looked at
+    read-only; None for a warehouse not built yet or one without a fingerprint (it adopts the key)."""
+    if not settings.build_db_path().exists():
+        return None
+    with warehouse.session(read_only=True) as con:
+        return pseudonym.key_problem(pseudonym.recorded_key(con))
 
 
 @dataclass
@@ -91,6 +112,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
     except ConfigError as error:
         raise DataProblem(str(error)) from None
     with warehouse.session() as con:
+        secret = checked_key(con)  # before any delivery is opened
         # One run at a time writes (run lock, single-slot pool): another run still marked running died.
         con.execute(
             "update ops.runs set status = 'interrupted', finished_at = ? where status = 'running' and run_id <> ?",
@@ -101,9 +123,11 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
             [run_id, start, end, _now()],
         )
         write_tenants(con, config)
-        secret = pseudonym.key()
         # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
-        outcomes = _load_files(con, config, find_deliveries(start, end), run_id, secret)
+        found = scan(start, end)
+        outcomes = _refuse_links(con, run_id, found.refused) + _load_files(
+            con, config, found.deliveries, run_id, secret
+        )
         summary = {
             "files": len(outcomes),
             "failed": [o.message for o in outcomes if o.action == "failed"],
@@ -145,23 +169,26 @@ def _load_files(
             cursor.close()
 
 
-def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
+def load_selected(run_id: str, deliveries: list[Delivery | RefusedLink]) -> dict:
     """Load only ``deliveries`` (a scheduled load: one feed of one tenant and delivery day, or the
     landing watch's new files) as a run of its own, closed here: the build that publishes them is a
-    later run. Each file goes through ``_load_one`` exactly as in :func:`load_deliveries`."""
+    later run. Each file goes through ``_load_one`` exactly as in :func:`load_deliveries`; a link the
+    listing refused fails by name."""
     try:
         config = load_config()
     except ConfigError as error:
         raise DataProblem(str(error)) from None
+    refused = [delivery for delivery in deliveries if isinstance(delivery, RefusedLink)]
+    deliveries = [delivery for delivery in deliveries if not isinstance(delivery, RefusedLink)]
     days = sorted({delivery.delivery_date for delivery in deliveries})
     with warehouse.session() as con:
+        secret = checked_key(con)  # before any delivery is opened
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
             [run_id, days[0] if days else None, days[-1] if days else None, _now()],
         )
         write_tenants(con, config)
-        secret = pseudonym.key()
-        outcomes = _load_files(con, config, deliveries, run_id, secret)
+        outcomes = _refuse_links(con, run_id, refused) + _load_files(con, config, deliveries, run_id, secret)
         changed = [o for o in outcomes if o.action in ("loaded", "replaced")]
         summary = {
             "files": len(outcomes),
@@ -184,14 +211,38 @@ def load_selected(run_id: str, deliveries: list[Delivery]) -> dict:
     return summary
 
 
+def _refuse_links(con: duckdb.DuckDBPyConnection, run_id: str, links: list[RefusedLink]) -> list[FileOutcome]:
+    """Links below the landing root, each a failed delivery of the run, by name (never followed)."""
+    outcomes = []
+    for link in links:
+        outcome = FileOutcome(
+            link.file_id, link.feed, link.tenant_id, link.delivery_date, link.file_name, "failed", message=link.message
+        )
+        _record_file(con, run_id, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
 def _load_one(
-    con: duckdb.DuckDBPyConnection, config: Config, delivery: Delivery, run_id: str, secret: bytes
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    delivery: Delivery,
+    run_id: str,
+    secret: bytes,
+    again: bool = False,
 ) -> FileOutcome:
+    """Load one delivery in its own transaction. ``again``: read it even when its content is already
+    loaded (``callops rekey`` re-reads files whose raw rows keep no clear value to re-pseudonymise)."""
     outcome = FileOutcome(
         delivery.file_id, delivery.feed, delivery.tenant_id, delivery.delivery_date, delivery.file_name, "failed"
     )
     path = delivery.path
-    stat = path.stat()
+    # a link now (swapped in since the listing), or not a regular file: refused unopened
+    if problem := link_problem(delivery):
+        outcome.message = problem
+        _record_file(con, run_id, outcome)
+        return outcome
+    stat = path.lstat()
     sha256 = sha256_of(path)
     previous = con.execute(
         "select sha256, status, gate_status, gate_reason, encoding from raw.manifest where file_id = ?",
@@ -219,10 +270,11 @@ def _load_one(
         "error": None,
         "run_id": run_id,
     }
-    # The same content is read again only when the tenant's `encoding` now names another encoding.
+    # The same content is read again only when the tenant's `encoding` now names another encoding
+    # (or a rekey asks for it: ``again``).
     configured = config.tenant(delivery.tenant_id)
     recode = configured is not None and previous is not None and configured.encoding not in ("auto", previous[4])
-    if previous and previous[0] == sha256 and previous[1] == "loaded" and not recode:
+    if previous and previous[0] == sha256 and previous[1] == "loaded" and not (recode or again):
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
         if previous[2] == "held":
@@ -462,14 +514,15 @@ def accept_delivery(reference: str) -> str:
 # --- build, validate, publish ---------------------------------------------------------------------
 
 
-def build_marts(run_id: str) -> dict:
+def build_marts(run_id: str, full_reason: str | None = None) -> dict:
     """dbt build (models and data tests) of staging -> marts into the build warehouse: the partitions
-    changed since the gate last passed them, or everything when the project or settings changed."""
+    changed since the gate last passed them, or everything when the project or settings changed (or
+    ``full_reason`` says why everything must be rebuilt)."""
     from callops import dbt
 
     with warehouse.writer_lock():
         with warehouse.connection() as con:
-            plan = incremental.plan(con)
+            plan = incremental.plan(con, full_reason)
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
         if plan.is_empty:
             result = dbt.DbtResult(success=True)

@@ -11,6 +11,13 @@ published data cannot be joined to another's. DuckDB has no ``hmac()``: the stan
 construction ``H((K ^ opad) || H((K ^ ipad) || m))`` is written in SQL with the
 padded keys passed as parameters (vectorised, no Python per row), and agrees
 byte for byte with Python's ``hmac``.
+
+The key never changes silently: the build warehouse keeps its fingerprint
+(``ops.pseudonym_key``: HMAC-SHA256(key, "callops key fingerprint"), never the
+key, nor a plain hash a short key could be guessed from). A load whose key has
+another fingerprint, or finds the key file gone, stops before opening any
+delivery (:func:`checked_key`); ``callops rekey`` rotates the key deliberately.
+A warehouse built before fingerprints adopts the current key's at its next load.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 from callops import settings
 
 KEY_ENV = "CALLOPS_PSEUDONYM_KEY"
+FINGERPRINT_MESSAGE = b"callops key fingerprint"
 BLOCK_SIZE = 64  # SHA-256 block size in bytes
 
 # Caller ids that mean "no number" (withheld, anonymous): they get no pseudonym.
@@ -45,6 +53,98 @@ def key() -> bytes:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def configured_key() -> bytes | None:
+    """The key from ``CALLOPS_PSEUDONYM_KEY`` or the key file; None when there is neither (nothing generated)."""
+    configured = os.environ.get(KEY_ENV)
+    if configured:
+        return configured.encode()
+    try:
+        return key_path().read_text().strip().encode()
+    except FileNotFoundError:
+        return None
+
+
+def key_source() -> str:
+    return KEY_ENV if os.environ.get(KEY_ENV) else str(key_path())
+
+
+def fingerprint(secret: bytes) -> str:
+    """Identifies a key without revealing it: HMAC-SHA256(key, "callops key fingerprint"), hex."""
+    return hmac.new(secret, FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
+
+
+class KeyChanged(RuntimeError):
+    """The key is not the one the warehouse's pseudonyms were made with (or it is missing)."""
+
+
+def recorded_key(con) -> tuple[str, str] | None:
+    """(fingerprint, how) of the key the warehouse's pseudonyms are made with (``how``: ``rekeying``
+    while a `callops rekey` to it has not finished); None before any (a new warehouse, or one built
+    before fingerprints were kept)."""
+    import duckdb
+
+    try:
+        row = con.execute(
+            "select fingerprint, how from ops.pseudonym_key order by recorded_at desc limit 1"
+        ).fetchone()
+    except duckdb.CatalogException:  # a read-only look at a warehouse of an earlier release
+        return None
+    return (row[0], row[1]) if row else None
+
+
+REKEY_HINT = (
+    "restore the previous key ({source}), or rotate to the new one deliberately with `callops rekey` "
+    "(it re-pseudonymises the raw layer with the new key, rebuilds and republishes)"
+)
+
+
+def key_problem(recorded: tuple[str, str] | None) -> str | None:
+    """Why the configured key must not be used on a warehouse whose key is ``recorded`` (:func:`recorded_key`)."""
+    if recorded is None:
+        return None
+    recorded, how = recorded
+    if how == "rekeying":
+        return (
+            f"a `callops rekey` to the key of fingerprint {recorded[:12]} did not finish: the raw layer holds "
+            "pseudonyms of two keys. Nothing was loaded: run `callops rekey` again with that key"
+        )
+    current = configured_key()
+    if current is None:
+        return (
+            f"the pseudonymisation key changed: {key_path()} is missing and {KEY_ENV} is not set, but the "
+            f"warehouse's pseudonyms were made with the key of fingerprint {recorded[:12]}; a new key would give "
+            "every caller a second pseudonym. Nothing was loaded: "
+            + REKEY_HINT.format(source=f"{KEY_ENV}, or the file {key_path()}")
+        )
+    if fingerprint(current) != recorded:
+        return (
+            f"the pseudonymisation key changed: the key in {key_source()} has fingerprint "
+            f"{fingerprint(current)[:12]}, the warehouse's pseudonyms were made with the key of fingerprint "
+            f"{recorded[:12]}; loading with it would give every caller a second pseudonym. Nothing was loaded: "
+            + REKEY_HINT.format(source=f"{KEY_ENV}, or the file {key_path()}")
+        )
+    return None
+
+
+def record_fingerprint(con, secret: bytes, how: str) -> None:
+    con.execute(
+        "insert into ops.pseudonym_key values (?, now()::timestamp, ?)", [fingerprint(secret), how]
+    )
+
+
+def checked_key(con) -> bytes:
+    """The key to pseudonymise with, checked against the warehouse's (``con``: read-write): raises
+    :class:`KeyChanged` when it differs or is missing; a warehouse without a fingerprint adopts it."""
+    recorded = recorded_key(con)
+    if problem := key_problem(recorded):
+        raise KeyChanged(problem)
+    secret = key()
+    if recorded is None:
+        loaded = con.execute("select count(*) from raw.manifest where status = 'loaded'").fetchone()[0]
+        record_fingerprint(con, secret, "adopted" if loaded else "first")
+    return secret
 
 
 def tenant_key(tenant_id: str, secret: bytes | None = None) -> bytes:

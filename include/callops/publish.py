@@ -13,11 +13,13 @@ included, as of this publish (the publishing run itself shows as running).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import shutil
 from pathlib import Path
 
-from callops import settings, warehouse
+from callops import private, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
@@ -40,6 +42,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     build_db = build_db or settings.build_db_path()
     target = target or settings.published_db_path()
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.chmod(private.PUBLISHED_DIR_MODE)  # others reach the published file, and nothing else
     safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     staging = target.with_name(f".{target.stem}.{safe_run}.tmp")
     # Candidates of earlier publishes that died half-way (kill -9, power loss): the caller holds
@@ -77,6 +80,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     if wal.exists():
         raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
     _fsync(staging)
+    private.publish_mode(staging)  # DuckDB made it owner-only (umask 077): the one file others read
     _keep_previous(target)
     os.replace(staging, target)
     _fsync(target.parent)
@@ -202,6 +206,12 @@ def rollback(target: Path | None = None) -> dict:
     """
     target = target or settings.published_db_path()
     earlier = versions(target)
+    if not earlier and (rekeyed := _rekeyed(target)):
+        raise PublishError(
+            f"{target}: no earlier published version since the pseudonymisation key was rotated "
+            f"(`callops rekey` at {rekeyed}): the versions made with the old key were removed, and a rollback "
+            "across a rekey is refused (its pseudonyms would not match the warehouse's)"
+        )
     if not target.exists() or not earlier:
         raise PublishError(f"{target}: no earlier published version to roll back to")
     previous = earlier[-1]
@@ -212,10 +222,35 @@ def rollback(target: Path | None = None) -> dict:
     staging = target.with_name(f".{target.stem}.rollback.tmp")
     staging.unlink(missing_ok=True)
     os.link(previous, staging)
+    private.publish_mode(staging)
     os.replace(staging, target)
     previous.unlink()
     _fsync(target.parent)
     return {"path": str(target), "served": previous.name, "set_aside": f"rolled_back/{target.stem}.{stamp}{target.suffix}"}
+
+
+REKEYED = "rekeyed.json"  # in versions/: when `callops rekey` removed the versions, and what was served then
+
+
+def forget_versions(target: Path | None = None) -> None:
+    """``callops rekey``: remove every earlier version (their pseudonyms are the old key's), and
+    remember the file served now, so that it is not kept as a version either when the next publish
+    replaces it (a rekey whose gate blocked leaves it served)."""
+    target = target or settings.published_db_path()
+    folder = _versions_dir(target)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    served = target.stat().st_ino if target.exists() else None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    (folder / REKEYED).write_text(json.dumps({"rekeyed_at": stamp, "served_inode": served}))
+    _fsync(target.parent)
+
+
+def _rekeyed(target: Path) -> str | None:
+    try:
+        return json.loads((_versions_dir(target) / REKEYED).read_text())["rekeyed_at"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _keep_previous(target: Path) -> None:
@@ -223,6 +258,11 @@ def _keep_previous(target: Path) -> None:
         return
     folder = _versions_dir(target)
     folder.mkdir(exist_ok=True)
+    try:
+        if json.loads((folder / REKEYED).read_text()).get("served_inode") == target.stat().st_ino:
+            return  # made with the key a rekey replaced: never a version to roll back to
+    except (OSError, ValueError, AttributeError):
+        pass
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     os.link(target, folder / f"{target.stem}.{stamp}{target.suffix}")
     for old in versions(target)[:-KEEP_VERSIONS]:

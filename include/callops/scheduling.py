@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from callops import settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
-from callops.landing import IN_FLIGHT_SUFFIXES, Delivery, parse_day
+from callops.landing import Delivery, DayFolder, RefusedLink, day_files, day_folder, day_folders
 
 if TYPE_CHECKING:
     from callops import incremental
@@ -121,6 +121,10 @@ class LoadPlan:
     def folder(self, day: dt.date, landing: Path | None = None) -> Path:
         return (landing or settings.landing_dir()) / self.feed / self.tenant_id / day.isoformat()
 
+    def files(self, day: dt.date, landing: Path | None = None) -> list[LandedFile]:
+        """The plan's folder of ``day``: its files, or the link on its way that refuses it."""
+        return folder_files(self.feed, self.tenant_id, day, landing)
+
     def describe(self) -> str:
         deadline = f", published by {self.deadline}" if self.deadline else ""
         return f"{self.tenant_name}: {self.feed} expected daily from {self.arrival} {self.timezone}{deadline}"
@@ -182,63 +186,72 @@ def delivery_day(context: Mapping[str, Any], timezone: str) -> dt.date:
 
 @dataclass(frozen=True)
 class LandedFile:
+    """A settled-or-not file of the landing zone, or a link refused there (``refused``: a feed,
+    tenant or day folder or a file that is a symbolic link; ``day`` is None above a day folder).
+    A refused link is loaded like a file, which fails naming it, and is then remembered like one."""
+
     feed: str
-    tenant_id: str
-    day: dt.date
+    tenant_id: str | None
+    day: dt.date | None
     path: Path
     size: int
     mtime_ns: int
+    refused: RefusedLink | None = None
 
     @property
     def display(self) -> str:
+        if self.refused is not None:
+            return self.refused.display
         return f"landing/{self.feed}/{self.tenant_id}/{self.day.isoformat()}/{self.path.name}"
 
     @property
     def signature(self) -> list[int]:
         return [self.size, self.mtime_ns]
 
-    def delivery(self) -> Delivery:
+    def delivery(self) -> Delivery | RefusedLink:
+        if self.refused is not None:
+            return self.refused
         return Delivery(self.feed, self.tenant_id, self.day, self.path)
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
-
-
-def folder_files(feed: str, tenant_id: str, day: dt.date, folder: Path) -> list[LandedFile]:
-    """The delivered files of one day folder (hidden and in-flight files skipped, as discovery does)."""
+def _refused(links: Iterable[RefusedLink]) -> list[LandedFile]:
     found = []
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return found
-    for path in entries:
-        if path.name.startswith(".") or path.name.endswith(IN_FLIGHT_SUFFIXES):
-            continue
+    for link in links:
         try:
-            stat = path.stat()
+            stat = link.path.lstat()  # the link itself, never what it points to
         except OSError:
             continue
-        if path.is_file():
-            found.append(LandedFile(feed, tenant_id, day, path, stat.st_size, stat.st_mtime_ns))
+        found.append(
+            LandedFile(link.feed, link.tenant_id, link.delivery_date, link.path, stat.st_size, stat.st_mtime_ns, link)
+        )
     return found
 
 
-def landing_files(landing: Path | None = None, feed: str | None = None) -> list[LandedFile]:
-    """Every delivered file in the landing zone (of one feed if given)."""
-    landing = landing or settings.landing_dir()
-    found: list[LandedFile] = []
-    for feed_dir in _subdirs(landing):
-        if feed and feed_dir.name != feed:
+def _landed(folder: DayFolder) -> list[LandedFile]:
+    files, links = day_files(folder, tolerant=True)
+    found = []
+    for path in files:
+        try:
+            stat = path.lstat()
+        except OSError:
             continue
-        for tenant_dir in _subdirs(feed_dir):
-            for day_dir in _subdirs(tenant_dir):
-                day = parse_day(day_dir.name)
-                if day is not None:
-                    found += folder_files(feed_dir.name, tenant_dir.name, day, day_dir)
+        found.append(LandedFile(folder.feed, folder.tenant_id, folder.day, path, stat.st_size, stat.st_mtime_ns))
+    return found + _refused(links)
+
+
+def folder_files(feed: str, tenant_id: str, day: dt.date, landing: Path | None = None) -> list[LandedFile]:
+    """The delivered files of one tenant's feed folder of one day (hidden and in-flight files skipped,
+    links refused, as discovery does)."""
+    folder, links = day_folder(feed, tenant_id, day, landing)
+    return _refused(links) + (_landed(folder) if folder is not None else [])
+
+
+def landing_files(landing: Path | None = None, feed: str | None = None) -> list[LandedFile]:
+    """Every delivered file in the landing zone (of one feed if given), and every link refused there."""
+    folders, links = day_folders(landing, feed=feed, tolerant=True)
+    found = _refused(links)
+    for folder in folders:
+        found += _landed(folder)
     return found
 
 
@@ -289,7 +302,7 @@ def load_day(run_id: str, plan: LoadPlan, day: dt.date) -> dict:
     """A scheduled load: every settled file of the tenant's feed folder for ``day``."""
     from callops import pipeline
 
-    files = settled(folder_files(plan.feed, plan.tenant_id, day, plan.folder(day)), settings.landing_poll_seconds())
+    files = settled(plan.files(day), settings.landing_poll_seconds())
     summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
     remember(files)
     return summary
@@ -308,6 +321,8 @@ def load_pending(run_id: str, feed: str, last_try: bool = True) -> dict | None:
         return None
     try:
         summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    except pipeline.KeyProblem:
+        raise  # nothing was opened: the files load once the key is restored or rotated
     except pipeline.DataProblem:
         remember(files)  # callops.yml is broken: retrying cannot help
         raise

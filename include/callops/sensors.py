@@ -40,9 +40,7 @@ class DeliverySensor(BaseSensorOperator):
     def execute(self, context: Any) -> list[str]:
         day = scheduling.delivery_day(context, self.plan.timezone)
         folder = self.plan.folder(day)
-        files = scheduling.settled(
-            scheduling.folder_files(self.feed, self.tenant_id, day, folder), self.poke_interval
-        )
+        files = scheduling.settled(self.plan.files(day), self.poke_interval)
         if files:
             return [f.display for f in files]
         now = dt.datetime.now(dt.UTC)

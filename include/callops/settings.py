@@ -12,7 +12,10 @@ project directory)::
                                                       files its tasks write (callops.progress)
     data_docs/<run_id>/index.html                     the run's Great Expectations Data Docs (offline)
     secrets/                                          generated pseudonymisation key (0600), Airflow login
+    tmp/                                              decoded copies of deliveries while they load
     alerts/alerts.jsonl                               every alert callops raised (scheduling, failures, deadlines)
+
+Everything but landing/ and published/callops.duckdb is owner-only (callops.private).
 """
 
 from __future__ import annotations
@@ -46,9 +49,17 @@ def project_dir() -> Path:
 
 
 def home() -> Path:
+    """CALLOPS_HOME. Whoever works under it creates files owner-only from then on (:func:`restrict_umask`)."""
+    restrict_umask()
     configured = os.environ.get(HOME_ENV)
     base = Path(configured) if configured else project_dir() / "data"
     return base.resolve()
+
+
+def restrict_umask() -> None:
+    """Umask 077: the files callops, DuckDB, dbt and Airflow create under CALLOPS_HOME are the owner's
+    alone (read and write) whatever umask started the process (callops.private)."""
+    os.umask(0o077)
 
 
 def config_path() -> Path:

@@ -64,12 +64,25 @@ def _fail(message: str, alerted: bool = False) -> NoReturn:
 
 
 def _guard(step: Callable[..., dict], *args: Any) -> dict:
+    from callops import private
     from callops.pipeline import DataProblem
 
+    _harden_once(private)
     try:
         return step(*args)
     except DataProblem as problem:
         _fail(str(problem))
+
+
+_HARDENED: list[bool] = []
+
+
+def _harden_once(private) -> None:
+    """A task in a scheduler's worker (not under `callops`, which does it at every command): the owner-only
+    folders of CALLOPS_HOME are made so once per process (callops.private)."""
+    if not _HARDENED:
+        private.harden()
+        _HARDENED.append(True)
 
 
 # callops_pipeline's tasks report their progress (callops.progress) to the `callops run` that waits.

@@ -58,7 +58,9 @@ class DeliveryTrigger(BaseTrigger):
         )
 
     def ready(self) -> list[str]:
-        files = scheduling.folder_files(self.feed, self.tenant_id, parse_day(self.day), Path(self.folder))
+        # folder: <landing>/<feed>/<tenant>/<day>; a link on its way is reported like a file (refused)
+        landing = Path(self.folder).parents[2]
+        files = scheduling.folder_files(self.feed, self.tenant_id, parse_day(self.day), landing)
         return [f.display for f in scheduling.settled(files, self.settle_seconds)]
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

@@ -156,6 +156,12 @@ create table if not exists ops.builds (    -- one row per successful dbt build (
     built_at timestamp not null
 );
 
+create table if not exists ops.pseudonym_key (  -- the key the raw layer's pseudonyms are made with (callops.pseudonym)
+    fingerprint varchar not null,         -- HMAC-SHA256(key, 'callops key fingerprint'), hex: never the key itself
+    recorded_at timestamp not null,       -- UTC; the newest row is the warehouse's key
+    how varchar not null                  -- first (new warehouse) | adopted (built before fingerprints) | rekey
+);
+
 create table if not exists ops.run_steps (
     run_id varchar not null,
     step varchar not null,                -- load | build | validate | publish
@@ -178,6 +184,12 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return other
 
 
+def spill_dir(path: Path | None = None) -> Path:
+    """Where DuckDB spills what does not fit in memory: beside the database, as its default is."""
+    path = path or settings.build_db_path()
+    return path.with_name(f"{path.name}.tmp")
+
+
 def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the build warehouse with callops' memory and thread caps."""
     path = path or settings.build_db_path()
@@ -189,6 +201,8 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
     con.execute(f"set threads = {settings.duckdb_threads()}")
     con.execute("set TimeZone = 'UTC'")
+    # spill files hold warehouse rows (clear numbers): in the owner-only warehouse folder, said explicitly
+    con.execute(f"set temp_directory = {sql_literal(str(spill_dir(path)))}")
     if not read_only:
         from callops.load import registry  # the adapters own their raw tables
 

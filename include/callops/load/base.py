@@ -36,6 +36,7 @@ import duckdb
 
 from callops import settings
 from callops.config import Tenant
+from callops.landing import open_delivery
 from callops.warehouse import sql_literal
 
 HEAD_BYTES = 1 << 16  # what binary_problem looks at
@@ -75,13 +76,20 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 def is_gzip(path: Path) -> bool:
     """Rotated logs are often gzipped (``queue_log.1.gz``); told by the magic bytes, not the name."""
-    with path.open("rb") as handle:
+    with open_delivery(path) as handle:
         return handle.read(2) == GZIP_MAGIC
 
 
 def open_bytes(path: Path):
-    """The file's bytes, decompressed when it is gzip."""
-    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+    """The file's bytes, decompressed when it is gzip (opened without following a link)."""
+    handle = open_delivery(path)
+    packed = handle.read(2) == GZIP_MAGIC
+    handle.seek(0)
+    if not packed:
+        return handle
+    unpacked = gzip.GzipFile(fileobj=handle, mode="rb")
+    unpacked.myfileobj = handle  # closed with it, as gzip.open(name) does with the file it opened
+    return unpacked
 
 
 def _char_class(ranges: tuple[tuple[int, int], ...]) -> str:

@@ -90,6 +90,13 @@ create table if not exists raw.queue_log_events (
     + telephony.AGENT_STATE_DDL
 )
 
+# The caller's pseudonym, from the number an ENTERQUEUE keeps in data2; `callops rekey` recomputes it
+# in place from that clear number (a tenant's pads as parameters).
+CALLER_ID_HASH_SQL = f"case when event = 'ENTERQUEUE' then {pseudonym.hmac_sql(pseudonym.phone_sql('data2'))} end"
+REPSEUDONYMISE_SQL = (
+    f"update raw.queue_log_events set caller_id_hash = {CALLER_ID_HASH_SQL} where tenant_id = $tenant_id"
+)
+
 # A queue_log line: epoch|callid|queuename|agent|EVENT...
 LINE_PATTERN = re.compile(r"^\d{9,11}(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+")
 EPOCH_PATTERN = re.compile(r"\d{9,11}(\.\d+)?")
@@ -488,8 +495,7 @@ def load(ctx: LoadContext) -> FileLoad:
             $file_id as file_id, $tenant_id as tenant_id, $delivery_date::date as delivery_date,
             line as source_line, source_layout,
             callid, queue_id, agent, event, data1, data2, data3, data4, data5, data,
-            case when event = 'ENTERQUEUE' then {pseudonym.hmac_sql(pseudonym.phone_sql('data2'))} end
-                as caller_id_hash,
+            {CALLER_ID_HASH_SQL} as caller_id_hash,
             wait_seconds, talk_seconds, ring_seconds, event_at,
             now()::timestamp as loaded_at
         from accepted_events

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from callops import pseudonym
+
 OUTCOMES = (
     "answered",
     "abandoned",
@@ -60,6 +62,14 @@ alter table raw.telephony_contacts add column if not exists extra json;
 alter table raw.telephony_contacts add column if not exists segment varchar;
 alter table raw.telephony_contacts add column if not exists is_transferred boolean;
 """
+
+# `callops rekey`: a tenant's pseudonyms recomputed (with its pads) from the clear numbers kept beside
+# them, as every telephony adapter computes them when it loads.
+REPSEUDONYMISE_SQL = (
+    "update raw.telephony_contacts "
+    f"set caller_id_hash = {pseudonym.hmac_sql(pseudonym.phone_sql('caller_number'))} "
+    "where tenant_id = $tenant_id"
+)
 
 AGENT_STATE_TABLES = ("raw.agent_state_events",)
 

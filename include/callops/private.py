@@ -1,0 +1,83 @@
+"""Who may read what callops keeps: its owner only, except the published file.
+
+``CALLOPS_HOME`` holds clear personal data (the build warehouse keeps callers' numbers
+beside their pseudonyms, and spills to disk beside it), the pseudonymisation key, Airflow's
+metadata (connections, passwords), run logs, alerts, dbt's compiled SQL and logs, the Data
+Docs of the checked data, and decoded copies of deliveries (``tmp/``). All of it is
+owner-only whatever the umask of whoever started callops: every process that works under
+``CALLOPS_HOME`` creates files with umask 077 (``settings.home()`` sets it), and
+:func:`harden` takes group and other permissions off what an earlier release (or another
+umask) left there, at every command. The one file for others to read is
+``published/callops.duckdb`` (0644, in a 0755 folder); its earlier versions
+(``published/versions/``) are owner-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from callops import settings
+
+PRIVATE_DIRS = ("warehouse", "secrets", "airflow", "runs", "alerts", "dbt", "data_docs", "tmp")
+PUBLISHED_FILE_MODE = 0o644
+PUBLISHED_DIR_MODE = 0o755
+OTHERS = 0o077  # group and other permission bits
+
+
+def restrict_umask() -> None:
+    """Files and folders this process creates from now on are owner-only (DuckDB, dbt and Airflow
+    create theirs with the process umask)."""
+    settings.restrict_umask()
+
+
+def private_paths(home: Path | None = None) -> list[Path]:
+    home = home or settings.home()
+    return [home / name for name in PRIVATE_DIRS] + [home / "published" / "versions"]
+
+
+def _restrict(path: Path, mode: int) -> None:
+    if mode & OTHERS:
+        with contextlib.suppress(OSError):  # not ours to change (another user's file): left as it is
+            os.chmod(path, stat.S_IMODE(mode) & ~OTHERS)
+
+
+def restrict_tree(top: Path) -> None:
+    """Take group and other permissions off ``top`` and everything in it; links are not followed."""
+    try:
+        _restrict(top, top.stat().st_mode)
+    except OSError:
+        return
+    for folder, names, files in os.walk(top):
+        for name in names + files:
+            path = Path(folder, name)
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue
+            if not stat.S_ISLNK(mode):
+                _restrict(path, mode)
+
+
+def publish_mode(path: Path) -> None:
+    """The published file: readable by others (BI tools run as other users), written by callops alone."""
+    os.chmod(path, PUBLISHED_FILE_MODE)
+
+
+def harden(home: Path | None = None) -> None:
+    """Owner-only where it must be, in an existing CALLOPS_HOME (an earlier release made its files with
+    the caller's umask: they are fixed at its next command). A new CALLOPS_HOME is created 0755, so
+    others can reach the published file."""
+    home = home or settings.home()
+    if not home.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(PUBLISHED_DIR_MODE)
+    for top in private_paths(home):
+        if top.exists():
+            restrict_tree(top)
+    published = home / "published" / "callops.duckdb"
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(published.lstat().st_mode):
+            publish_mode(published)
