@@ -145,3 +145,29 @@ def test_a_second_run_at_the_same_time_is_refused_clearly(env):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_what_is_not_a_delivery_is_listed_as_skipped_and_the_run_still_succeeds(env):
+    landing = home(env) / "landing"
+    row = "z1,cards,2026-03-03 09:00:00,answered,1,50,0,10\n"
+    folder = deliver(home(env), "shanghai_bank", "2026-03-03", "contacts.csv", HEADER + row).parent
+    deliver(home(env), "shanghai_bank", "2026-3-3", "contacts.csv", HEADER + "z2" + row[2:])
+    deliver(home(env), ".stockholm_telco", "2026-03-03", "contacts.csv", HEADER + row)
+    deliver(home(env), "shanghai_bank", "2026-03-03", "contacts.csv", HEADER + row, feed="crm")
+    (landing / "telephony" / "shanghai_bank" / "contacts.csv").write_text(HEADER + row)
+    os.mkfifo(folder / "pipe.csv")
+    done = callops(env, "run", "--start", "2026-03-03", "--end", "2026-03-03")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "skipped in the landing zone (not deliveries, the run does not fail for them):" in done.stdout
+    for line in (
+        "not a date folder (YYYY-MM-DD): landing/telephony/shanghai_bank/2026-3-3",
+        "a file outside a day folder (deliveries go in landing/<feed>/<tenant>/<YYYY-MM-DD>/): "
+        "landing/telephony/shanghai_bank/contacts.csv",
+        "unknown feed (known: telephony, qa, hr, marketing): landing/crm",
+        "hidden (a dot name): landing/telephony/.stockholm_telco",
+        "not a regular file (a pipe, socket or device): landing/telephony/shanghai_bank/2026-03-03/pipe.csv",
+    ):
+        assert f"  - {line}\n" in done.stdout, done.stdout
+    assert "result: success" in done.stdout
+    # the good delivery is published, and only it (z2 of the misnamed folder is not)
+    assert published(env)[("shanghai_bank", dt.date(2026, 3, 3))][:2] == (1, 1)

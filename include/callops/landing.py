@@ -12,6 +12,13 @@ another's), and never followed or opened: every listing of the landing zone
 (discovery, the scheduled loads' sensors, the landing watch) goes through
 :func:`day_folders` and :func:`day_files`, and every read of a delivery opens it
 with ``O_NOFOLLOW`` (:func:`open_delivery`).
+
+What is not a delivery is skipped, never silently: day folders whose names are not ISO dates, hidden
+(dot) names, feed folders callops has no loader for, files outside a day folder, folders inside one,
+pipes, sockets and devices are each named with their reason (:class:`Skipped`), in a few lines per
+run (:func:`skipped_lines`); files still in transfer and hidden files are counted. A
+skip is not a failure. A tenant folder not in callops.yml is listed like any other: its files fail
+at load, by name.
 """
 
 from __future__ import annotations
@@ -25,11 +32,27 @@ from pathlib import Path
 from typing import BinaryIO
 
 from callops import settings
+from callops.config import SCHEDULED_FEEDS as FEEDS
 
 # Files still being written by a transfer tool are skipped until renamed.
 IN_FLIGHT_SUFFIXES = (".tmp", ".part", ".partial", ".filepart", ".crdownload")
 
 LINK_REFUSED = "a symbolic link, refused: callops never follows links below the landing root"
+
+# Why an entry below the landing root is skipped, in the order the run summary says them.
+NOT_A_DATE = "not a date folder (YYYY-MM-DD)"
+OUTSIDE_DAY = "a file outside a day folder (deliveries go in landing/<feed>/<tenant>/<YYYY-MM-DD>/)"
+UNKNOWN_FEED = f"unknown feed (known: {', '.join(FEEDS)})"
+HIDDEN = "hidden (a dot name)"
+NESTED = "a folder inside a day folder (only its files are read)"
+NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+# Counted, not named: expected in any landing zone, and too many to name (one per folder). A hidden
+# folder (or link) is named: it may hold deliveries (a tenant or day folder renamed by mistake).
+IN_FLIGHT = f"file(s) still in transfer ({', '.join(IN_FLIGHT_SUFFIXES)}): they load once renamed"
+HIDDEN_FILE = "hidden file(s) (dot names: .DS_Store, transfer temporaries)"
+SKIP_REASONS = (NOT_A_DATE, OUTSIDE_DAY, UNKNOWN_FEED, HIDDEN, NESTED, NOT_REGULAR, IN_FLIGHT, HIDDEN_FILE)
+COUNTED = (IN_FLIGHT, HIDDEN_FILE)
+SKIPPED_SHOWN = 5  # paths named per reason; the rest are "and N more"
 
 
 @dataclass(frozen=True)
@@ -91,6 +114,35 @@ class RefusedLink:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An entry below the landing root that is not a delivery, and why: not a failure (the run goes
+    on without it), but named in the run summary and the load step's detail."""
+
+    display: str  # landing/<path below the landing root>
+    reason: str  # one of SKIP_REASONS
+
+    @classmethod
+    def at(cls, root: Path, path: Path, reason: str) -> Skipped:
+        return cls("landing/" + "/".join(path.relative_to(root).parts), reason)
+
+
+def skipped_lines(skipped: list[Skipped], shown: int = SKIPPED_SHOWN) -> list[str]:
+    """The skipped entries in a few lines, one per reason: its first ``shown`` paths and how many
+    more, or only a count for files still in transfer and hidden files."""
+    lines = []
+    for reason in SKIP_REASONS:
+        paths = sorted({entry.display for entry in skipped if entry.reason == reason})
+        if not paths:
+            continue
+        if reason in COUNTED:
+            lines.append(f"{len(paths)} {reason}")
+            continue
+        more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+        lines.append(f"{reason}: {', '.join(paths[:shown])}{more}")
+    return lines
+
+
+@dataclass(frozen=True)
 class DayFolder:
     feed: str
     tenant_id: str
@@ -100,10 +152,12 @@ class DayFolder:
 
 @dataclass
 class Scan:
-    """What discovery found: the deliveries, and the links it refused (by name, in the run's problems)."""
+    """What discovery found: the deliveries, the links it refused (by name, in the run's problems), and
+    what it skipped (by name, in the run summary)."""
 
     deliveries: list[Delivery] = field(default_factory=list)
     refused: list[RefusedLink] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def parse_day(text: str) -> dt.date | None:
@@ -119,15 +173,65 @@ def root(landing: Path | None = None) -> Path:
     return (landing or settings.landing_dir()).resolve()
 
 
-def _visible(folder: Path, tolerant: bool) -> list[Path]:
-    """A folder's entries, hidden ones (dot names) left alone, sorted; [] for an unreadable folder
-    when ``tolerant`` (the sensors poll again), else the error."""
+def _entries(folder: Path, tolerant: bool) -> list[Path]:
+    """A folder's entries, sorted; [] for an unreadable folder when ``tolerant`` (the sensors poll
+    again), else the error."""
     try:
-        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        return sorted(folder.iterdir())
     except OSError:
         if tolerant:
             return []
         raise
+
+
+def _kind(path: Path) -> str | None:
+    """``link``, ``folder``, ``file`` (regular) or ``other`` (pipe, socket, device), without following
+    a link; None for an entry gone since its folder was listed."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
+def _hidden(base: Path, path: Path, kind: str) -> Skipped:
+    """A dot name: a folder (or a link) is named, a file only counted."""
+    return Skipped.at(base, path, HIDDEN if kind in ("folder", "link") else HIDDEN_FILE)
+
+
+def _tenant_days(
+    base: Path,
+    feed: str,
+    tenant_dir: Path,
+    start: dt.date | None,
+    end: dt.date | None,
+    tolerant: bool,
+    found: tuple[list[DayFolder], list[RefusedLink], list[Skipped]],
+) -> None:
+    """A tenant folder's day folders of days in [start, end] (if given) into ``found``, with its links
+    refused and what is not a day folder skipped; a day folder out of the range is neither."""
+    folders, refused, skipped = found
+    for day_dir in _entries(tenant_dir, tolerant):
+        day = parse_day(day_dir.name)
+        if day is not None and ((start and day < start) or (end and day > end)):
+            continue  # not looked at: the cost of a range follows its days
+        kind = _kind(day_dir)
+        if kind is None:
+            continue
+        if day_dir.name.startswith("."):
+            skipped.append(_hidden(base, day_dir, kind))
+        elif kind in ("file", "other"):
+            skipped.append(Skipped.at(base, day_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+        elif day is None:
+            skipped.append(Skipped.at(base, day_dir, NOT_A_DATE))  # a link too: never followed
+        elif kind == "link":
+            refused.append(RefusedLink.at(base, day_dir))
+        else:
+            folders.append(DayFolder(feed, tenant_dir.name, day, day_dir))
 
 
 def day_folders(
@@ -136,37 +240,45 @@ def day_folders(
     start: dt.date | None = None,
     end: dt.date | None = None,
     tolerant: bool = False,
-) -> tuple[list[DayFolder], list[RefusedLink]]:
-    """The day folders of the landing zone (of one feed, of days in [start, end] if given), and the
-    links among their feed, tenant and day folders, refused unfollowed."""
+) -> tuple[list[DayFolder], list[RefusedLink], list[Skipped]]:
+    """The day folders of the landing zone (of one feed, of days in [start, end] if given), the links
+    among their feed, tenant and day folders, refused unfollowed, and what is skipped on the way.
+
+    A feed folder callops has no loader for is skipped whole, unread (a landing zone is often shared
+    with other systems' folders); a tenant folder is read whether or not callops.yml knows it."""
     base = root(landing)
-    folders: list[DayFolder] = []
-    refused: list[RefusedLink] = []
+    found: tuple[list[DayFolder], list[RefusedLink], list[Skipped]] = ([], [], [])
+    _, refused, skipped = found
     if not base.is_dir():
-        return folders, refused
-    for feed_dir in _visible(base, tolerant):
+        return found
+    for feed_dir in _entries(base, tolerant):
         if feed and feed_dir.name != feed:
             continue
-        if feed_dir.is_symlink():
+        kind = _kind(feed_dir)
+        if kind is None:
+            continue
+        if feed_dir.name.startswith("."):
+            skipped.append(_hidden(base, feed_dir, kind))
+        elif kind in ("file", "other"):
+            skipped.append(Skipped.at(base, feed_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+        elif feed_dir.name not in FEEDS:
+            skipped.append(Skipped.at(base, feed_dir, UNKNOWN_FEED))  # a link too: never followed
+        elif kind == "link":
             refused.append(RefusedLink.at(base, feed_dir))
-            continue
-        if not feed_dir.is_dir():
-            continue
-        for tenant_dir in _visible(feed_dir, tolerant):
-            if tenant_dir.is_symlink():
-                refused.append(RefusedLink.at(base, tenant_dir))
-                continue
-            if not tenant_dir.is_dir():
-                continue
-            for day_dir in _visible(tenant_dir, tolerant):
-                day = parse_day(day_dir.name)
-                if day is None or (start and day < start) or (end and day > end):
+        else:
+            for tenant_dir in _entries(feed_dir, tolerant):
+                kind = _kind(tenant_dir)
+                if kind is None:
                     continue
-                if day_dir.is_symlink():
-                    refused.append(RefusedLink.at(base, day_dir))
-                elif day_dir.is_dir():
-                    folders.append(DayFolder(feed_dir.name, tenant_dir.name, day, day_dir))
-    return folders, refused
+                if tenant_dir.name.startswith("."):
+                    skipped.append(_hidden(base, tenant_dir, kind))
+                elif kind in ("file", "other"):
+                    skipped.append(Skipped.at(base, tenant_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+                elif kind == "link":
+                    refused.append(RefusedLink.at(base, tenant_dir))
+                else:
+                    _tenant_days(base, feed_dir.name, tenant_dir, start, end, tolerant, found)
+    return found
 
 
 def day_folder(
@@ -183,27 +295,56 @@ def day_folder(
     return (DayFolder(feed, tenant_id, day, path) if path.is_dir() else None), []
 
 
-def day_files(folder: DayFolder, tolerant: bool = False) -> tuple[list[Path], list[RefusedLink]]:
-    """The delivered files of a day folder (hidden and in-flight files skipped), and its links."""
+def tenant_skips(feed: str, tenant_id: str, day: dt.date, landing: Path | None = None) -> list[Skipped]:
+    """What a scheduled load of one tenant's feed folder of ``day`` skips: the tenant folder's entries
+    that are not day folders (a delivery put in ``20260302/`` waits in vain for ``2026-03-02/``), and
+    the day folder's that are not deliveries. Nothing below a link is listed."""
+    base = root(landing)
+    tenant_dir = base / feed / tenant_id
+    if _kind(tenant_dir.parent) != "folder" or _kind(tenant_dir) != "folder":
+        return []
+    found: tuple[list[DayFolder], list[RefusedLink], list[Skipped]] = ([], [], [])
+    _tenant_days(base, feed, tenant_dir, day, day, True, found)
+    folders, _, skipped = found
+    for folder in folders:
+        skipped += day_files(folder, tolerant=True)[2]
+    return skipped
+
+
+def day_files(folder: DayFolder, tolerant: bool = False) -> tuple[list[Path], list[RefusedLink], list[Skipped]]:
+    """The delivered files of a day folder, its links, and what is not a delivery (hidden and
+    in-flight files, folders, pipes, sockets and devices)."""
     base = folder.path.parents[2]
     files: list[Path] = []
     refused: list[RefusedLink] = []
-    for path in _visible(folder.path, tolerant):
-        if path.is_symlink():  # whatever its name: a link is never a delivery in flight either
+    skipped: list[Skipped] = []
+    for path in _entries(folder.path, tolerant):
+        kind = _kind(path)
+        if kind is None:
+            continue
+        if path.name.startswith("."):
+            skipped.append(_hidden(base, path, kind))
+        elif kind == "link":  # whatever its name: a link is never a delivery in flight either
             refused.append(RefusedLink.at(base, path))
-        elif path.is_file() and not path.name.endswith(IN_FLIGHT_SUFFIXES):
+        elif kind != "file":
+            skipped.append(Skipped.at(base, path, NESTED if kind == "folder" else NOT_REGULAR))
+        elif path.name.endswith(IN_FLIGHT_SUFFIXES):
+            skipped.append(Skipped.at(base, path, IN_FLIGHT))
+        else:
             files.append(path)
-    return files, refused
+    return files, refused, skipped
 
 
 def scan(start: dt.date, end: dt.date, landing: Path | None = None) -> Scan:
-    """Every file delivered on a day in [start, end], in a stable order, and the links refused."""
-    folders, refused = day_folders(landing, start=start, end=end)
-    found = Scan(refused=refused)
+    """Every file delivered on a day in [start, end], in a stable order, the links refused, and what
+    was skipped (day folders out of the range are not: they are not looked into)."""
+    folders, refused, skipped = day_folders(landing, start=start, end=end)
+    found = Scan(refused=refused, skipped=skipped)
     for folder in folders:
-        files, links = day_files(folder)
+        files, links, skips = day_files(folder)
         found.deliveries += [Delivery(folder.feed, folder.tenant_id, folder.day, path) for path in files]
         found.refused += links
+        found.skipped += skips
     found.refused.sort(key=lambda link: link.display)
     return found
 

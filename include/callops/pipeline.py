@@ -24,7 +24,7 @@ import duckdb
 
 from callops import incremental, progress, pseudonym, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
-from callops.landing import Delivery, RefusedLink, link_problem, scan, sha256_of
+from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
 from callops.load.base import (
     EmptyFile,
@@ -135,6 +135,7 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
             "rows_loaded": sum(o.rows_loaded for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
             **_superseded_and_skipped(outcomes),
+            **_landing_skipped(found.skipped),
         }
         record_step(con, run_id, "load", "failed" if summary["failed"] or summary["held"] else "success", summary)
     return summary
@@ -169,11 +170,13 @@ def _load_files(
             cursor.close()
 
 
-def load_selected(run_id: str, deliveries: list[Delivery | RefusedLink]) -> dict:
+def load_selected(
+    run_id: str, deliveries: list[Delivery | RefusedLink], skipped: list[Skipped] | None = None
+) -> dict:
     """Load only ``deliveries`` (a scheduled load: one feed of one tenant and delivery day, or the
     landing watch's new files) as a run of its own, closed here: the build that publishes them is a
     later run. Each file goes through ``_load_one`` exactly as in :func:`load_deliveries`; a link the
-    listing refused fails by name."""
+    listing refused fails by name; what the listing ``skipped`` is named in the load's detail."""
     try:
         config = load_config()
     except ConfigError as error:
@@ -198,6 +201,7 @@ def load_selected(run_id: str, deliveries: list[Delivery | RefusedLink]) -> dict
             "rows_loaded": sum(o.rows_loaded for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
             **_superseded_and_skipped(outcomes),
+            **_landing_skipped(skipped or []),
             "tenants": sorted({o.tenant_id for o in changed}),
             "days": sorted({o.delivery_date.isoformat() for o in changed}),
         }
@@ -467,6 +471,13 @@ def _superseded_and_skipped(outcomes: list[FileOutcome]) -> dict[str, int]:
         "rows_skipped": sum(o.rows_skipped for o in outcomes),
     }
     return {name: count for name, count in totals.items() if count}
+
+
+def _landing_skipped(skipped: list[Skipped]) -> dict[str, list[str]]:
+    """The load summary's ``landing_skipped``: what below the landing root is not a delivery, in a few
+    lines with their reasons (``landing.skipped_lines``), only when there is any. Not a failure."""
+    lines = skipped_lines(skipped)
+    return {"landing_skipped": lines} if lines else {}
 
 
 def accept_delivery(reference: str) -> str:

@@ -94,8 +94,15 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
         "select step, status, detail from ops.run_steps where run_id = ? order by finished_at", [run_id]
     ).fetchall()
     lines += ["", "steps:"]
-    for step, step_status, step_detail in steps:
-        lines.append(f"  {step:<9} {step_status}{_step_note(step, json.loads(step_detail))}")
+    skipped: list[str] = []
+    for step, step_status, step_json in steps:
+        step_detail = json.loads(step_json)
+        lines.append(f"  {step:<9} {step_status}{_step_note(step, step_detail)}")
+        if step == "load" and isinstance(step_detail, dict):
+            skipped += step_detail.get("landing_skipped", [])
+    if skipped:  # below the landing root but not deliveries, each with its reason (callops.landing)
+        lines += ["", "skipped in the landing zone (not deliveries, the run does not fail for them):"]
+        lines += [f"  - {line}" for line in skipped]
     notes = con.execute(
         """
         select files.message from ops.run_files as files

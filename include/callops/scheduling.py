@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +32,17 @@ from zoneinfo import ZoneInfo
 
 from callops import settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
-from callops.landing import Delivery, DayFolder, RefusedLink, day_files, day_folder, day_folders
+from callops.landing import (
+    Delivery,
+    DayFolder,
+    RefusedLink,
+    Skipped,
+    day_files,
+    day_folder,
+    day_folders,
+    skipped_lines,
+    tenant_skips,
+)
 
 if TYPE_CHECKING:
     from callops import incremental
@@ -51,6 +62,8 @@ WAIT_WITHOUT_DEADLINE = dt.timedelta(hours=20)
 # Pool priorities: loads before builds, so a backfill of many loads is built once, not once per load.
 LOAD_PRIORITY = 10
 BUILD_PRIORITY = 1
+
+log = logging.getLogger(__name__)
 
 
 # --- parse time: assets and plans -----------------------------------------------------------------
@@ -228,7 +241,7 @@ def _refused(links: Iterable[RefusedLink]) -> list[LandedFile]:
 
 
 def _landed(folder: DayFolder) -> list[LandedFile]:
-    files, links = day_files(folder, tolerant=True)
+    files, links, _ = day_files(folder, tolerant=True)
     found = []
     for path in files:
         try:
@@ -248,11 +261,27 @@ def folder_files(feed: str, tenant_id: str, day: dt.date, landing: Path | None =
 
 def landing_files(landing: Path | None = None, feed: str | None = None) -> list[LandedFile]:
     """Every delivered file in the landing zone (of one feed if given), and every link refused there."""
-    folders, links = day_folders(landing, feed=feed, tolerant=True)
+    folders, links, _ = day_folders(landing, feed=feed, tolerant=True)
     found = _refused(links)
     for folder in folders:
         found += _landed(folder)
     return found
+
+
+def landing_skips(landing: Path | None = None, feed: str | None = None) -> list[Skipped]:
+    """What the landing zone (of one feed if given) holds that is not a delivery, every day's."""
+    folders, _, skipped = day_folders(landing, feed=feed, tolerant=True)
+    for folder in folders:
+        skipped += day_files(folder, tolerant=True)[2]
+    return skipped
+
+
+def log_skips(skipped: list[Skipped], where: str) -> list[str]:
+    """Log the skipped entries in a few lines (one per reason); returns the lines."""
+    lines = skipped_lines(skipped)
+    for line in lines:
+        log.info("skipped in %s: %s", where, line)
+    return lines
 
 
 def settled(files: Iterable[LandedFile], settle_seconds: float, now: float | None = None) -> list[LandedFile]:
@@ -303,7 +332,9 @@ def load_day(run_id: str, plan: LoadPlan, day: dt.date) -> dict:
     from callops import pipeline
 
     files = settled(plan.files(day), settings.landing_poll_seconds())
-    summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+    skipped = tenant_skips(plan.feed, plan.tenant_id, day)
+    log_skips(skipped, f"landing/{plan.feed}/{plan.tenant_id}/")
+    summary = pipeline.load_selected(run_id, [f.delivery() for f in files], skipped)
     remember(files)
     return summary
 
@@ -319,8 +350,10 @@ def load_pending(run_id: str, feed: str, last_try: bool = True) -> dict | None:
     files = pending_files(feed=feed)
     if not files:
         return None
+    skipped = landing_skips(feed=feed)
+    log_skips(skipped, f"landing/{feed}/")
     try:
-        summary = pipeline.load_selected(run_id, [f.delivery() for f in files])
+        summary = pipeline.load_selected(run_id, [f.delivery() for f in files], skipped)
     except pipeline.KeyProblem:
         raise  # nothing was opened: the files load once the key is restored or rotated
     except pipeline.DataProblem:

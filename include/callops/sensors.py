@@ -1,9 +1,11 @@
 """callops' deferrable sensors: they check once in a worker, then wait in the triggerer.
 
 - :class:`DeliverySensor`: a scheduled load's wait for one tenant's feed folder of the run's delivery
-  day; fails naming tenant, feed, day and folder when nothing arrived by the tenant's publish deadline.
+  day; fails naming tenant, feed, day and folder when nothing arrived by the tenant's publish deadline
+  (and what the tenant folder holds instead that is not a day folder).
 - :class:`LandingSensor`: the landing watch's wait for any file not tried yet, anywhere in the landing
-  zone; skips (nothing to load) after ``quiet_after``.
+  zone; skips (nothing to load) after ``quiet_after``. When it wakes it logs what the landing zone
+  holds that is not a delivery (``callops.landing``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from callops import scheduling, settings
+from callops.landing import skipped_lines, tenant_skips
 from callops.triggers import DeliveryTrigger, LandingTrigger
 
 # The trigger enforces the wait itself (and says what was missing); Airflow's own deferral timeout
@@ -65,10 +68,13 @@ class DeliverySensor(BaseSensorOperator):
         if event.get("status") == "arrived":
             return list(event["files"])
         local = dt.datetime.fromisoformat(until).astimezone(ZoneInfo(self.plan.timezone))
+        # what the tenant's folder holds instead (a delivery put in 20260302/ is not in 2026-03-02/)
+        where = f"landing/{self.feed}/{self.tenant_id}/"
+        skipped = skipped_lines(tenant_skips(self.feed, self.tenant_id, dt.date.fromisoformat(day)))
         raise AirflowSensorTimeout(
             f"no {self.feed} delivery from tenant {self.tenant_id} for delivery day {day}: nothing arrived in "
-            f"landing/{self.feed}/{self.tenant_id}/{day}/ by {local:%Y-%m-%d %H:%M} {self.plan.timezone} "
-            "(check delivery_arrived)"
+            f"{where}{day}/ by {local:%Y-%m-%d %H:%M} {self.plan.timezone} (check delivery_arrived)"
+            + (f"; skipped in {where}: " + "; ".join(skipped) if skipped else "")
         )
 
 
@@ -86,7 +92,12 @@ class LandingSensor(BaseSensorOperator):
     def execute(self, context: Any) -> dict:
         files = scheduling.pending_files(settle_seconds=self.poke_interval)
         if files:
-            return {"count": len(files), "feeds": sorted({f.feed for f in files}), "files": [f.display for f in files[:20]]}
+            return {
+                "count": len(files),
+                "feeds": sorted({f.feed for f in files}),
+                "files": [f.display for f in files[:20]],
+                "skipped": self._skipped(),
+            }
         now = dt.datetime.now(dt.UTC)
         self.defer(
             trigger=LandingTrigger(
@@ -103,4 +114,9 @@ class LandingSensor(BaseSensorOperator):
     def execute_complete(self, context: Any, event: dict) -> dict:
         if event.get("status") != "new":
             raise AirflowSkipException(f"nothing new in the landing zone for {self.quiet_after}")
-        return {key: event[key] for key in ("count", "feeds", "files")}
+        return {key: event[key] for key in ("count", "feeds", "files")} | {"skipped": self._skipped()}
+
+    def _skipped(self) -> list[str]:
+        """What the landing zone holds that is not a delivery, logged when the watch wakes (each feed's
+        load records its own; an unknown feed folder or a file at the root is said only here)."""
+        return scheduling.log_skips(scheduling.landing_skips(), "the landing zone")

@@ -124,10 +124,12 @@ def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(h
     assert "landing/telephony/unknown_brand/2026-03-02/x.csv: tenant 'unknown_brand' is not in callops.yml" in failed
     assert "landing/telephony/shanghai_bank/2026-03-02/no_outcome.csv: missing required column(s) outcome" in failed
     assert "landing/telephony/shanghai_bank/2026-03-02/notes.txt: unknown format" in failed
-    assert "landing/crm/shanghai_bank/2026-03-02/b.csv: unknown feed 'crm'" in failed
+    # a feed folder callops has no loader for is skipped whole, by name (callops.landing), not failed file by file
+    assert "landing/crm" not in failed
+    assert summary["landing_skipped"] == ["unknown feed (known: telephony, qa, hr, marketing): landing/crm"]
     assert summary["rows_loaded"] == 1
     statuses = dict(query("select file_name, status from raw.manifest"))
-    assert statuses == {"good.csv": "loaded", "x.csv": "failed", "no_outcome.csv": "failed", "notes.txt": "failed", "b.csv": "failed"}
+    assert statuses == {"good.csv": "loaded", "x.csv": "failed", "no_outcome.csv": "failed", "notes.txt": "failed"}
 
 
 def test_missing_required_column_is_named(home):

@@ -353,7 +353,7 @@ def test_a_day_published_before_its_deadline_raises_nothing(home, tmp_path, monk
 def test_a_failing_watch_load_is_retried_by_airflow_but_not_forever(home, monkeypatch):
     aged(deliver(home, "shanghai_bank", "2026-03-01", "contacts.csv", GOOD))
 
-    def broken(run_id, deliveries):
+    def broken(run_id, deliveries, skipped=None):
         raise OSError("disk full")
 
     monkeypatch.setattr(pipeline, "load_selected", broken)
@@ -364,7 +364,7 @@ def test_a_failing_watch_load_is_retried_by_airflow_but_not_forever(home, monkey
         scheduling.load_pending("r1", "telephony", last_try=True)
     assert scheduling.pending_files(settle_seconds=30) == [], "no retry left: not again until it changes"
 
-    def bad_config(run_id, deliveries):
+    def bad_config(run_id, deliveries, skipped=None):
         raise pipeline.DataProblem("callops.yml: not valid YAML")
 
     aged(deliver(home, "stockholm_telco", "2026-03-01", "contacts.csv", GOOD))
