@@ -27,7 +27,7 @@ from tests import generative
 # - 9: a Connect file cut short changed the forecast of the days after it (rpt_capacity_daily);
 # - 33: new days, a late HR delivery, a Connect file re-delivered empty, the daylight-saving day.
 CI_SEEDS = (22, 9, 33)
-CI_STEPS = 4
+CI_STEPS = 3
 
 
 def _seeds() -> list[int]:
