@@ -203,6 +203,16 @@ def _hidden(base: Path, path: Path, kind: str) -> Skipped:
     return Skipped.at(base, path, HIDDEN if kind in ("folder", "link") else HIDDEN_FILE)
 
 
+def _not_a_folder(base: Path, path: Path, kind: str) -> Skipped | None:
+    """Why an entry where a feed, tenant or day folder belongs is skipped (a dot name, a file, a pipe or
+    device), or None: it is a folder or a link, judged by the caller."""
+    if path.name.startswith("."):
+        return _hidden(base, path, kind)
+    if kind in ("file", "other"):
+        return Skipped.at(base, path, OUTSIDE_DAY if kind == "file" else NOT_REGULAR)
+    return None
+
+
 def _tenant_days(
     base: Path,
     feed: str,
@@ -222,10 +232,8 @@ def _tenant_days(
         kind = _kind(day_dir)
         if kind is None:
             continue
-        if day_dir.name.startswith("."):
-            skipped.append(_hidden(base, day_dir, kind))
-        elif kind in ("file", "other"):
-            skipped.append(Skipped.at(base, day_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+        if entry := _not_a_folder(base, day_dir, kind):
+            skipped.append(entry)
         elif day is None:
             skipped.append(Skipped.at(base, day_dir, NOT_A_DATE))  # a link too: never followed
         elif kind == "link":
@@ -257,10 +265,8 @@ def day_folders(
         kind = _kind(feed_dir)
         if kind is None:
             continue
-        if feed_dir.name.startswith("."):
-            skipped.append(_hidden(base, feed_dir, kind))
-        elif kind in ("file", "other"):
-            skipped.append(Skipped.at(base, feed_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+        if entry := _not_a_folder(base, feed_dir, kind):
+            skipped.append(entry)
         elif feed_dir.name not in FEEDS:
             skipped.append(Skipped.at(base, feed_dir, UNKNOWN_FEED))  # a link too: never followed
         elif kind == "link":
@@ -270,10 +276,8 @@ def day_folders(
                 kind = _kind(tenant_dir)
                 if kind is None:
                     continue
-                if tenant_dir.name.startswith("."):
-                    skipped.append(_hidden(base, tenant_dir, kind))
-                elif kind in ("file", "other"):
-                    skipped.append(Skipped.at(base, tenant_dir, OUTSIDE_DAY if kind == "file" else NOT_REGULAR))
+                if entry := _not_a_folder(base, tenant_dir, kind):
+                    skipped.append(entry)
                 elif kind == "link":
                     refused.append(RefusedLink.at(base, tenant_dir))
                 else:
