@@ -246,6 +246,8 @@ def _load_one(
             raise LoadError(f"{delivery.display}: {problem}")
         encoding = detect_encoding(path) if tenant.encoding == "auto" else tenant.encoding
         head = read_head(path, encoding)
+        if too_wide := registry.too_wide(head):
+            raise LoadError(f"{delivery.display}: {too_wide}")
         adapter, refused = (EmptyFile, "") if EmptyFile.detect(head) else registry.examine(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
             raise LoadError(f"{delivery.display}: {near_miss}")
@@ -269,6 +271,7 @@ def _load_one(
                     run_id=run_id,
                     pads=pseudonym.pads(pseudonym.tenant_key(tenant.id, secret)),
                     encoding=encoding,
+                    run_date=run_date(con, run_id),
                 )
             )
         held_because = delivery_gate(loaded, tenant)
@@ -324,6 +327,14 @@ def _load_one(
             _upsert_manifest(con, manifest)
         _record_file(con, run_id, outcome)
     return outcome
+
+
+def run_date(con: duckdb.DuckDBPyConnection, run_id: str) -> dt.date:
+    """The run's UTC date: the day its record in ``ops.runs`` started (today for a run without one). The
+    loaders' latest valid timestamp is a day after it; never now(), so every file of a run is judged by
+    the same day, however long the run takes."""
+    row = con.execute("select cast(started_at as date) from ops.runs where run_id = ?", [run_id]).fetchone()
+    return row[0] if row and row[0] else _now().date()
 
 
 def delivery_gate(loaded, tenant: Tenant) -> str | None:
