@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from callops import settings, warehouse
+from callops import failures, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
@@ -48,12 +48,14 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
         leftover.unlink(missing_ok=True)
 
     try:
-        counts = _write_candidate(build_db, staging)
-        wal = Path(f"{staging}.wal")
-        if wal.exists():
-            raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
-        _fsync(staging)
-        _keep_previous(target)
+        # a full disk is named (and its free space measured) before the candidate is removed
+        with failures.writing("writing the published file", target.parent):
+            counts = _write_candidate(build_db, staging)
+            wal = Path(f"{staging}.wal")
+            if wal.exists():
+                raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
+            _fsync(staging)
+            _keep_previous(target)
     except BaseException:
         # A failed candidate (a full disk) goes at once: the served file was never touched, and the
         # half-written copy would hold the room the next try needs.
