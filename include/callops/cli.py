@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary is None:
         _print("callops run: the DAG run failed before recording anything in the build warehouse")
         if reported:
-            _print_failed(reported)
+            _print_failed({step: failure.message for step, failure in reported.items()})
             _print(f"(Airflow log: {log})")
         else:
             _print(f"last lines of the Airflow log ({log}):")
@@ -109,12 +109,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not ok:
         # what the summary cannot show: failures the steps could not record (a full disk)
         unrecorded = {
-            step: message
-            for step, message in reported.items()
-            if summary.steps.get(step) != "failed" and message not in summary.text
+            step: failure.message
+            for step, failure in reported.items()
+            if not failure.recorded and failure.message not in summary.text
         }
         if unrecorded:
-            _print("\nfailed steps the build warehouse has no record of:")
+            _print("\nfailures the build warehouse could not record:")
             _print_failed(unrecorded)
     _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
     return 0 if ok else 1
@@ -125,14 +125,15 @@ def _print_failed(failed: dict[str, str]) -> None:
         _print(f"  {step:<9} failed: {message}")
 
 
-def _airflow_disk_full(tail) -> dict[str, str]:
+def _airflow_disk_full(tail) -> dict:
     """When no step reported why the run failed: a full disk Airflow itself ran into (its metadata
     database, its logs), as its last output lines say; else nothing."""
     from callops import failures
 
     if not failures.is_disk_full(RuntimeError("".join(tail))):
         return {}
-    return {"airflow": str(failures.DiskFull("running Airflow (its metadata database and logs)", settings.airflow_home()))}
+    full = failures.DiskFull("running Airflow (its metadata database and logs)", settings.airflow_home())
+    return {"airflow": failures.Reported(str(full))}
 
 
 # --- airflow --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 FAILURE_FD_ENV = "CALLOPS_FAILURE_FD"
@@ -127,14 +128,25 @@ def free_text(path: Path) -> str:
 # --- the failure channel --------------------------------------------------------------------------
 
 
-def report(step: str, message: str | None) -> None:
-    """Tell the `callops run` waiting on this process that ``step`` failed (``message``: why) or, with None,
-    that it succeeded (a retried fault is then no longer a failure). Nothing outside `callops run`; a
-    report that cannot be written is dropped (it never fails the step)."""
+@dataclass(frozen=True)
+class Reported:
+    """A step's failure as it reported it: why, and whether the build warehouse has it too (the step
+    recorded it in ``ops.run_steps`` or ``ops.runs``, where the run summary shows it)."""
+
+    message: str
+    recorded: bool = False
+
+
+def report(step: str, message: str | None, recorded: bool = False) -> None:
+    """Tell the `callops run` waiting on this process that ``step`` failed (``message``: why; ``recorded``:
+    the build warehouse has it too) or, with None, that it succeeded (a retried fault is then no longer
+    a failure). Nothing outside `callops run`; a report that cannot be written is dropped (it never
+    fails the step)."""
     descriptor = os.environ.get(FAILURE_FD_ENV)
     if not descriptor:
         return
-    line = json.dumps({"step": step, "message": message if message is None else message[:REPORT_CHARS]})
+    text = message if message is None else message[:REPORT_CHARS]
+    line = json.dumps({"step": step, "message": text, "recorded": recorded})
     with contextlib.suppress(OSError, ValueError):
         os.write(int(descriptor), (line + "\n").encode("utf-8"))
 
@@ -149,8 +161,8 @@ class Channel:
         self._read, self.fd = os.pipe()
         os.set_blocking(self.fd, False)
 
-    def received(self) -> dict[str, str]:
-        """step -> why it failed, for each step whose last report is a failure, in the order reported.
+    def received(self) -> dict[str, Reported]:
+        """step -> its failure, for each step whose last report is a failure, in the order reported.
         Closes the pipe: call it once the child is gone."""
         if self.fd >= 0:
             os.close(self.fd)
@@ -161,13 +173,13 @@ class Channel:
                 self._read = -1
                 while chunk := pipe.read(1 << 16):
                     chunks.append(chunk)
-        last: dict[str, str | None] = {}
+        last: dict[str, Reported | None] = {}
         for line in b"".join(chunks).decode("utf-8", errors="replace").splitlines():
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 item = json.loads(line)
                 last.pop(item["step"], None)
-                last[str(item["step"])] = item["message"]
-        return {step: message for step, message in last.items() if message}
+                last[str(item["step"])] = item["message"] and Reported(str(item["message"]), bool(item["recorded"]))
+        return {step: failure for step, failure in last.items() if failure}
 
     def close(self) -> None:
         """Close what :meth:`received` did not (a run that never started)."""

@@ -615,7 +615,7 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
     root = settings.data_docs_dir()
     site = root / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
     try:
-        with failures.writing("writing the Data Docs", site):
+        with failures.writing("writing the Data Docs", root):
             index = data_docs.write_site(validations, run_id, site)
     except failures.DiskFull:
         shutil.rmtree(site, ignore_errors=True)  # half a site helps no one and holds the room

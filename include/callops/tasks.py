@@ -95,10 +95,10 @@ def _guard(step: Callable[..., dict], *args: Any, name: str = "") -> dict:
 
 
 def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *args: Any) -> dict:
-    """One step of callops_pipeline: its progress to the run's progress file, and its failure named:
-    to the `callops run` that waits (callops.failures.report, through a pipe: it needs no disk) and, but
-    for a data problem (which the step records itself), in ``ops.run_steps`` as far as the disk allows.
-    ``finish`` reports only what keeps it from closing the run: its problems are in ``ops.runs``."""
+    """One step of callops_pipeline: its progress to the run's progress file, and its failure named: in
+    ``ops.run_steps`` as far as the disk allows (a data problem the step records itself; finish's
+    problems are in ``ops.runs``), and to the `callops run` that waits (callops.failures.report, through
+    a pipe: it needs no disk), saying whether the build warehouse has it."""
     from callops import failures, pipeline, progress
 
     run = run_id(context)
@@ -109,13 +109,14 @@ def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *arg
         except Exception as error:
             cause = getattr(error, "callops_cause", None)
             message = str(error) if cause is not None else f"{type(error).__name__}: {error}"
-            if not (cause == "data" and name == "finish"):
-                failures.report(name, message)
-            if cause != "data":
+            recorded = cause == "data"  # the step recorded its data problem itself (finish: in ops.runs)
+            if not recorded:
                 try:
                     pipeline.record_failure(run, name, message, started)
-                except Exception:  # noqa: BLE001 - a full disk: the report above carries it
+                    recorded = True
+                except Exception:  # noqa: BLE001 - a full disk: the report carries it
                     pass
+            failures.report(name, message, recorded)
             raise
     failures.report(name, None)
     return result

@@ -54,17 +54,17 @@ def test_the_channel_brings_each_steps_last_report_from_the_child_process():
     channel = failures.Channel()
     script = (
         "from callops import failures\n"
-        "failures.report('publish', 'TimeoutError: first try')\n"
+        "failures.report('publish', 'TimeoutError: first try', recorded=True)\n"
         "failures.report('load', 'no space left on device while loading x, 0.1 MB free under /d')\n"
         "failures.report('publish', None)\n"  # the retry succeeded
-        "failures.report('build', 'x' * 5000)\n"
+        "failures.report('build', 'x' * 5000, recorded=True)\n"
     )
     env = dict(os.environ, **{failures.FAILURE_FD_ENV: str(channel.fd)})
     subprocess.run([sys.executable, "-c", script], env=env, pass_fds=(channel.fd,), check=True)
     received = channel.received()
     assert list(received) == ["load", "build"]
-    assert received["load"] == "no space left on device while loading x, 0.1 MB free under /d"
-    assert received["build"] == "x" * failures.REPORT_CHARS
+    assert received["load"] == failures.Reported("no space left on device while loading x, 0.1 MB free under /d")
+    assert received["build"] == failures.Reported("x" * failures.REPORT_CHARS, recorded=True)
     channel.close()  # nothing left to close, and harmless
 
 
