@@ -90,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # before the DAG run could start (the run's log folder, Airflow's metadata database)
         _print("callops run: the DAG run could not start")
         _print_failed({"airflow": str(failures.disk_full(error, "starting the run", settings.home()))})
+        _print("\nresult: FAILED")
         return 1
     finally:
         channel.close()
@@ -99,10 +100,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print("callops run: the DAG run failed before recording anything in the build warehouse")
         if reported:
             _print_failed({step: failure.message for step, failure in reported.items()})
-            _print(f"(Airflow log: {log})")
         else:
-            _print(f"last lines of the Airflow log ({log}):")
+            _print("last lines of the Airflow log:")
             _print("".join(list(tail)[-30:]).rstrip())
+        _print(f"\nresult: FAILED (Airflow log: {log})")
         return 1
     _print(summary.text)
     ok = returncode == 0 and summary.status == "success"

@@ -80,3 +80,29 @@ def test_a_fault_in_a_step_is_recorded_with_its_cause_and_finish_names_it(home):
     assert f"publish failed: PublishError: {settings.build_db_path()}: no tables in schema marts" in message
     assert "nothing published: the served marts are unchanged" in message
     assert not Path(settings.published_db_path()).exists()
+
+
+@pytest.mark.parametrize("recorded_anything", [True, False])
+def test_callops_run_prints_the_failures_the_build_warehouse_could_not_record(
+    home, monkeypatch, capsys, recorded_anything
+):
+    """The Airflow process reports through the pipe; the command prints what the summary lacks."""
+    from callops import airflow_runner, cli, report
+
+    full = "no space left on device while writing the published file, 0.0 MB free under /srv/published"
+
+    def run_pipeline(start, end, run_id, log, failure_fd=None, tail=None):
+        monkeypatch.setenv(failures.FAILURE_FD_ENV, str(failure_fd))
+        failures.report("build", "dbt build failed: test x: fail", recorded=True)
+        failures.report("publish", full)
+        tail.append("DagRun failed\n")
+        return 1
+
+    summary = SimpleNamespace(text="\nsteps:\n  build     failed", status="running", steps={"build": "failed"})
+    monkeypatch.setattr(airflow_runner, "run_pipeline", run_pipeline)
+    monkeypatch.setattr(report, "run_summary", lambda run_id: summary if recorded_anything else None)
+    assert cli.main(["run", "--start", "2026-03-02", "--end", "2026-03-02"]) == 1
+    out = capsys.readouterr().out
+    assert f"  publish   failed: {full}" in out
+    assert ("dbt build failed" in out) is not recorded_anything  # shown by the summary when it has one
+    assert "\nresult: FAILED (Airflow log: " in out
