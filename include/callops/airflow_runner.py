@@ -8,6 +8,8 @@ through callops.dag_test (Airflow's CLI, made cheaper to start).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import os
 import subprocess
@@ -15,10 +17,12 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from callops import settings
+from callops import failures, settings
+from callops.failures import FAILURE_FD_ENV
 from callops.tasks import DAG_ID, ONE_PROCESS_ENV, WRITER_POOL
 
 DAGS_BUNDLE = "dags-folder"  # Airflow's default DAG bundle: AIRFLOW__CORE__DAGS_FOLDER
+TAIL_LINES = 200  # of a run's Airflow output kept in memory (callops run prints them when nothing else says why)
 
 
 def environment() -> dict[str, str]:
@@ -42,15 +46,44 @@ def environment() -> dict[str, str]:
 
 
 def _airflow(
-    *args: str, log: Path | None = None, extra_env: dict[str, str] | None = None, module: str = "airflow"
+    *args: str,
+    log: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    module: str = "airflow",
+    pass_fds: tuple[int, ...] = (),
+    tail: collections.deque | None = None,
 ) -> subprocess.CompletedProcess:
-    """`airflow <args>` in a child process (``module``: callops.dag_test for `callops run`'s DAG run)."""
+    """`airflow <args>` in a child process (``module``: callops.dag_test for `callops run`'s DAG run).
+
+    With a ``log``, the child's output is appended to it through this process, and its last lines also
+    go to ``tail``: on a full disk the log stops growing (its last line says so) and ``tail`` still
+    has how the run ended."""
     command = [sys.executable, "-m", module, *args]
     env = {**environment(), **(extra_env or {})}
     if log is None:
-        return subprocess.run(command, env=env, capture_output=True, text=True)
-    with log.open("a") as handle:
-        return subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=pass_fds)
+    tail = collections.deque(maxlen=TAIL_LINES) if tail is None else tail
+    try:
+        handle = log.open("ab", buffering=0)
+    except OSError as error:
+        handle = None
+        tail.append(f"callops: the log {log} cannot be written: {error}\n")
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pass_fds) as child:
+        for line in child.stdout:
+            tail.append(line.decode("utf-8", errors="replace"))
+            if handle is not None:
+                try:
+                    handle.write(line)
+                except OSError as error:
+                    tail.append(f"callops: the log {log} stopped here: {error}\n")
+                    with contextlib.suppress(OSError):
+                        handle.close()
+                    handle = None
+        returncode = child.wait()
+    if handle is not None:
+        with contextlib.suppress(OSError):
+            handle.close()
+    return subprocess.CompletedProcess(command, returncode)
 
 
 def ensure_metadata_db() -> None:
@@ -63,22 +96,38 @@ def ensure_metadata_db() -> None:
     for args in (("db", "migrate"), ("pools", "set", WRITER_POOL, "1", "callops: one writer of the build warehouse")):
         done = _airflow(*args)
         if done.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+            output = f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            if full := failures.disk_full(RuntimeError(output), f"preparing Airflow's metadata database (airflow {args[0]})", home):
+                raise full
+            raise RuntimeError(f"airflow {' '.join(args)} failed:\n{output}")
     marker.touch()
 
 
-def run_pipeline(start: str, end: str, run_id: str, log: Path) -> int:
-    """One DAG run of callops_pipeline for delivery days [start, end]; returns the exit code."""
+def run_pipeline(
+    start: str,
+    end: str,
+    run_id: str,
+    log: Path,
+    failure_fd: int | None = None,
+    tail: collections.deque | None = None,
+) -> int:
+    """One DAG run of callops_pipeline for delivery days [start, end]; returns the exit code.
+
+    ``failure_fd``: the write end of callops.failures.Channel, where the steps report their failures;
+    ``tail``: gets the last lines of the run's Airflow output."""
     ensure_metadata_db()
     conf = {"start": start, "end": end, "callops_run_id": run_id}
     # every task runs in this one process: they may prepare the next ones (callops.tasks._warm_up)
     one_process = {ONE_PROCESS_ENV: "1"}
+    if failure_fd is not None:
+        one_process[FAILURE_FD_ENV] = str(failure_fd)
     # Airflow's CLI with the in-process execution API built for its one client (callops.dag_test).
     # The DAG is parsed from its own file; dags test then syncs the whole bundle to the metadata DB.
     dag_file = settings.dags_dir() / f"{DAG_ID}.py"
     return _airflow(
         "dags", "test", DAG_ID, "-c", json.dumps(conf), "--bundle-name", DAGS_BUNDLE, "--dagfile-path", str(dag_file),
         log=log, extra_env=one_process, module="callops.dag_test",
+        pass_fds=() if failure_fd is None else (failure_fd,), tail=tail,
     ).returncode
 
 

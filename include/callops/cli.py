@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import sys
@@ -44,7 +45,7 @@ PROGRESS_EVERY_SECONDS = 10.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from callops import airflow_runner, pipeline, progress, report, warehouse
+    from callops import airflow_runner, failures, pipeline, progress, report, warehouse
     from callops.config import ConfigError, load_config
 
     if args.end < args.start:
@@ -57,7 +58,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     run_id = dt.datetime.now(dt.UTC).strftime("run_%Y%m%dT%H%M%SZ_") + uuid.uuid4().hex[:6]
     log = settings.runs_dir() / f"{run_id}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    # The steps' failures come back through a pipe, and the Airflow output's end is kept in memory: on
+    # a full disk neither the build warehouse nor the log can say why the run failed (callops.failures).
+    channel = failures.Channel()
+    tail: collections.deque[str] = collections.deque(maxlen=airflow_runner.TAIL_LINES)
     try:
         with warehouse.file_lock(settings.run_lock_path(), "callops run", wait_seconds=0):
             # a changed or missing pseudonymisation key: refused before Airflow starts or a file is opened
@@ -66,10 +70,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return 2
             _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
             _print(f"  Airflow DAG callops_pipeline, log: {log}")
+            log.parent.mkdir(parents=True, exist_ok=True)
             # the tasks write their progress there while Airflow runs them; a line every 10 s on stderr
             progress.run_dir(run_id).mkdir(parents=True, exist_ok=True)
             with progress.Watcher(progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS):
-                returncode = airflow_runner.run_pipeline(args.start.isoformat(), args.end.isoformat(), run_id, log)
+                returncode = airflow_runner.run_pipeline(
+                    args.start.isoformat(), args.end.isoformat(), run_id, log, failure_fd=channel.fd, tail=tail
+                )
+            reported = channel.received()
             summary = report.run_summary(run_id)
     except warehouse.LockBusy as busy:
         if "make airflow" in str(busy):
@@ -81,14 +89,57 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             _print(f"callops run: another run is in progress ({busy}); try again when it has finished")
         return 3
+    except Exception as error:
+        if not failures.is_disk_full(error):
+            raise
+        # before the DAG run could start (the run's log folder, Airflow's metadata database)
+        _print("callops run: the DAG run could not start")
+        _print_failed({"airflow": str(failures.disk_full(error, "starting the run", settings.home()))})
+        _print("\nresult: FAILED")
+        return 1
+    finally:
+        channel.close()
+    if not reported and returncode != 0:
+        reported = _airflow_disk_full(tail)
     if summary is None:
-        _print(f"callops run: the DAG run failed before recording anything; last lines of {log}:")
-        _print("\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        _print("callops run: the DAG run failed before recording anything in the build warehouse")
+        if reported:
+            _print_failed({step: failure.message for step, failure in reported.items()})
+        else:
+            _print("last lines of the Airflow log:")
+            _print("".join(list(tail)[-30:]).rstrip())
+        _print(f"\nresult: FAILED (Airflow log: {log})")
         return 1
     _print(summary.text)
     ok = returncode == 0 and summary.status == "success"
+    if not ok:
+        # what the summary cannot show: failures the steps could not record (a full disk)
+        unrecorded = {
+            step: failure.message
+            for step, failure in reported.items()
+            if not failure.recorded and failure.message not in summary.text
+        }
+        if unrecorded:
+            _print("\nfailures the build warehouse could not record:")
+            _print_failed(unrecorded)
     _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
     return 0 if ok else 1
+
+
+def _print_failed(failed: dict[str, str]) -> None:
+    for step, message in failed.items():
+        _print(f"  {step:<9} failed: {message}")
+
+
+def _airflow_disk_full(tail) -> dict:
+    """When no step reported why the run failed: a full disk Airflow itself ran into (its metadata
+    database, its logs), as its last output lines say; else nothing."""
+    from callops import failures
+
+    if not failures.is_disk_full(RuntimeError("".join(tail))):
+        return {}
+    full = failures.DiskFull("running Airflow (its metadata database and logs)", settings.airflow_home())
+    return {"airflow": failures.Reported(str(full))}
 
 
 # --- airflow --------------------------------------------------------------------------------------

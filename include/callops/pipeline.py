@@ -13,6 +13,7 @@ good, then fails at ``finish`` naming every file that did not load.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import incremental, progress, pseudonym, settings, warehouse
+from callops import failures, incremental, progress, pseudonym, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
@@ -94,6 +95,28 @@ def _record_step_now(run_id: str, step: str, status: str, detail: object) -> Non
         record_step(con, run_id, step, status, detail)
 
 
+def record_failure(run_id: str, step: str, message: str, since: dt.datetime) -> None:
+    """Record why ``step`` failed (``detail.failure``, shown by the run summary and ``finish``): on the
+    failed row the step recorded itself since ``since`` (this try's start), else on a row of its own. The
+    caller swallows an error: on a full disk this cannot be written, and `callops run` hears of the
+    failure another way (callops.failures)."""
+    with warehouse.writer_lock(wait_seconds=60), warehouse.connection() as con:
+        recorded = con.execute(
+            "select max(finished_at) from ops.run_steps "
+            "where run_id = ? and step = ? and status = 'failed' and finished_at >= ?",
+            [run_id, step, since],
+        ).fetchone()[0]
+        failure = json.dumps({"failure": message})
+        if recorded is None:
+            con.execute("insert into ops.run_steps values (?, ?, 'failed', ?, ?)", [run_id, step, _now(), failure])
+        else:
+            con.execute(
+                "update ops.run_steps set detail = json_merge_patch(detail, ?) "
+                "where run_id = ? and step = ? and finished_at = ?",
+                [failure, run_id, step, recorded],
+            )
+
+
 def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
     fields = [field.name for field in dataclasses.fields(Tenant)]
@@ -111,7 +134,10 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         config = load_config()
     except ConfigError as error:
         raise DataProblem(str(error)) from None
-    with warehouse.session() as con:
+    with (
+        failures.writing("loading the deliveries", settings.warehouse_dir(), keep=(DataProblem,)),
+        warehouse.session() as con,
+    ):
         secret = checked_key(con)  # before any delivery is opened
         # One run at a time writes (run lock, single-slot pool): another run still marked running died.
         con.execute(
@@ -184,7 +210,10 @@ def load_selected(
     refused = [delivery for delivery in deliveries if isinstance(delivery, RefusedLink)]
     deliveries = [delivery for delivery in deliveries if not isinstance(delivery, RefusedLink)]
     days = sorted({delivery.delivery_date for delivery in deliveries})
-    with warehouse.session() as con:
+    with (
+        failures.writing("loading the deliveries", settings.warehouse_dir(), keep=(DataProblem,)),
+        warehouse.session() as con,
+    ):
         secret = checked_key(con)  # before any delivery is opened
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
@@ -302,6 +331,8 @@ def _load_one(
             raise LoadError(f"{delivery.display}: {problem}")
         encoding = detect_encoding(path) if tenant.encoding == "auto" else tenant.encoding
         head = read_head(path, encoding)
+        if too_wide := registry.too_wide(head):
+            raise LoadError(f"{delivery.display}: {too_wide}")
         adapter, refused = (EmptyFile, "") if EmptyFile.detect(head) else registry.examine(delivery.feed, head)
         if adapter is None and (near_miss := registry.near_miss(delivery.feed, head)):
             raise LoadError(f"{delivery.display}: {near_miss}")
@@ -325,6 +356,7 @@ def _load_one(
                     run_id=run_id,
                     pads=pseudonym.pads(pseudonym.tenant_key(tenant.id, secret)),
                     encoding=encoding,
+                    run_date=run_date(con, run_id),
                 )
             )
         held_because = delivery_gate(loaded, tenant)
@@ -370,6 +402,13 @@ def _load_one(
         _record_file(con, run_id, outcome)
         con.execute("commit")
     except (LoadError, duckdb.Error, OSError, EOFError) as error:
+        if not isinstance(error, LoadError) and failures.is_disk_full(error):
+            # not this file's fault: the step fails, naming the file it was loading and the room left
+            with contextlib.suppress(duckdb.Error):
+                con.execute("rollback")
+            raise failures.DiskFull(
+                f"loading {delivery.display}", failures.where(error, settings.warehouse_dir())
+            ) from error
         con.execute("rollback")
         message = str(error) if isinstance(error, LoadError) else f"{delivery.display}: cannot be read: {error}"
         outcome.action, outcome.message = "failed", message
@@ -380,6 +419,14 @@ def _load_one(
             _upsert_manifest(con, manifest)
         _record_file(con, run_id, outcome)
     return outcome
+
+
+def run_date(con: duckdb.DuckDBPyConnection, run_id: str) -> dt.date:
+    """The run's UTC date: the day its record in ``ops.runs`` started (today for a run without one). The
+    loaders' latest valid timestamp is a day after it; never now(), so every file of a run is judged by
+    the same day, however long the run takes."""
+    row = con.execute("select cast(started_at as date) from ops.runs where run_id = ?", [run_id]).fetchone()
+    return row[0] if row and row[0] else _now().date()
 
 
 def delivery_gate(loaded, tenant: Tenant) -> str | None:
@@ -531,7 +578,7 @@ def build_marts(run_id: str, full_reason: str | None = None) -> dict:
     ``full_reason`` says why everything must be rebuilt)."""
     from callops import dbt
 
-    with warehouse.writer_lock():
+    with warehouse.writer_lock(), failures.writing(BUILDING, settings.warehouse_dir()):
         with warehouse.connection() as con:
             plan = incremental.plan(con, full_reason)
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
@@ -539,14 +586,38 @@ def build_marts(run_id: str, full_reason: str | None = None) -> dict:
             result = dbt.DbtResult(success=True)
         else:
             result = dbt.build(*plan.dbt_args(), *plan.selection(), build_plan=plan.encoded())
+        full = None if result.success else _dbt_disk_full(result)
         detail = dataclasses.asdict(result) | {"plan": plan.describe()}
-        with warehouse.connection() as con:
-            record_step(con, run_id, "build", "success" if result.success else "failed", detail)
-            if result.success:
-                incremental.record(con, run_id, plan, _now())
+        try:
+            with warehouse.connection() as con:
+                record_step(con, run_id, "build", "success" if result.success else "failed", detail)
+                if result.success:
+                    incremental.record(con, run_id, plan, _now())
+        except Exception:
+            if full is None:
+                raise
+            raise full from None  # the node the disk stopped says more than the record it stopped too
     if not result.success:
+        if full is not None:
+            raise full
         raise DataProblem("dbt build failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
     return {"nodes": result.nodes, "plan": plan.describe()}
+
+
+BUILDING = "building the marts (dbt)"
+
+
+def _dbt_disk_full(result) -> failures.DiskFull | None:
+    """The full disk a failed dbt build ran into (a node's error, or dbt's own writing its target/ and
+    logs/), named with the first node it stopped; None when the disk was not the cause. A data test's
+    failure quotes rows, not a disk: not read."""
+    for text in [*result.failures, result.error or ""]:
+        if text.split(" (")[0].endswith(": fail") or not failures.is_disk_full(RuntimeError(text)):
+            continue
+        node = text.split(":")[0] if text in result.failures else ""
+        doing = f"{BUILDING[:-1]}, {node})" if node else BUILDING
+        return failures.DiskFull(doing, failures.where(RuntimeError(text), settings.dbt_work_dir()))
+    return None
 
 
 def validate_marts(run_id: str) -> dict:
@@ -559,8 +630,10 @@ def validate_marts(run_id: str) -> dict:
     from callops.quality import gate
 
     started = _now()
-    with warehouse.session() as con:
+    with failures.writing(VALIDATING, settings.warehouse_dir(), keep=(DataProblem,)), warehouse.session() as con:
         outcome = gate.validate_candidates(con)
+        # written first: a run that cannot write them (a full disk) leaves its partitions to check again
+        docs = _write_data_docs(outcome.validations, run_id)
         blocking, warnings = outcome.blocking, outcome.warnings
         status = "failed" if blocking else ("warning" if warnings else "success")
         rows = [
@@ -576,7 +649,6 @@ def validate_marts(run_id: str) -> dict:
                 "where validated_run_id is null and recorded_at <= ?",
                 [run_id, started],
             )
-        docs = _write_data_docs(outcome.validations, run_id)
         detail = {
             "partitions": outcome.partitions,
             "checks": [dataclasses.asdict(r) | {"failing_keys": r.failing_keys[:10]} for r in outcome.results],
@@ -590,6 +662,7 @@ def validate_marts(run_id: str) -> dict:
     return {"partitions": outcome.partitions, "checks": len(outcome.results), "warnings": [r.describe() for r in warnings]}
 
 
+VALIDATING = "checking the candidate marts (Great Expectations)"
 DATA_DOCS_KEEP_RUNS = 30
 
 
@@ -604,7 +677,13 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
     if not validations:
         return None
     root = settings.data_docs_dir()
-    index = data_docs.write_site(validations, run_id, root / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id))
+    site = root / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    try:
+        with failures.writing("writing the Data Docs", root):
+            index = data_docs.write_site(validations, run_id, site)
+    except failures.DiskFull:
+        shutil.rmtree(site, ignore_errors=True)  # half a site helps no one and holds the room
+        raise
     sites = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for old in sites[:-DATA_DOCS_KEEP_RUNS]:
         shutil.rmtree(old, ignore_errors=True)
@@ -615,8 +694,10 @@ def publish_marts(run_id: str) -> dict:
     from callops import publish
 
     with warehouse.writer_lock():
-        published = publish.publish(run_id)
-        _record_step_now(run_id, "publish", "success", published)
+        with failures.writing("writing the published file", settings.published_dir()):
+            published = publish.publish(run_id)
+        with failures.writing("recording the publish in the build warehouse", settings.warehouse_dir()):
+            _record_step_now(run_id, "publish", "success", published)
     return published
 
 
@@ -632,13 +713,15 @@ STEP_FAILURES = {
 
 def finish_run(run_id: str) -> dict:
     """Close the run record; fail (no retry) if any file or step failed."""
-    with warehouse.session() as con:
-        steps = dict(
-            con.execute(
-                "select step, arg_max(status, finished_at) from ops.run_steps where run_id = ? group by 1",
-                [run_id],
-            ).fetchall()
-        )
+    with failures.writing("closing the run record", settings.warehouse_dir()), warehouse.session() as con:
+        # a step's failure recorded by callops.tasks (a full disk, a fault) says why in detail.failure
+        latest = con.execute(
+            "select step, arg_max(status, finished_at), arg_max(detail->>'failure', finished_at) "
+            "from ops.run_steps where run_id = ? group by 1",
+            [run_id],
+        ).fetchall()
+        steps = {step: status for step, status, _ in latest}
+        why = {step: failure for step, _, failure in latest if failure}
         failed_files = [
             row[0]
             for row in con.execute(
@@ -648,11 +731,11 @@ def finish_run(run_id: str) -> dict:
             ).fetchall()
         ]
         problems = [
-            STEP_FAILURES.get(step, f"step {step} failed")
+            f"{step} failed: {why[step]}" if step in why else STEP_FAILURES.get(step, f"step {step} failed")
             for step, status in steps.items()
-            if status == "failed" and step != "load"
+            if status == "failed" and (step != "load" or step in why)
         ]
-        if "publish" not in steps:
+        if steps.get("publish") != "success":
             problems.append("nothing published: the served marts are unchanged")
         problems += [f"{step} did not run" for step in ("load", "build", "validate") if step not in steps]
         problems += failed_files

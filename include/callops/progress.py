@@ -191,12 +191,17 @@ class Tracker:
             return outcomes
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="callops-load") as pool:
             pending = {pool.submit(load_one, delivery): index for index, delivery in enumerate(deliveries)}
-            for future in concurrent.futures.as_completed(pending):
-                index = pending[future]
-                finished(index, future.result())
-                unfinished = [i for f, i in pending.items() if not f.done()]
-                if unfinished:
-                    self.update(current=deliveries[min(unfinished)].display)
+            try:
+                for future in concurrent.futures.as_completed(pending):
+                    index = pending[future]
+                    finished(index, future.result())
+                    unfinished = [i for f, i in pending.items() if not f.done()]
+                    if unfinished:
+                        self.update(current=deliveries[min(unfinished)].display)
+            except BaseException:
+                for future in pending:  # the step failed (a full disk): the files not started stay unread
+                    future.cancel()
+                raise
         return outcomes
 
     def dbt_callbacks(self) -> list[Callable]:

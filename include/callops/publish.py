@@ -19,7 +19,7 @@ import re
 import shutil
 from pathlib import Path
 
-from callops import private, settings, warehouse
+from callops import failures, private, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
@@ -50,41 +50,57 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     for leftover in target.parent.glob(f".{target.stem}.*.tmp*"):
         leftover.unlink(missing_ok=True)
 
+    try:
+        # a full disk is named (and its free space measured) before the candidate is removed
+        with failures.writing("writing the published file", target.parent):
+            counts = _write_candidate(build_db, staging)
+            wal = Path(f"{staging}.wal")
+            if wal.exists():
+                raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
+            _fsync(staging)
+            private.publish_mode(staging)  # DuckDB made it owner-only (umask 077): the one file others read
+            _keep_previous(target)
+    except BaseException:
+        # A failed candidate (a full disk) goes at once: the served file was never touched, and the
+        # half-written copy would hold the room the next try needs.
+        for leftover in (staging, Path(f"{staging}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    os.replace(staging, target)
+    _fsync(target.parent)
+    return {"path": str(target), "tables": counts, "storage_version": STORAGE_VERSION}
+
+
+def _write_candidate(build_db: Path, staging: Path) -> dict[str, int]:
+    """Copy the build warehouse's marts and the run log into a new file at ``staging``; rows per table."""
     # Through the warehouse's own connection (DuckDB opens a file once per process, and
     # `airflow dags test` runs every step in one): the candidate is its main database.
     with warehouse.connection(build_db) as con:
         catalog = con.execute("select current_database()").fetchone()[0]
         con.execute(f"attach {warehouse.sql_literal(str(staging))} as pub (storage_version '{STORAGE_VERSION}')")
-        tables = [
-            row[0]
-            for row in con.execute(
-                "select table_name from duckdb_tables() where database_name = ? and schema_name = ? "
-                "order by table_name",
-                [catalog, PUBLISHED_SCHEMA],
-            ).fetchall()
-        ]
-        if not tables:
-            raise PublishError(f"{build_db}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
-        con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
-        counts = {}
-        for table in tables:
-            con.execute(
-                f'create table pub.{PUBLISHED_SCHEMA}."{table}" as select * from {PUBLISHED_SCHEMA}."{table}"'
-            )
-            counts[table] = con.execute(f'select count(*) from pub.{PUBLISHED_SCHEMA}."{table}"').fetchone()[0]
-        counts.update(_copy_run_log(con))
-        con.execute("checkpoint pub")
-        con.execute("detach pub")
-
-    wal = Path(f"{staging}.wal")
-    if wal.exists():
-        raise PublishError(f"{staging}: a write-ahead log was left behind; not publishing an incomplete file")
-    _fsync(staging)
-    private.publish_mode(staging)  # DuckDB made it owner-only (umask 077): the one file others read
-    _keep_previous(target)
-    os.replace(staging, target)
-    _fsync(target.parent)
-    return {"path": str(target), "tables": counts, "storage_version": STORAGE_VERSION}
+        try:
+            tables = [
+                row[0]
+                for row in con.execute(
+                    "select table_name from duckdb_tables() where database_name = ? and schema_name = ? "
+                    "order by table_name",
+                    [catalog, PUBLISHED_SCHEMA],
+                ).fetchall()
+            ]
+            if not tables:
+                raise PublishError(f"{build_db}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
+            con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
+            counts = {}
+            for table in tables:
+                con.execute(
+                    f'create table pub.{PUBLISHED_SCHEMA}."{table}" as select * from {PUBLISHED_SCHEMA}."{table}"'
+                )
+                counts[table] = con.execute(f'select count(*) from pub.{PUBLISHED_SCHEMA}."{table}"').fetchone()[0]
+            counts.update(_copy_run_log(con))
+            con.execute("checkpoint pub")
+        finally:
+            con.execute("detach pub")  # closes the candidate file (before it is removed, on a failure)
+    return counts
 
 
 # The run log BI users see beside the marts: every run, failed ones included, as of this publish.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -49,6 +49,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 class RunSummary:
     status: str
     text: str
+    steps: dict[str, str] = field(default_factory=dict)  # step -> its last recorded status
 
 
 def run_summary(run_id: str) -> RunSummary | None:
@@ -118,10 +119,18 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
         lines += ["", "notes and problems:"]
         lines += [f"  - {message}" for (message,) in notes]
         lines += [f"  - {p}" for p in problems if not any(p == m for (m,) in notes)]
-    return RunSummary(status=status or "failed", text="\n".join(lines))
+    return RunSummary(status=status or "failed", text="\n".join(lines), steps={row[0]: row[1] for row in steps})
 
 
 def _step_note(step: str, detail: object) -> str:
+    # why a step failed, when callops.tasks recorded it (a full disk, a fault); then what the step said
+    failure = detail.get("failure") if isinstance(detail, dict) else None
+    if failure and set(detail) == {"failure"}:
+        return f": {failure}"
+    return (f": {failure}" if failure else "") + _step_detail(step, detail)
+
+
+def _step_detail(step: str, detail: object) -> str:
     if step == "load" and isinstance(detail, dict):
         counts = [f"{detail.get('rows_loaded', 0)} rows", f"{detail.get('rows_rejected', 0)} rejected"]
         counts += [f"{detail[key]} {key[5:]}" for key in ("rows_superseded", "rows_skipped") if detail.get(key)]

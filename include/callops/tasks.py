@@ -2,8 +2,9 @@
 
 DAG files import this module at parse time, so it imports nothing heavy; the
 pipeline (DuckDB, dbt, Great Expectations) is imported when a task runs. Bad
-data ends a task with ``AirflowFailException`` (no retries: retrying cannot fix
-a file); other errors are faults and get the DAG's retries.
+data and a full disk end a task with ``AirflowFailException`` (no retries:
+retrying cannot fix a file, nor empty a disk); other errors are faults and get
+the DAG's retries. Either way the step's failure says why (callops.failures).
 """
 
 from __future__ import annotations
@@ -54,24 +55,72 @@ def delivery_range(context: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
     return start, end
 
 
-def _fail(message: str, alerted: bool = False) -> NoReturn:
-    """Fail without retrying; ``alerted``: the task already sent its alert (the callback stays quiet)."""
+def _fail(message: str, alerted: bool = False, cause: str = "") -> NoReturn:
+    """Fail without retrying; ``alerted``: the task already sent its alert (the callback stays quiet);
+    ``cause``: "data" (a DataProblem, which the step recorded itself) or "disk" (a full disk)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     error = AirflowFailException(message)
     error.callops_alerted = alerted
+    error.callops_cause = cause
     raise error
 
 
-def _guard(step: Callable[..., dict], *args: Any) -> dict:
-    from callops import private
+# What each step does, for a full disk the step did not name itself (callops.failures.DiskFull).
+DOING = {
+    "load": "loading the deliveries",
+    "build": "building the marts (dbt)",
+    "validate": "checking the candidate marts (Great Expectations)",
+    "publish": "writing the published file",
+    "finish": "closing the run record",
+}
+
+
+def _guard(step: Callable[..., dict], *args: Any, name: str = "") -> dict:
+    """Run a pipeline step. Bad data and a full disk fail the task without retrying (retrying cannot fix
+    a file, and a disk seldom empties itself within the retry delay); anything else is a fault and
+    gets the DAG's retries."""
+    from callops import failures, private, settings
     from callops.pipeline import DataProblem
 
     _harden_once(private)
     try:
         return step(*args)
     except DataProblem as problem:
-        _fail(str(problem))
+        _fail(str(problem), cause="data")
+    except Exception as error:
+        full = failures.disk_full(error, DOING.get(name, f"running {step.__name__}"), settings.home())
+        if full is None:
+            raise
+        _fail(str(full), cause="disk")
+
+
+def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *args: Any) -> dict:
+    """One step of callops_pipeline: its progress to the run's progress file, and its failure named: in
+    ``ops.run_steps`` as far as the disk allows (a data problem the step records itself; finish's
+    problems are in ``ops.runs``), and to the `callops run` that waits (callops.failures.report, through
+    a pipe: it needs no disk), saying whether the build warehouse has it."""
+    from callops import failures, pipeline, progress
+
+    run = run_id(context)
+    started = pipeline._now()
+    with progress.step(run, name):
+        try:
+            result = _guard(step, run, *args, name=name)
+        except Exception as error:
+            cause = getattr(error, "callops_cause", None)
+            message = str(error) if cause is not None else f"{type(error).__name__}: {error}"
+            recorded = cause == "data"  # the step recorded its data problem itself (finish: in ops.runs)
+            if not recorded:
+                try:
+                    pipeline.record_failure(run, name, message, started)
+                    recorded = True
+                except Exception:  # noqa: BLE001 - a full disk: the report carries it
+                    pass
+            failures.report(name, message, recorded)
+            raise
+    failures.report(name, None)
+    return result
 
 
 _HARDENED: list[bool] = []
@@ -114,40 +163,35 @@ def _warm_up(modules: tuple[str, ...] = WARMED_UP) -> None:
 
 
 def load(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline, progress
+    from callops import pipeline
 
     _warm_up()
-    with progress.step(run_id(context), "load"):
-        return _guard(pipeline.load_deliveries, run_id(context), *delivery_range(context))
+    return _step(context, "load", pipeline.load_deliveries, *delivery_range(context))
 
 
 def build(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline, progress
+    from callops import pipeline
 
-    with progress.step(run_id(context), "build"):
-        return _guard(pipeline.build_marts, run_id(context))
+    return _step(context, "build", pipeline.build_marts)
 
 
 def validate(context: Mapping[str, Any]) -> dict:
-    from callops import progress, scheduling
+    from callops import scheduling
 
     # Scheduled loads may take the writer pool between build and validate: build them in first.
-    with progress.step(run_id(context), "validate"):
-        return _guard(scheduling.validate_after_build, run_id(context))
+    return _step(context, "validate", scheduling.validate_after_build)
 
 
 def publish(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline, progress
+    from callops import pipeline
 
-    with progress.step(run_id(context), "publish"):
-        return _guard(pipeline.publish_marts, run_id(context))
+    return _step(context, "publish", pipeline.publish_marts)
 
 
 def finish(context: Mapping[str, Any]) -> dict:
-    from callops import pipeline, progress
+    from callops import pipeline
 
-    with progress.step(run_id(context), "finish"):
-        return _guard(pipeline.finish_run, run_id(context))
+    return _step(context, "finish", pipeline.finish_run)
 
 
 # --- the scheduled DAGs (README "Scheduling with Airflow") ------------------------------------------
@@ -188,7 +232,7 @@ def load_scheduled(context: Mapping[str, Any], plan) -> dict:
 
     day = scheduling.delivery_day(context, plan.timezone)
     run = scheduling.callops_run_id(context)
-    summary = _guard(scheduling.load_day, run, plan, day)
+    summary = _guard(scheduling.load_day, run, plan, day, name="load")
     return _loaded(context, plan.feed, run, summary, f"landing/{plan.feed}/{plan.tenant_id}/{day}/")
 
 
@@ -199,7 +243,7 @@ def load_new(context: Mapping[str, Any], feed: str) -> dict:
     run = scheduling.callops_run_id(context, feed)
     ti = context.get("ti")
     last_try = ti is None or ti.try_number > (getattr(ti, "max_tries", None) or 0)
-    summary = _guard(scheduling.load_pending, run, feed, last_try)
+    summary = _guard(scheduling.load_pending, run, feed, last_try, name="load")
     return _loaded(context, feed, run, summary, f"the new {feed} files")
 
 
@@ -224,13 +268,13 @@ def start_build(context: Mapping[str, Any]) -> dict:
     start = end = None
     if params.get("start") or params.get("end"):
         start, end = delivery_range(context)
-    return _guard(scheduling.start_build, run_id(context), start, end, events)
+    return _guard(scheduling.start_build, run_id(context), start, end, events, name="load")
 
 
 def build_layer(context: Mapping[str, Any], layer: str) -> dict:
     from callops import scheduling
 
-    result = _guard(scheduling.build_layer, run_id(context), layer)
+    result = _guard(scheduling.build_layer, run_id(context), layer, name="build")
     for model, status in result["models"].items():
         print(f"  {layer:12s} {model:45s} {status}")
     return result

@@ -247,16 +247,18 @@ def file_lock(
                     holder = handle.read().strip() or "unknown process"
                     raise LockBusy(f"{purpose}: {path} is held by {holder}") from None
                 time.sleep(0.2)
-        handle.seek(0)
-        handle.truncate()
         note = f" ({holder})" if holder else ""
-        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}{note}\n")
-        handle.flush()
+        with contextlib.suppress(OSError):  # who holds it is a courtesy to the refused: not on a full disk
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S%z')}{note}\n")
+            handle.flush()
         yield
     finally:
         with contextlib.suppress(OSError):
             fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        with contextlib.suppress(OSError):  # a holder note still buffered on a full disk
+            handle.close()
 
 
 def writer_lock(wait_seconds: float | None = 600) -> contextlib.AbstractContextManager[None]:

@@ -223,7 +223,7 @@ def test_describe_the_build_the_gaps_and_the_start():
 def _fake_pipeline(deliveries: list, seconds_per_file: float):
     """A stand-in for the Airflow run: the load step of run_id, reporting as the real task does."""
 
-    def run_pipeline(start: str, end: str, run_id: str, log: Path) -> int:
+    def run_pipeline(start: str, end: str, run_id: str, log: Path, **_) -> int:
         with progress.step(run_id, "load") as tracker:
             tracker.load_files(
                 deliveries, lambda delivery: time.sleep(seconds_per_file) or SimpleNamespace(rows_loaded=1000)

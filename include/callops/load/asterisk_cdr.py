@@ -67,6 +67,7 @@ from callops.load.base import (
     LoadContext,
     LoadError,
     clip,
+    duration_rule,
     first_failing_rule_sql,
     impossible_time_rules,
     map_record_lines,
@@ -75,6 +76,7 @@ from callops.load.base import (
     read_head,
     text_sql,
     timestamp_sql,
+    wide_header_rule,
 )
 from callops.load.csv_contract import parse_header, parse_row
 from callops.warehouse import sql_literal
@@ -227,10 +229,13 @@ def _quoted(name: str) -> str:
 def load(ctx: LoadContext) -> FileLoad:
     """Load one CDR file into raw.telephony_contacts / raw.rejects (the caller owns the transaction)."""
     con = ctx.con
-    found = layout(read_head(ctx.source, "utf-8"))
+    head = read_head(ctx.source, "utf-8")
+    found = layout(head)
     if found is None:
         raise ctx.fail(f"not an Asterisk CDR file (expected {DESCRIPTION})")
     if found.header:
+        if too_wide := wide_header_rule(list(found.columns), head.last_line_cut):
+            raise ctx.fail(too_wide)
         names = ["calldate" if name == "start" else name for name in found.columns]
         missing = [name for name in EXPORT_REQUIRED if name not in names]
         if missing:
@@ -304,15 +309,19 @@ def load(ctx: LoadContext) -> FileLoad:
     rules = [
         ("start_raw is null", "'start is empty'"),
         ("start is null", "'start is not a timestamp: ' || start_raw"),
-        *impossible_time_rules("start", "start_raw"),
+        *impossible_time_rules("start", "start_raw", ctx.run_date),
         ("answer_raw is not null and answer_ts is null", "'answer is not a timestamp: ' || answer_raw"),
+        *impossible_time_rules("answer_ts", "answer_raw", ctx.run_date, "answer"),
         ("end_raw is not null and end_ts is null", "'end is not a timestamp: ' || end_raw"),
+        *impossible_time_rules("end_ts", "end_raw", ctx.run_date, "end"),
         ("duration_raw is null", "'duration is empty'"),
         ("duration is null", "'duration is not a whole number of seconds: ' || duration_raw"),
         ("duration < 0", "'duration is negative: ' || duration_raw"),
+        duration_rule("duration", "duration_raw", "duration"),
         ("billsec_raw is null", "'billsec is empty'"),
         ("billsec is null", "'billsec is not a whole number of seconds: ' || billsec_raw"),
         ("billsec < 0", "'billsec is negative: ' || billsec_raw"),
+        duration_rule("billsec", "billsec_raw", "billsec"),
         (
             f"disposition is null or disposition not in ({dispositions})",
             f"'disposition ''' || coalesce(disposition_raw, '') || ''' is not one of {', '.join(DISPOSITIONS)}'",

@@ -45,6 +45,13 @@ BLOCK_BYTES = 1 << 20
 DETECT_LINES = 1000
 DETECT_BYTES = 1 << 20
 
+# Bounds of what a delivery can say (DECISIONLOG.md, "Bounds"); beyond them a value is a clock, unit or
+# format error. Timestamps: from EARLIEST_DATE to the run's UTC date + 1 day. Durations: at most a day.
+# Width: a file with more columns fails as a whole (no contact-center export is that wide).
+EARLIEST_DATE = dt.date(1990, 1, 1)
+MAX_DURATION_SECONDS = 86_400
+MAX_COLUMNS = 1_000
+
 
 class LoadError(ValueError):
     """The whole file cannot be loaded; the message names the file and the rule."""
@@ -375,6 +382,9 @@ class LoadContext:
     run_id: str
     pads: dict[str, str]
     encoding: str = "utf-8"
+    # The run's UTC date: the latest timestamp a record may carry is a day after it (never now(), so
+    # every file of a run is judged by the same day, however long the run takes).
+    run_date: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
 
     @property
     def source_sql(self) -> str:
@@ -542,12 +552,34 @@ def first_failing_rule_sql(rules: list[tuple[str, str]]) -> str:
     return "case\n" + "\n".join(f"        when {cond} then {reason}" for cond, reason in rules) + "\n    end"
 
 
-def impossible_time_rules(column: str, raw_column: str) -> list[tuple[str, str]]:
-    """Timestamps before 1990 or more than a day ahead are clock or format errors."""
+def impossible_time_rules(
+    column: str, raw_column: str, run_date: dt.date, name: str | None = None
+) -> list[tuple[str, str]]:
+    """Timestamps before ``EARLIEST_DATE`` or after the run's UTC date + 1 day are clock or format errors
+    (``name``: how the reason names the field, default ``column``)."""
+    name = name or column
+    latest = run_date + dt.timedelta(days=1)
     return [
-        (f"year({column}) < 1990", f"'{column} is impossibly early: ' || {raw_column}"),
+        (f"{column} < timestamp '{EARLIEST_DATE}'", f"'{name} is before {EARLIEST_DATE}: ' || {raw_column}"),
         (
-            f"{column} > now()::timestamp + interval 1 day",
-            f"'{column} is in the future: ' || {raw_column}",
+            f"{column} >= timestamp '{latest + dt.timedelta(days=1)}'",
+            f"'{name} is after {latest} (the run''s UTC date + 1 day): ' || {raw_column}",
         ),
     ]
+
+
+def duration_rule(seconds: str, raw_column: str, name: str) -> tuple[str, str]:
+    """A duration (``seconds``: SQL in seconds) above ``MAX_DURATION_SECONDS`` is a unit or format error."""
+    return (
+        f"{seconds} > {MAX_DURATION_SECONDS}",
+        f"'{name} is above 24 hours ({MAX_DURATION_SECONDS:,} s): ' || {raw_column}",
+    )
+
+
+def wide_header_rule(header: list[str], cut: bool = False) -> str | None:
+    """Why a header is too wide to read (more than ``MAX_COLUMNS`` columns), or None. ``cut``: only the
+    start of the header was read, so it has at least that many."""
+    if len(header) <= MAX_COLUMNS:
+        return None
+    first = ", ".join(clip(name, 30) for name in header[:3])
+    return f"more than {MAX_COLUMNS:,} columns ({'at least ' if cut else ''}{len(header):,}): the header begins {first}, …"

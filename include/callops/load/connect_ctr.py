@@ -57,10 +57,12 @@ import re
 from callops import pseudonym
 from callops.load import telephony
 from callops.load.base import (
+    MAX_DURATION_SECONDS,
     FileLoad,
     Head,
     LineRule,
     LoadContext,
+    duration_rule,
     first_failing_rule_sql,
     impossible_time_rules,
     mostly_parses,
@@ -113,6 +115,8 @@ DURATIONS = {
     "customer_hold_seconds": "Agent.CustomerHoldDuration",
     "after_contact_work_seconds": "Agent.AfterContactWorkDuration",
 }
+# A leg's queue wait when Queue.Duration is missing: enqueued until connected (or dequeued), in seconds.
+DERIVED_WAIT_SQL = "date_diff('millisecond', enqueued_at, coalesce(connected_at, dequeued_at)) / 1000.0"
 SKIPPED = {
     "non_voice": "non-voice contact(s) (CHAT, TASK, EMAIL: callops models voice)",
     "monitor": "supervisor MONITOR leg(s)",
@@ -229,8 +233,17 @@ def load(ctx: LoadContext) -> FileLoad:
             )
             for name, path in DURATIONS.items()
         ],
+        *[
+            rule
+            for name, path in TIMESTAMPS.items()
+            for rule in impossible_time_rules(name, f"{name}_raw", ctx.run_date, path)
+        ],
+        *[duration_rule(name, f"{name}_raw", path) for name, path in DURATIONS.items()],
         ("entered_at is null", "'neither Queue.EnqueueTimestamp nor InitiationTimestamp is set'"),
-        *impossible_time_rules("entered_at", "coalesce(enqueued_at_raw, initiated_at_raw)"),
+        (
+            f"enqueued_at is not null and queue_seconds is null and {DERIVED_WAIT_SQL} > {MAX_DURATION_SECONDS}",
+            "'the queue wait from Queue.EnqueueTimestamp is above 24 hours'",
+        ),
         ("connected_at < entered_at", "'Agent.ConnectedToAgentTimestamp is before the queue entry'"),
         ("ended_at < entered_at", "'the contact ends before its queue entry'"),
     ]
@@ -321,10 +334,7 @@ def load(ctx: LoadContext) -> FileLoad:
             caller_number,
             {pseudonym.hmac_sql(pseudonym.phone_sql('caller_number'))} as caller_id_hash,
             case
-                when enqueued_at is not null then coalesce(
-                    queue_seconds,
-                    date_diff('millisecond', enqueued_at, coalesce(connected_at, dequeued_at)) / 1000.0
-                )
+                when enqueued_at is not null then coalesce(queue_seconds, {DERIVED_WAIT_SQL})
             end as wait_seconds,
             case when outcome = 'answered' then interaction_seconds end as talk_seconds,
             case when outcome = 'answered' then customer_hold_seconds end as hold_seconds,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from callops import pseudonym
 from callops.load import telephony
-from callops.load.base import FileLoad, LoadContext
+from callops.load.base import MAX_DURATION_SECONDS, FileLoad, LoadContext
 from callops.load.csv_contract import Column, Contract, finish, validate
 
 OUTCOMES = telephony.OUTCOMES
 DIRECTIONS = telephony.DIRECTIONS
+
+# A stint's wait when the file has none: entry until answered (else ended), in seconds.
+DERIVED_WAIT_SQL = "date_diff('millisecond', entered_at, coalesce(answered_at, ended_at)) / 1000.0"
 
 CONTRACT = Contract(
     format="callops_contact_csv",
@@ -48,6 +51,11 @@ CONTRACT = Contract(
             "outcome = 'answered' and answered_at is null and wait_seconds is null",
             "'an answered contact needs answered_at or wait_seconds'",
         ),
+        (
+            f"wait_seconds is null and {DERIVED_WAIT_SQL} > {MAX_DURATION_SECONDS}",
+            "'the wait from entered_at to ' || case when answered_at is null then 'ended_at' else 'answered_at' end"
+            " || ' is above 24 hours'",
+        ),
     ),
 )
 
@@ -75,10 +83,7 @@ def load(ctx: LoadContext) -> FileLoad:
             agent_id, caller_number,
             {pseudonym.hmac_sql(pseudonym.phone_sql('caller_number'))} as caller_id_hash,
             -- a missing wait is derived from the stint's own timestamps
-            coalesce(
-                wait_seconds,
-                date_diff('millisecond', entered_at, coalesce(answered_at, ended_at)) / 1000.0
-            ) as wait_seconds,
+            coalesce(wait_seconds, {DERIVED_WAIT_SQL}) as wait_seconds,
             talk_seconds, hold_seconds, after_call_work_seconds,
             entered_at, answered_at, ended_at,
             cast(null as timestamp) as source_updated_at, extra, now()::timestamp as loaded_at

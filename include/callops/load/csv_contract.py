@@ -17,12 +17,15 @@ in the quarantine's raw text, which stays in the private build warehouse.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from callops import pseudonym
 from callops.load.base import (
+    DETECT_BYTES,
     FileLoad,
     Head,
     LineRule,
@@ -30,6 +33,7 @@ from callops.load.base import (
     LoadError,
     boolean_sql,
     date_sql,
+    duration_rule,
     duration_sql,
     first_failing_rule_sql,
     impossible_time_rules,
@@ -37,6 +41,7 @@ from callops.load.base import (
     read_physical_lines,
     text_sql,
     timestamp_sql,
+    wide_header_rule,
 )
 from callops.warehouse import sql_literal
 
@@ -63,7 +68,7 @@ class Column:
     """One column of a CSV contract.
 
     kind: text | enum (``values``, lower-cased) | integer | number | seconds
-    (number or h:mm:ss) | timestamp (offset honoured, else tenant-local) |
+    (number or h:mm:ss, at most 24 hours unless ``maximum`` says otherwise) | timestamp (offset honoured, else tenant-local) |
     date | boolean (true/false, yes/no, 1/0, 是/否) | list (``;``- or
     ``|``-separated within the field) | phone (stored as ``<name>_hash``, withheld numbers null)
     | personal (free personal text such as a name, stored as ``<name>_hash``).
@@ -77,7 +82,7 @@ class Column:
     values: tuple[str, ...] = ()
     default: str | None = None  # enum value when the field is empty or the column absent
     minimum: float | None = None
-    maximum: float | None = None
+    maximum: float | None = None  # seconds: MAX_DURATION_SECONDS (24 hours) unless set; math.inf: none
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -241,12 +246,20 @@ def parse_row(line: str, delimiter: str) -> list[str]:
 
 
 def read_header(path: Path) -> tuple[list[str], str]:
+    """The header of a delimited file (its first line, within its first MiB); more than ``MAX_COLUMNS``
+    columns fail the file."""
     with path.open("rb") as handle:
-        first = handle.readline(1 << 16)
+        first = handle.readline(DETECT_BYTES + 1)
+    cut = len(first) > DETECT_BYTES
     try:
-        return parse_header(first.decode("utf-8"))
+        header, delimiter = parse_header(first[:DETECT_BYTES].decode("utf-8", errors="ignore" if cut else "strict"))
     except UnicodeDecodeError:
         raise LoadError("the header line is not readable text") from None
+    if too_wide := wide_header_rule(header[:-1] if cut else header, cut):
+        raise LoadError(too_wide)
+    if cut:
+        raise LoadError(f"the header line is longer than {DETECT_BYTES >> 20} MiB")
+    return header, delimiter
 
 
 def _parsed_sql(column: Column) -> str:
@@ -273,7 +286,7 @@ def _parsed_sql(column: Column) -> str:
     raise AssertionError(column.kind)
 
 
-def _column_rules(column: Column) -> list[tuple[str, str]]:
+def _column_rules(column: Column, run_date: dt.date) -> list[tuple[str, str]]:
     name, raw = column.name, f"{column.name}_raw"
     rules: list[tuple[str, str]] = []
     if column.not_null:
@@ -291,13 +304,15 @@ def _column_rules(column: Column) -> list[tuple[str, str]]:
         rules.append((f"{raw} is not null and ({name} is null or not isfinite({name}))", f"'{name} is not {noun}: ' || {raw}"))
         if column.minimum is not None:
             rules.append((f"{name} < {column.minimum}", f"'{name} is below {column.minimum:g}: ' || {raw}"))
-        if column.maximum is not None:
+        if column.kind == "seconds" and column.maximum is None:
+            rules.append(duration_rule(name, raw, name))
+        elif column.maximum is not None and math.isfinite(column.maximum):
             rules.append((f"{name} > {column.maximum}", f"'{name} is above {column.maximum:g}: ' || {raw}"))
     elif column.kind in ("timestamp", "date", "boolean"):
         noun = {"timestamp": "a timestamp", "date": "a date (YYYY-MM-DD)", "boolean": "true or false"}[column.kind]
         rules.append((f"{raw} is not null and {name} is null", f"'{name} is not {noun}: ' || {raw}"))
         if column.kind == "timestamp":
-            rules += impossible_time_rules(name, raw)
+            rules += impossible_time_rules(name, raw, run_date)
         if column.kind == "date":
             rules.append((f"year({name}) < 1900 or year({name}) > 2200", f"'{name} is an impossible date: ' || {raw}"))
     return rules
@@ -371,7 +386,7 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
     selected = ",\n            ".join(
         f"{quoted(c.name) if c.name in present else 'cast(null as varchar)'} as {c.name}" for c in contract.columns
     )
-    rebuilt = " || ',' || ".join(f"coalesce({quoted(name)}, '')" for name in header)
+    rebuilt = "concat_ws(',', " + ", ".join(f"coalesce({quoted(name)}, '')" for name in header) + ")"
     raw_text = f"coalesce(line_map.text, {rebuilt})"
     extras = result.extra_columns
     extra_sql = (
@@ -383,7 +398,7 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
         [f"{_parsed_sql(c)} as {c.name}" for c in contract.columns]
         + [f"{text_sql(c.name)} as {c.name}_raw" for c in contract.columns]
     )
-    rules = [rule for column in contract.columns for rule in _column_rules(column)] + list(contract.rules)
+    rules = [rule for column in contract.columns for rule in _column_rules(column, ctx.run_date)] + list(contract.rules)
     sql = f"""
         create or replace temp table validated as
         with source as (
@@ -401,7 +416,7 @@ def validate(ctx: LoadContext, contract: Contract) -> FileLoad:
         from parsed
         """
     # DuckDB rejects unused parameters: a contract without timestamps has no $timezone.
-    con.execute(sql, ctx.params("timezone") if "$timezone" in sql else {})
+    con.execute(sql, ctx.params(*(name for name in ("timezone", "delivery_date") if f"${name}" in sql)))
     return result
 
 

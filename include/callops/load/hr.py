@@ -10,6 +10,9 @@ header and loaded by the CSV contract engine into its own raw table.
 
 from __future__ import annotations
 
+import math
+
+from callops.load.base import MAX_DURATION_SECONDS
 from callops.load.csv_contract import Column, Contract
 
 EMPLOYMENT_TYPES = ("full_time", "part_time", "dispatched", "contractor", "intern")
@@ -116,7 +119,8 @@ TRAINING = Contract(
         Column("completed_on", "date", description="Empty while in progress."),
         Column("is_passed", "boolean", description="Passed the course's assessment; empty when not assessed yet."),
         Column("score", "number", minimum=0),
-        Column("training_seconds", "seconds", minimum=0, description="Time spent in training."),
+        # An attempt can span weeks: at most 24 hours a day from started_on (rule below), not 24 hours in all.
+        Column("training_seconds", "seconds", minimum=0, maximum=math.inf, description="Time spent in training."),
         Column("certification", description="Certificate earned, if any."),
         Column("certified_until", "date", description="Certificate expiry."),
     ),
@@ -127,6 +131,12 @@ TRAINING = Contract(
         ),
         ("is_passed is not null and completed_on is null", "'is_passed is given without completed_on'"),
         ("certified_until < started_on", "'certified_until is before started_on'"),
+        (
+            f"training_seconds > {MAX_DURATION_SECONDS} * "
+            "(date_diff('day', started_on, coalesce(completed_on, $delivery_date::date)) + 1)",
+            "'training_seconds is above 24 hours a day from started_on to completed_on (or the delivery day): '"
+            " || training_seconds_raw",
+        ),
     ),
 )
 

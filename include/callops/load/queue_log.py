@@ -35,6 +35,7 @@ import re
 from callops import pseudonym
 from callops.load import telephony
 from callops.load.base import (
+    MAX_DURATION_SECONDS,
     FileLoad,
     Head,
     LineRule,
@@ -318,7 +319,7 @@ def _realtime_lines_sql(ctx: LoadContext) -> str:
         fields = f"case when {joined} <> '' then string_split({joined}, '|') else {split_data} end"
     else:
         fields = split_data
-    raw_text = " || ',' || ".join(f"coalesce({col(name)}, '')" for name in names)
+    raw_text = "concat_ws(',', " + ", ".join(f"coalesce({col(name)}, '')" for name in names) + ")"
     return f"""
         select
             scan.line, {raw_text} as raw_text, 'realtime_csv' as source_layout, true as is_complete,
@@ -376,10 +377,12 @@ def _verbs_sql() -> str:
 
 
 def _numeric_rules() -> list[tuple[str, str]]:
-    """The rules of each slot's number, in NUMERIC_FIELDS order (an event only has its own verb's slots)."""
+    """The rules of each slot's number, in NUMERIC_FIELDS order (an event only has its own verb's slots):
+    present when required, a number, not below 0, at most a day (``MAX_DURATION_SECONDS``)."""
     rules = []
     for slot in range(1, NUMERIC_SLOTS + 1):
         raw, value, name = f"raw_{slot}", f"value_{slot}", f"event || ' ' || name_{slot}"
+        seconds = f"case unit_{slot} when 'milliseconds' then {value} / 1000 else {value} end"
         rules += [
             (f"is_required_{slot} and {raw} is null", f"{name} || ' is empty'"),
             (
@@ -387,6 +390,10 @@ def _numeric_rules() -> list[tuple[str, str]]:
                 f"{name} || ' is not a number of ' || unit_{slot} || ': ' || {raw}",
             ),
             (f"{value} < 0", f"{name} || ' is below 0: ' || {raw}"),
+            (
+                f"{seconds} > {MAX_DURATION_SECONDS}",
+                f"{name} || ' is above 24 hours ({MAX_DURATION_SECONDS:,} s): ' || {raw}",
+            ),
         ]
     return rules
 
@@ -415,7 +422,7 @@ def _parse(ctx: LoadContext, lines_sql: str) -> None:
             "'time is not a Unix epoch (seconds): ' || time_raw",
         ),
         ("event_at is null", "'time is not a timestamp: ' || time_raw"),
-        *impossible_time_rules("event_at", "time_raw"),
+        *impossible_time_rules("event_at", "time_raw", ctx.run_date),
         ("event is null", "'event is empty'"),
         ("is_call_verb and callid is null", "event || ' has no callid'"),
         ("is_call_verb and queue_id is null", "event || ' has no queue'"),

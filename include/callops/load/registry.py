@@ -17,7 +17,8 @@ import importlib
 from functools import cache
 from types import ModuleType
 
-from callops.load.base import Head, clip
+from callops.load.base import Head, LoadError, clip, wide_header_rule
+from callops.load.csv_contract import parse_header
 
 FIRST_LINE_CHARS = 120  # of a refused file's first line, quoted in the error
 
@@ -101,6 +102,21 @@ def examine(feed: str, head: Head) -> tuple[object | None, str]:
         reasons.append(f"{adapter.FORMAT}: line {n} parses as {other.FORMAT}")
     first = clip("".join(c if c.isprintable() else "?" for c in lines[0][1].strip()), FIRST_LINE_CHARS)
     return None, f'first line "{first}": ' + "; ".join(reasons)
+
+
+def too_wide(head: Head) -> str | None:
+    """Why a file is too wide to read, or None: its first line, read as a delimited header, has more than
+    ``base.MAX_COLUMNS`` columns. Checked before the format is chosen, so such a file fails whole with
+    that rule whatever its header says; no format callops reads is that wide. A JSON first line (CTR)
+    is no header."""
+    line = head.first_line.strip()
+    if line.startswith(("{", "[")):
+        return None
+    try:
+        header = parse_header(line)[0]
+    except LoadError:
+        return None
+    return wide_header_rule(header[:-1] if head.last_line_cut else header, bool(head.last_line_cut))
 
 
 def choose(feed: str, head: Head):
