@@ -29,7 +29,6 @@ def environment() -> dict[str, str]:
         "CALLOPS_BUILD_DB": str(settings.build_db_path()),
         "CALLOPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
         "CALLOPS_DUCKDB_THREADS": str(settings.duckdb_threads()),
-        "CALLOPS_DUCKDB_TEMP_DIR": str(warehouse.spill_dir()),
         "DO_NOT_TRACK": "1",
     }
 

@@ -184,12 +184,6 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return other
 
 
-def spill_dir(path: Path | None = None) -> Path:
-    """Where DuckDB spills what does not fit in memory: beside the database, as its default is."""
-    path = path or settings.build_db_path()
-    return path.with_name(f"{path.name}.tmp")
-
-
 def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the build warehouse with callops' memory and thread caps."""
     path = path or settings.build_db_path()
@@ -201,8 +195,9 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit()}'")
     con.execute(f"set threads = {settings.duckdb_threads()}")
     con.execute("set TimeZone = 'UTC'")
-    # spill files hold warehouse rows (clear numbers): in the owner-only warehouse folder, said explicitly
-    con.execute(f"set temp_directory = {sql_literal(str(spill_dir(path)))}")
+    # Spill files hold warehouse rows (clear numbers): DuckDB's default, <database>.tmp, is in the
+    # owner-only warehouse folder. Never SET again: once a connection of this process has spilled,
+    # DuckDB refuses to switch it ("Cannot switch temporary directory"), even to the same folder.
     if not read_only:
         from callops.load import registry  # the adapters own their raw tables
 
