@@ -305,8 +305,8 @@ def _load_one(
     }
     # The same content is read again only when the tenant's `encoding` now names another encoding
     # (or a rekey asks for it: ``again``).
-    configured = config.tenant(delivery.tenant_id)
-    recode = configured is not None and previous is not None and configured.encoding not in ("auto", previous[4])
+    tenant = config.tenant(delivery.tenant_id)
+    recode = tenant is not None and previous is not None and tenant.encoding not in ("auto", previous[4])
     if previous and previous[0] == sha256 and previous[1] == "loaded" and not (recode or again):
         outcome.action = "unchanged"
         outcome.message = f"{delivery.display}: already loaded with the same content (sha256 {sha256[:12]}), skipped"
@@ -317,7 +317,6 @@ def _load_one(
 
     con.execute("begin transaction")
     try:
-        tenant = config.tenant(delivery.tenant_id)
         if tenant is None:
             raise LoadError(
                 f"{delivery.display}: tenant '{delivery.tenant_id}' is not in {config.path.name} "
