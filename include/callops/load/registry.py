@@ -14,6 +14,7 @@ contracts of one feed).
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 
@@ -145,45 +146,88 @@ DATED_BY: dict[str, str] = {
 }
 
 
-# Raw tables of timelines: a row holds until the next row of its key (an agent's state lasts until the
-# agent's next change, however far away), so a file's rows reach back to the key's previous row in
-# other files and on to its next one: adding, correcting or removing them changes every day between.
-TIMELINES: dict[str, tuple[str, ...]] = {"raw.agent_state_events": ("tenant_id", "agent_id")}
+# Raw tables of timelines: a row holds until the next row of its lane (an agent's state lasts until the
+# agent's next change in that queue, however far away), so adding, correcting or removing a file's rows
+# changes the days between them and their neighbours in other files. Rows whose lane is null apply to
+# every lane of their key (a PAUSEALL or an agent login applies to each of the agent's queues). An idle
+# row (a logout) counts nowhere: the days after it until the next change hold the same nothing whatever
+# the file says, so the reach stops there.
+@dataclass(frozen=True)
+class Timeline:
+    table: str
+    key: tuple[str, ...]
+    lane: str
+    idle: str  # SQL, true for a row whose state counts nowhere until the next change
+
+
+TIMELINES: tuple[Timeline, ...] = (
+    Timeline("raw.agent_state_events", ("tenant_id", "agent_id"), "queue_id", "state = 'logged_out'"),
+)
 
 
 def file_dates(con, file_id: str):
     """(first, last) UTC date of what one delivery's rows reach in the raw tables, or None: the dates of
-    its rows, and for a timeline (``TIMELINES``) the dates of its keys' neighbouring rows in other files."""
+    its rows, and for a timeline (``TIMELINES``) the dates its rows reach in other files' rows."""
     spans = [
         f"select min(cast({DATED_BY.get(table, 'delivery_date')} as date)) as first_date, "
         f"max(cast({DATED_BY.get(table, 'delivery_date')} as date)) as last_date from {table} where file_id = $file_id"
         for table in raw_tables()
     ]
-    spans += [_timeline_reach(table, key) for table, key in TIMELINES.items()]
+    spans += [_timeline_reach(timeline) for timeline in TIMELINES]
     first, last = con.execute(
         f"select min(first_date), max(last_date) from ({' union all '.join(spans)})", {"file_id": file_id}
     ).fetchone()
     return None if first is None else (first, last)
 
 
-def _timeline_reach(table: str, key: tuple[str, ...]) -> str:
-    """SQL (first_date, last_date): from the previous row before each of the file's keys' first row to
-    the next row after its last, in other files."""
-    column = DATED_BY[table]
-    keys = ", ".join(key)
-    own_keys = ", ".join(f"own.{name}" for name in key)
-    joined = " and ".join(f"other.{name} = own.{name}" for name in key)
+def _timeline_reach(timeline: Timeline) -> str:
+    """SQL (first_date, last_date) of what a file's rows reach in each lane of their keys, in other files.
+
+    - Back to the previous row before the file's first in the lane, unless that row is idle: the state it
+      starts now ends earlier (or no longer stays open).
+    - On to the next row after the file's last, unless the file's last row is idle and so is the state
+      the other files hold there without the file (the last of their rows before it; none is idle too):
+      in between, the file's last state holds instead of theirs.
+
+    A re-delivery is reached twice, by its rows before and after (``pipeline._load_one``)."""
+    table, column, lane = timeline.table, DATED_BY[timeline.table], timeline.lane
+    keys = ", ".join(timeline.key)
+    same_key = " and ".join(f"lanes.{name} = timeline_rows.{name}" for name in timeline.key)
     return f"""
-        select cast(min(previous_at) as date) as first_date, cast(max(next_at) as date) as last_date
+        select
+            cast(min(previous_at) filter (where not previous_idle) as date) as first_date,
+            cast(max(next_at) filter (where not (last_idle and coalesce(idle_without, true))) as date) as last_date
         from (
             select
-                max(other.{column}) filter (where other.{column} < own.first_at) as previous_at,
-                min(other.{column}) filter (where other.{column} > own.last_at) as next_at
+                {keys},
+                lane,
+                arg_max({timeline.idle}, ({column}, source_line)) filter (where is_own) as last_idle,
+                max({column}) filter (where not is_own and {column} < first_at) as previous_at,
+                arg_max({timeline.idle}, ({column}, source_line))
+                    filter (where not is_own and {column} < first_at) as previous_idle,
+                arg_max({timeline.idle}, ({column}, source_line))
+                    filter (where not is_own and {column} < last_at) as idle_without,
+                min({column}) filter (where not is_own and {column} > last_at) as next_at
             from (
-                select {keys}, min({column}) as first_at, max({column}) as last_at
-                from {table} where file_id = $file_id group by all
-            ) as own
-            inner join {table} as other on {joined} and other.file_id <> $file_id
-            group by {own_keys}
+                select
+                    *,
+                    min({column}) filter (where is_own) over lane_rows as first_at,
+                    max({column}) filter (where is_own) over lane_rows as last_at
+                from (
+                    select timeline_rows.*, timeline_rows.file_id = $file_id as is_own, lanes.{lane} as lane
+                    from {table} as timeline_rows
+                    inner join (
+                        -- the key's lanes; one null lane for a key without any
+                        select distinct {keys}, {lane} from {table}
+                        semi join (select distinct {keys} from {table} where file_id = $file_id) using ({keys})
+                        qualify {lane} is not null or count({lane}) over (partition by {keys}) = 0
+                    ) as lanes
+                        on {same_key}
+                        and (timeline_rows.{lane} is null or timeline_rows.{lane} = lanes.{lane})
+                )
+                window lane_rows as (partition by {keys}, lane)
+            )
+            group by all
+            having bool_or(is_own)
         )
     """
