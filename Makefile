@@ -63,10 +63,10 @@ simulate-compare: $(STAMP) ## compare the simulator with the real month; writes 
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
 
 simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, projected year)
-	$(BIN)/python -m callops.simulate.bench
+	$(BIN)/python -m benchmarks.simulator
 
 staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 intervals (a year x 20 queues; intervals/s)
-	$(BIN)/python -m callops.staffing --bench
+	$(BIN)/python -m benchmarks.staffing
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
 # tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
@@ -77,10 +77,10 @@ BENCH_ARGS ?=
 .PHONY: bench bench-small
 
 bench: $(STAMP) ## backfill + daily run through the CLI vs a DuckDB floor and pandas (issue 6); writes docs/bench/
-	$(BIN)/python -m callops.bench --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.pipeline --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
 
 bench-small: $(STAMP) ## the same benchmark at 3 days x 2,000 calls, not recorded (a smoke run, about 4 min)
-	$(BIN)/python -m callops.bench --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.pipeline --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
 
 clean: ## remove the local data directory (CALLOPS_HOME) and the venv
 	rm -rf data $(VENV)

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from callops import bench, dbt, pipeline, progress, settings
+from benchmarks import pipeline as bench
+from callops import dbt, pipeline, progress, settings
 from callops.config import load_config
 from callops.simulate.run import simulate
 
