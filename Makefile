@@ -25,6 +25,7 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv from the committed lock (requirements.lock)
 
+# The lock pins the runtime dependencies and the dev extra (pytest, pytest-xdist, check-jsonschema) alike.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
