@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-generative airflow clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative airflow clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The unit tests alone: every test marked dbt, airflow, gx or integration left out (pyproject.toml).
+FAST_MARKERS := not dbt and not airflow and not gx and not integration
+
+test-fast: $(STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "$(FAST_MARKERS)"
 
 # `make test-generative SEEDS=N`: N random delivery sequences more than CI's fixed seeds, each step's
 # incremental build compared with a full build (tests/generative.py); SEED=S replays one seed, STEPS=K

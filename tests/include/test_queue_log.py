@@ -290,6 +290,7 @@ def test_the_realtime_export_with_data1_to_data5_and_local_or_offset_times(home)
 # --- assembly and KPIs (dbt) ----------------------------------------------------------------------
 
 
+@pytest.mark.dbt
 def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
     land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
     load()
@@ -398,6 +399,7 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
     ) == [(None, "logged_in", 100.0), (None, "logged_out", None)]
 
 
+@pytest.mark.dbt
 def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(home):
     land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
     load()
@@ -415,6 +417,7 @@ def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(home):
     }
 
 
+@pytest.mark.dbt
 def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole(home):
     land(home, "shanghai_bank", "2026-03-03", "rotation/queue_log-20260303")
     load(dt.date(2026, 3, 3))
@@ -455,6 +458,7 @@ def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole
     }
 
 
+@pytest.mark.dbt
 def test_realtime_exports_assemble_like_the_file(home):
     land(home, "stockholm_telco", "2026-03-02", "realtime/queue_log.csv")
     land(home, "stockholm_telco", "2026-03-02", "realtime/queue_log_data_column.csv")
@@ -485,6 +489,7 @@ def test_realtime_exports_assemble_like_the_file(home):
     }
 
 
+@pytest.mark.dbt
 def test_a_missing_enterqueue_is_reconstructed_and_a_queue_reentered_is_two_stints(home):
     deliver(
         home,
