@@ -31,7 +31,7 @@ import pytest
 from callops import dbt, pipeline, pseudonym, warehouse
 from callops.load import queue_log, registry
 from callops.load.base import Head
-from tests.conftest import deliver
+from tests.conftest import TEST_CONFIG, deliver
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "queue_log"
 DAY = dt.date(2026, 3, 2)
@@ -290,11 +290,24 @@ def test_the_realtime_export_with_data1_to_data5_and_local_or_offset_times(home)
 # --- assembly and KPIs (dbt) ----------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def all_verbs_built(tmp_path_factory: pytest.TempPathFactory):
+    """all_verbs/queue_log delivered to shanghai_bank on 2026-03-02, loaded and built once for the tests
+    that only read the result (a CALLOPS_HOME of their own, the conftest tenants)."""
+    root = tmp_path_factory.mktemp("all_verbs")
+    config = root / "callops.yml"
+    config.write_text(TEST_CONFIG)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALLOPS_HOME", str(root / "data"))
+        patch.setenv("CALLOPS_CONFIG", str(config))
+        land(root / "data", "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
+        load()
+        build()
+        yield root / "data"
+
+
 @pytest.mark.dbt
-def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
-    land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
-    load()
-    build()
+def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_built):
     t = utc
     assert stints("shanghai_bank") == {
         # DID, ring-no-answer, member-name agent; wait = CONNECT holdtime, talk = COMPLETECALLER calltime.
@@ -400,10 +413,7 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
 
 
 @pytest.mark.dbt
-def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(home):
-    land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
-    load()
-    build()
+def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(all_verbs_built):
     # shanghai_bank: T = 20 s, short abandon < 5 s. 16 contacts (1772414700.15 is still queued;
     # the overflow call counts once). Answered: .1 .2 .9 .10 .11 .12 .16 .18 = 8.
     # Abandoned: .3 (45 s), .4 (3 s, short), .13 (AGENTDUMP, 15 s) = 3.
