@@ -18,13 +18,14 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-generative airflow clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative airflow clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## create .venv from the committed lock (requirements.lock)
 
+# The lock pins the runtime dependencies and the dev extra (pytest, pytest-xdist, check-jsonschema) alike.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
@@ -43,6 +44,12 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The unit tests alone: every test marked dbt, airflow, gx or integration left out (pyproject.toml).
+FAST_MARKERS := not dbt and not airflow and not gx and not integration
+
+test-fast: $(STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "$(FAST_MARKERS)"
 
 # `make test-generative SEEDS=N`: N random delivery sequences more than CI's fixed seeds, each step's
 # incremental build compared with a full build (tests/generative.py); SEED=S replays one seed, STEPS=K
@@ -63,10 +70,10 @@ simulate-compare: $(STAMP) ## compare the simulator with the real month; writes 
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
 
 simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, projected year)
-	$(BIN)/python -m callops.simulate.bench
+	$(BIN)/python -m benchmarks.simulator
 
 staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 intervals (a year x 20 queues; intervals/s)
-	$(BIN)/python -m callops.staffing --bench
+	$(BIN)/python -m benchmarks.staffing
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
 # tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
@@ -77,10 +84,10 @@ BENCH_ARGS ?=
 .PHONY: bench bench-small
 
 bench: $(STAMP) ## backfill + daily run through the CLI vs a DuckDB floor and pandas (issue 6); writes docs/bench/
-	$(BIN)/python -m callops.bench --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.pipeline --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
 
 bench-small: $(STAMP) ## the same benchmark at 3 days x 2,000 calls, not recorded (a smoke run, about 4 min)
-	$(BIN)/python -m callops.bench --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.pipeline --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
 
 clean: ## remove the local data directory (CALLOPS_HOME) and the venv
 	rm -rf data $(VENV)

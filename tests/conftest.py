@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -56,3 +58,45 @@ def deliver(home: Path, tenant: str, day: str, name: str, text: str, feed: str =
     path = folder / name
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     return path
+
+
+# --- markers: a test that runs dbt, Airflow or Great Expectations says so --------------------------
+# `make test-fast` leaves out the tests marked with any of HEAVY_MARKERS (registered in pyproject.toml).
+# An unmarked test that reaches dbt, Airflow or Great Expectations through callops fails at once, naming
+# the marker it needs, so the fast run stays the unit tests. The doors: callops.dbt.invoke (every dbt
+# command), callops.airflow_runner._airflow (every airflow command), callops.quality.gate.run_suite
+# (every validation). They are guarded once their module is imported, from the next test's setup on.
+HEAVY_MARKERS = ("dbt", "airflow", "gx", "integration")
+DOORS = (
+    ("callops.dbt", "invoke", "dbt"),
+    ("callops.airflow_runner", "_airflow", "airflow"),
+    ("callops.quality.gate", "run_suite", "gx"),
+)
+_running: list[pytest.Item] = []
+
+
+def _guarded(door, marker: str):
+    @functools.wraps(door)
+    def guarded(*args, **kwargs):
+        item = _running[0] if _running else None
+        if item is not None and not any(item.get_closest_marker(name) for name in HEAVY_MARKERS):
+            pytest.fail(
+                f"{item.nodeid} runs {marker} ({door.__module__}.{door.__name__}) without a marker: "
+                f"mark it @pytest.mark.{marker} (make test-fast leaves it out)",
+                pytrace=False,
+            )
+        return door(*args, **kwargs)
+
+    guarded.marker_guard = marker
+    return guarded
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the item's fixtures (module-scoped ones included): remember it, guard the doors imported so far."""
+    _running[:] = [item]
+    for module_name, name, marker in DOORS:
+        module = sys.modules.get(module_name)
+        door = getattr(module, name, None)
+        if door is not None and not hasattr(door, "marker_guard"):
+            setattr(module, name, _guarded(door, marker))

@@ -19,6 +19,8 @@ from callops.config import Tenant
 from callops.simulate.model import plan_tenant, simulate_day
 from callops.simulate.writers import write_telephony
 
+pytestmark = pytest.mark.dbt
+
 DAYS = (dt.date(2026, 3, 3), dt.date(2026, 3, 4))
 FORMATS = {
     "fmt_queue_log": "asterisk_queue_log",

@@ -15,6 +15,8 @@ from callops.config import load_config
 from callops.load import registry
 from callops.simulate.run import simulate
 
+pytestmark = pytest.mark.dbt
+
 START = dt.date(2026, 3, 2)
 DAYS = 30
 END = START + dt.timedelta(days=DAYS)  # one more delivery day: calls still going at midnight

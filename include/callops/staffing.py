@@ -33,8 +33,6 @@ the neglected probability mass and the neglected part of Lq (relative to p_N <= 
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import numpy as np
@@ -538,43 +536,3 @@ def _search_erlang_a_linear(load: np.ndarray, ratio: np.ndarray, theta_within: n
                 give_up[keep],
             )
     return found
-
-
-# --- benchmark ------------------------------------------------------------------------------------
-
-
-def bench(intervals: int = 350_400, seed: int = 7) -> list[tuple[str, float]]:
-    """Time the agent searches on a year of 30-minute intervals for 20 queues (random realistic load)."""
-    rng = np.random.default_rng(seed)
-    hour = (np.arange(intervals) % 48) / 2.0
-    daily_shape = np.clip(np.sin((hour - 7.0) / 14.0 * math.pi), 0.0, None)  # busy 7:00-21:00, quiet at night
-    queue_size = rng.uniform(20, 250, size=intervals)  # calls per half hour at the peak, per queue
-    calls = rng.poisson(queue_size * daily_shape).astype(float)
-    aht = rng.uniform(120, 480, size=intervals)
-    patience = rng.uniform(60, 600, size=intervals)
-    timings = []
-    for name, run in (
-        ("erlang_c_agents", lambda: erlang_c_agents(calls, 1800, aht, 0.8, 20)),
-        ("erlang_a_agents", lambda: erlang_a_agents(calls, 1800, aht, patience, 0.8, 20)),
-    ):
-        started = time.perf_counter()
-        agents = run()
-        seconds = time.perf_counter() - started
-        timings.append((name, seconds))
-        print(
-            f"{name:16s} {intervals:,} intervals in {seconds:.3f} s ({intervals / seconds:,.0f} intervals/s); "
-            f"mean load {np.mean(calls * aht / 1800):.1f} E, max agents {np.nanmax(agents):.0f}",
-            flush=True,
-        )
-    return timings
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", action="store_true", help="time the agent searches on 350,400 intervals")
-    parser.add_argument("--intervals", type=int, default=350_400)
-    options = parser.parse_args()
-    if options.bench:
-        bench(options.intervals)

@@ -122,15 +122,21 @@ def test_the_airflow_image_is_the_locked_airflow_on_python_311(compose):
     assert base == f"apache/airflow:slim-{_locked_version('apache-airflow')}-python3.11"
 
 
-def test_the_dockerfile_installs_the_lock_and_the_package(compose):
+def test_the_dockerfile_installs_the_runtime_dependencies_at_the_locked_versions_and_the_package(compose):
     dockerfile = _dockerfile(compose)
     assert dockerfile.is_file(), dockerfile
     text = dockerfile.read_text().replace("\\\n", " ")  # one line per instruction
     assert re.search(r"^COPY .*\brequirements\.lock\b", text, flags=re.MULTILINE)
-    for requirements in ("requirements.lock", "include/docker/requirements.txt"):
-        pattern = rf"^RUN .*\bpip install\b[^&]* -r /opt/callops/{re.escape(requirements)}\b"
-        assert re.search(pattern, text, flags=re.MULTILINE), requirements
-    assert "--constraint" not in text, "the lock plays the constraints file's part"
+    # pyproject.toml's runtime `dependencies`, constrained by the lock: never the whole lock, which also
+    # pins the dev extra's test tooling (tests/test_packaging.py: nothing at runtime requires it)
+    assert re.search(r"^COPY .*\bpyproject\.toml\b.* /opt/callops/\s*$", text, flags=re.MULTILINE)
+    assert '["project"]["dependencies"]' in text and "optional-dependencies" not in text
+    install = r"^RUN .*\bpip install\b[^&]*"
+    assert re.search(install + r" -c /opt/callops/requirements\.lock\b", text, flags=re.MULTILINE)
+    assert re.search(install + r" -r /tmp/callops-runtime\.txt\b", text, flags=re.MULTILINE)
+    assert re.search(install + r" -r /opt/callops/include/docker/requirements\.txt\b", text, flags=re.MULTILINE)
+    assert not re.search(r"-r\s+\S*requirements\.lock\b", text), "the whole lock would bring pytest into the image"
+    assert "--constraint" not in text, "the lock plays the constraints file's part, not Airflow's"
     assert re.search(r"^RUN .*\bpip install --no-cache-dir --no-deps -e /opt/callops\b", text, flags=re.MULTILINE)
     extra = REPO / "include" / "docker" / "requirements.txt"
     pins = [line.strip() for line in extra.read_text().splitlines() if line.strip() and not line.startswith("#")]

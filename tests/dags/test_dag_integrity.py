@@ -6,6 +6,8 @@ import pytest
 
 from callops import settings
 
+pytestmark = pytest.mark.airflow
+
 
 @pytest.fixture(scope="module")
 def dagbag():

@@ -39,6 +39,7 @@ def _uris(assets) -> set[str]:
     return {asset.uri for asset in assets}
 
 
+@pytest.mark.airflow
 def test_every_dag_parses_quickly_and_is_there(dagbag, config):
     assert dagbag.import_errors == {}
     loads = {f"load_{feed}__{t.id}" for t in config.tenants for feed in scheduling.FEEDS if getattr(t, f"{feed}_arrival")}
@@ -48,6 +49,7 @@ def test_every_dag_parses_quickly_and_is_there(dagbag, config):
         assert stat.duration < dt.timedelta(seconds=2), stat
 
 
+@pytest.mark.airflow
 def test_every_dag_alerts_on_failure_and_retries_faults(dagbag):
     from callops import alerts
 
@@ -60,6 +62,7 @@ def test_every_dag_alerts_on_failure_and_retries_faults(dagbag):
         assert "callops" in dag.tags, dag_id
 
 
+@pytest.mark.airflow
 def test_load_dags_run_daily_at_the_tenants_local_arrival_time(dagbag, config):
     from airflow.serialization.decoders import decode_timetable
     from airflow.serialization.encoders import encode_timetable
@@ -93,6 +96,7 @@ def test_a_spring_forward_day_is_still_one_delivery_day():
     assert scheduling.delivery_day({"data_interval_start": interval.start}, "Europe/Stockholm") == dt.date(2026, 3, 29)
 
 
+@pytest.mark.airflow
 def test_load_dags_wait_with_a_deferrable_sensor_then_load_in_the_pool_and_emit_the_feed(dagbag, config):
     for plan in scheduling.load_plans(config):
         dag = dagbag.dags[plan.dag_id]
@@ -108,6 +112,7 @@ def test_load_dags_wait_with_a_deferrable_sensor_then_load_in_the_pool_and_emit_
         assert check.pool != tasks.WRITER_POOL and check.retries == 0 and not check.outlets
 
 
+@pytest.mark.airflow
 def test_landing_watch_runs_continuously_and_emits_each_feed_from_its_own_load(dagbag):
     dag = dagbag.dags["load_landing"]
     assert type(dag.timetable).__name__ == "ContinuousTimetable"
@@ -120,6 +125,7 @@ def test_landing_watch_runs_continuously_and_emits_each_feed_from_its_own_load(d
         assert dag.get_task(f"{feed}.check").upstream_task_ids == {f"{feed}.load"}
 
 
+@pytest.mark.airflow
 def test_build_runs_on_any_loaded_feed_and_only_publish_emits_the_marts(dagbag):
     dag = dagbag.dags["build_warehouse"]
     condition = dag.timetable.asset_condition
@@ -143,6 +149,7 @@ def test_build_runs_on_any_loaded_feed_and_only_publish_emits_the_marts(dagbag):
         assert bool(task.on_failure_callback) is expected, task.task_id
 
 
+@pytest.mark.airflow
 def test_every_warehouse_writer_is_in_the_single_writer_pool(dagbag, config):
     writers = dict(WRITERS) | {plan.dag_id: {"load"} for plan in scheduling.load_plans(config)}
     for dag_id, dag in dagbag.dags.items():
@@ -151,6 +158,7 @@ def test_every_warehouse_writer_is_in_the_single_writer_pool(dagbag, config):
             assert in_pool is (task.task_id in writers.get(dag_id, set())), (dag_id, task.task_id, task.pool)
 
 
+@pytest.mark.airflow
 def test_deadline_watch_runs_every_quarter_hour(dagbag):
     dag = dagbag.dags["publish_deadline_watch"]
     assert type(dag.timetable).__name__ == "CronTriggerTimetable"

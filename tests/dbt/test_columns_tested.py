@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+import pytest
 import yaml
 
 from callops import dbt, settings, warehouse
@@ -45,6 +46,7 @@ def columns_named_by_gate_suites() -> dict[str, set[str]]:
     }
 
 
+@pytest.mark.dbt
 def test_every_described_column_has_a_data_test(home):
     warehouse.connect().close()
     parsed = dbt.invoke("parse")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from callops import dbt, settings, warehouse
+
+pytestmark = pytest.mark.dbt
 
 
 def test_docs_generate_offline_and_every_mart_column_is_described(home):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from callops import dbt, warehouse
+
+pytestmark = pytest.mark.dbt
 
 
 def run_inline(sql: str) -> list[tuple]:

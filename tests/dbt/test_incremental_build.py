@@ -21,6 +21,8 @@ import pytest
 from callops import incremental, warehouse
 from tests import generative
 
+pytestmark = [pytest.mark.dbt, pytest.mark.gx]
+
 # Each reproduced a defect of issue 15 before its fix, on a day the incremental run did not rebuild:
 # - 22: a queue_log delivered late split agents' states that ran on to their next change days later
 #   (fct_queue_intervals, occupancy in rpt_daily_kpis and capacity in rpt_capacity_daily differed);

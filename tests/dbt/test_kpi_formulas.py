@@ -14,6 +14,8 @@ import pytest
 from callops import dbt, pipeline, warehouse
 from tests.conftest import REPO, deliver
 
+pytestmark = pytest.mark.dbt
+
 COLUMNS = (
     "offered_count, answered_count, abandoned_count, short_abandoned_count, answered_within_sl_count, "
     "answer_rate, service_level_rate, abandon_rate, asa_seconds, aht_seconds"

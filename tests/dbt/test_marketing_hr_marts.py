@@ -20,6 +20,8 @@ import pytest
 from callops import dbt, pipeline, warehouse
 from tests.conftest import TEST_CONFIG, deliver
 
+pytestmark = pytest.mark.dbt
+
 TENANT = "shanghai_bank"
 DAY = "2026-04-01"
 

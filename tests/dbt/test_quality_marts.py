@@ -15,6 +15,8 @@ import pytest
 from callops import dbt, pipeline, warehouse
 from tests.conftest import deliver
 
+pytestmark = pytest.mark.dbt
+
 TENANT = "shanghai_bank"
 MARCH = dt.date(2026, 3, 1)
 

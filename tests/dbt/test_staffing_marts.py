@@ -17,6 +17,8 @@ from callops.config import load_config
 from callops.simulate.run import simulate
 from tests.conftest import TEST_CONFIG, deliver
 
+pytestmark = pytest.mark.dbt
+
 CONTACTS = (
     "contact_id,queue_id,direction,entered_at,outcome,wait_seconds,talk_seconds,hold_seconds,"
     "after_call_work_seconds,agent_id\n"

@@ -11,6 +11,8 @@ import pytest
 
 from callops.quality import gate, suites
 
+pytestmark = pytest.mark.gx
+
 AS_OF = dt.date(2026, 3, 31)
 MODULES = {m.TABLE: m for m in gate.suite_modules() if m.TABLE != "rpt_daily_kpis"}  # its own test file
 

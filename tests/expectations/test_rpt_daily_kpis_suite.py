@@ -9,6 +9,8 @@ import pytest
 
 from callops.quality import gate
 
+pytestmark = pytest.mark.gx
+
 AS_OF = dt.date(2026, 3, 31)
 
 

@@ -209,6 +209,7 @@ def test_malformed_lines_are_quarantined_with_line_raw_text_and_reason(home):
     assert rejects[9] == ("end is before start", lines[8])
 
 
+@pytest.mark.dbt
 def test_an_overlapping_redelivery_counts_each_call_once_and_kpis_are_right(home):
     deliver_fixture(home, "Master.csv")
     # The next rotation repeats the FORMATS.md example and the abandoned call (same uniqueid).

@@ -163,6 +163,7 @@ def test_a_gzipped_firehose_object_loads(home):
     assert query("select file_format, encoding from raw.manifest") == [("amazon_connect_ctr", "utf-8")]
 
 
+@pytest.mark.dbt
 def test_latest_version_wins_across_files_and_kpis_are_right(home):
     # LINES quarantines 4 of its 15 records on purpose; let the delivery gate pass it (its own tests
     # are in test_delivery_gate.py) so the figures below count the 11 accepted ones.

@@ -20,6 +20,7 @@ def _openapi(version: str) -> dict:
     return response.json()
 
 
+@pytest.mark.airflow
 def test_the_narrowed_api_serves_the_clients_version_exactly_as_the_full_api(monkeypatch):
     from airflow.api_fastapi.execution_api import routes, versions
     from airflow.sdk.api.datamodels._generated import API_VERSION

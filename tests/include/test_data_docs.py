@@ -14,6 +14,8 @@ import pytest
 
 from callops.quality import data_docs
 
+pytestmark = pytest.mark.gx
+
 RUN_ID = "scheduled__2026-03-31T00:00:00+00:00"
 FAILING_DESCRIPTION = "service_level_rate is a 0-1 rate"
 

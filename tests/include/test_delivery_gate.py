@@ -32,6 +32,7 @@ def offered_by_tenant() -> dict[str, int]:
     return dict(query("select tenant_id, offered_count from marts.rpt_daily_kpis where kpi_date = ?", [DAY]))
 
 
+@pytest.mark.dbt
 def test_a_dirty_delivery_is_held_back_whole_and_named_while_others_publish(home):
     deliver(home, "shanghai_bank", "2026-03-02", "dirty.csv", DIRTY)
     deliver(home, "stockholm_telco", "2026-03-02", "good.csv", GOOD)
@@ -48,6 +49,7 @@ def test_a_dirty_delivery_is_held_back_whole_and_named_while_others_publish(home
         pipeline.finish_run("r1")
 
 
+@pytest.mark.dbt
 def test_a_later_run_does_not_let_the_held_delivery_in(home):
     deliver(home, "shanghai_bank", "2026-03-02", "dirty.csv", DIRTY)
     pipeline.load_deliveries("r1", DAY, DAY)
@@ -58,6 +60,7 @@ def test_a_later_run_does_not_let_the_held_delivery_in(home):
     assert offered_by_tenant() == {}
 
 
+@pytest.mark.dbt
 def test_a_corrected_redelivery_passes_the_gate(home):
     path = deliver(home, "shanghai_bank", "2026-03-02", "dirty.csv", DIRTY)
     pipeline.load_deliveries("r1", DAY, DAY)
@@ -68,6 +71,7 @@ def test_a_corrected_redelivery_passes_the_gate(home):
     assert offered_by_tenant() == {"shanghai_bank": 10}
 
 
+@pytest.mark.dbt
 def test_accept_lets_the_held_rows_in_and_marks_their_days_for_the_gate(home, capsys):
     deliver(home, "shanghai_bank", "2026-03-02", "dirty.csv", DIRTY)
     pipeline.load_deliveries("r1", DAY, DAY)

@@ -252,6 +252,7 @@ STAGING = (
 )
 
 
+@pytest.mark.dbt
 def test_staging_keeps_the_latest_delivery_and_builds_without_some_feeds(keyed_home):
     day1, day2 = "2026-03-02", "2026-03-03"
     roster_header = "agent_id,team_id,employment_type,hire_date,termination_date,termination_type\n"

@@ -11,6 +11,8 @@ import pytest
 from callops import dbt, pipeline, warehouse
 from tests.conftest import deliver
 
+pytestmark = [pytest.mark.dbt, pytest.mark.gx]
+
 HEADER = "contact_id,queue_id,entered_at,outcome,wait_seconds,talk_seconds,answered_at\n"
 MONDAYS = [dt.date(2026, 3, 2) + dt.timedelta(weeks=week) for week in range(5)]
 

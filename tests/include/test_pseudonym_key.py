@@ -185,6 +185,8 @@ def run_steps(run_id: str, first: dt.date, last: dt.date) -> None:
     pipeline.finish_run(run_id)
 
 
+@pytest.mark.dbt
+@pytest.mark.gx
 def test_rekey_rotates_the_key_callers_keep_one_pseudonym_and_versions_are_dropped(
     home, tmp_path, monkeypatch, capsys, no_airflow
 ):

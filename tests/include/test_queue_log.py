@@ -31,7 +31,7 @@ import pytest
 from callops import dbt, pipeline, pseudonym, warehouse
 from callops.load import queue_log, registry
 from callops.load.base import Head
-from tests.conftest import deliver
+from tests.conftest import TEST_CONFIG, deliver
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "queue_log"
 DAY = dt.date(2026, 3, 2)
@@ -290,10 +290,24 @@ def test_the_realtime_export_with_data1_to_data5_and_local_or_offset_times(home)
 # --- assembly and KPIs (dbt) ----------------------------------------------------------------------
 
 
-def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
-    land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
-    load()
-    build()
+@pytest.fixture(scope="module")
+def all_verbs_built(tmp_path_factory: pytest.TempPathFactory):
+    """all_verbs/queue_log delivered to shanghai_bank on 2026-03-02, loaded and built once for the tests
+    that only read the result (a CALLOPS_HOME of their own, the conftest tenants)."""
+    root = tmp_path_factory.mktemp("all_verbs")
+    config = root / "callops.yml"
+    config.write_text(TEST_CONFIG)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CALLOPS_HOME", str(root / "data"))
+        patch.setenv("CALLOPS_CONFIG", str(config))
+        land(root / "data", "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
+        load()
+        build()
+        yield root / "data"
+
+
+@pytest.mark.dbt
+def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_built):
     t = utc
     assert stints("shanghai_bank") == {
         # DID, ring-no-answer, member-name agent; wait = CONNECT holdtime, talk = COMPLETECALLER calltime.
@@ -398,10 +412,8 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(home):
     ) == [(None, "logged_in", 100.0), (None, "logged_out", None)]
 
 
-def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(home):
-    land(home, "shanghai_bank", "2026-03-02", "all_verbs/queue_log")
-    load()
-    build()
+@pytest.mark.dbt
+def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(all_verbs_built):
     # shanghai_bank: T = 20 s, short abandon < 5 s. 16 contacts (1772414700.15 is still queued;
     # the overflow call counts once). Answered: .1 .2 .9 .10 .11 .12 .16 .18 = 8.
     # Abandoned: .3 (45 s), .4 (3 s, short), .13 (AGENTDUMP, 15 s) = 3.
@@ -415,6 +427,7 @@ def test_daily_kpis_of_a_queue_log_delivery_match_hand_computed_figures(home):
     }
 
 
+@pytest.mark.dbt
 def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole(home):
     land(home, "shanghai_bank", "2026-03-03", "rotation/queue_log-20260303")
     load(dt.date(2026, 3, 3))
@@ -455,6 +468,7 @@ def test_overlapping_rotations_count_once_and_a_call_split_across_files_is_whole
     }
 
 
+@pytest.mark.dbt
 def test_realtime_exports_assemble_like_the_file(home):
     land(home, "stockholm_telco", "2026-03-02", "realtime/queue_log.csv")
     land(home, "stockholm_telco", "2026-03-02", "realtime/queue_log_data_column.csv")
@@ -485,6 +499,7 @@ def test_realtime_exports_assemble_like_the_file(home):
     }
 
 
+@pytest.mark.dbt
 def test_a_missing_enterqueue_is_reconstructed_and_a_queue_reentered_is_two_stints(home):
     deliver(
         home,

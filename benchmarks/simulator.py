@@ -1,6 +1,6 @@
 """Benchmark: calls/s at 100,000 contacts a day, per telephony format, and the projected time of a year.
 
-    python -m callops.simulate.bench [--days 3] [--calls-per-day 100000] [--workers 2]
+    python -m benchmarks.simulator [--days 3] [--calls-per-day 100000] [--workers 2]
 
 Runs the real command path (simulate, write every file, QA/HR/marketing feeds included) into a
 temporary landing zone, one tenant per format, and projects a year of one tenant at that rate.
@@ -22,7 +22,7 @@ from callops.simulate.writers import TelephonyWriter
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="callops.simulate.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.simulator")
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--calls-per-day", type=float, default=100_000)
     parser.add_argument("--workers", type=int, default=2)

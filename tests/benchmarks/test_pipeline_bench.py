@@ -17,7 +17,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from callops import bench, dbt, pipeline, progress, settings
+from benchmarks import pipeline as bench
+from callops import dbt, pipeline, progress, settings
 from callops.config import load_config
 from callops.simulate.run import simulate
 
@@ -49,6 +50,7 @@ def workload(tmp_path_factory: pytest.TempPathFactory):
         yield {"files": files, "published": published}
 
 
+@pytest.mark.dbt
 def test_the_workload_spans_files_and_repeats_lines(workload):
     lines = [line for f in workload["files"] for line in f.read_text().splitlines()]
     assert len(lines) > len(set(lines))  # the overlap re-delivers lines
@@ -56,11 +58,13 @@ def test_the_workload_spans_files_and_repeats_lines(workload):
     assert all(row["offered_count"] > 0 for row in workload["published"])
 
 
+@pytest.mark.dbt
 def test_the_duckdb_floor_equals_the_published_kpis(workload):
     rows = bench.floor_kpis(workload["files"], memory_limit="1GB", threads=1)
     assert bench.compare_kpis(rows, workload["published"]) == []
 
 
+@pytest.mark.dbt
 def test_the_pandas_script_equals_the_published_kpis(workload):
     rows = bench.pandas_kpis(workload["files"])
     assert bench.compare_kpis(rows, workload["published"]) == []
