@@ -108,7 +108,7 @@ def rekey(announce: Callable[[str], None] = print) -> str:
         )
         con.execute(
             "insert or replace into ops.runs values (?, null, null, ?, null, 'running', null)",
-            [run_id, pipeline._now()],
+            [run_id, pipeline.utc_now()],
         )
         pseudonym.record_fingerprint(con, secret, "rekeying")
         pipeline.write_tenants(con, config)
@@ -134,7 +134,7 @@ def rekey(announce: Callable[[str], None] = print) -> str:
         if failed:
             con.execute(
                 "update ops.runs set finished_at = ?, status = 'failed', detail = ? where run_id = ?",
-                [pipeline._now(), json.dumps({"steps": {"load": "failed"}, "problems": failed}), run_id],
+                [pipeline.utc_now(), json.dumps({"steps": {"load": "failed"}, "problems": failed}), run_id],
             )
             raise RekeyError(
                 f"{len(failed)} file(s) could not be read again with the new key: " + "; ".join(failed)
