@@ -86,10 +86,10 @@ def _guard(step: Callable[..., dict], *args: Any, name: str = "", **kwargs: Any)
 
 
 def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *args: Any, **kwargs: Any) -> dict:
-    """One step of callops_pipeline: its progress to the run's progress file, and its failure named: in
-    ``ops.run_steps`` as far as the disk allows (a data problem the step records itself; finish's
-    problems are in ``ops.runs``), and to the `callops run` that waits (callops.failures.report, through
-    a pipe: it needs no disk), saying whether the build warehouse has it."""
+    """One step of a run (callops_pipeline's or build_warehouse's): its progress to the run's progress
+    file, and its failure named: in ``ops.run_steps`` as far as the disk allows (a data problem the step
+    records itself; finish's problems are in ``ops.runs``), and to the `callops run` that waits
+    (callops.failures.report, through a pipe: it needs no disk), saying whether the build warehouse has it."""
     from callops import pipeline
 
     run = runs.run_id(context)
