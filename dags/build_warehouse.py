@@ -26,13 +26,13 @@ README.md, "Scheduling with Airflow".
 import pendulum
 from airflow.sdk import Param, TaskGroup, chain, dag, task
 
-from callops import scheduling, tasks
+from callops import runs, scheduling, tasks
 
 WRITER = {"pool": tasks.WRITER_POOL, "priority_weight": scheduling.BUILD_PRIORITY, "weight_rule": "absolute"}
 
 
 @dag(
-    dag_id=scheduling.BUILD_DAG_ID,
+    dag_id=runs.BUILD_DAG_ID,
     schedule=scheduling.build_schedule(),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
@@ -54,11 +54,11 @@ def build_warehouse():
 
     with TaskGroup(group_id="dbt", tooltip="dbt build, one task per model layer") as dbt:
         layers = []
-        for layer in scheduling.DBT_LAYERS:
+        for layer in runs.DBT_LAYERS:
 
             @task(task_id=layer, on_failure_callback=None, **WRITER)
             def build(layer: str, **context):
-                return tasks.build_layer(context, layer)
+                return tasks.build(context, layer)
 
             layers.append(build(layer))
         chain(*layers)

@@ -22,7 +22,7 @@ Owner: callops data engineering. Runbook: README.md, "Running the pipeline".
 import pendulum
 from airflow.sdk import Param, chain, dag, task
 
-from callops import tasks
+from callops import runs, tasks
 
 DEFAULT_ARGS = tasks.default_args()
 # The run's alert comes from finish, which names every failure of the run.
@@ -30,7 +30,7 @@ STEP = {"pool": tasks.WRITER_POOL, "on_failure_callback": None}
 
 
 @dag(
-    dag_id=tasks.DAG_ID,
+    dag_id=runs.PIPELINE_DAG_ID,
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

@@ -22,12 +22,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import TaskGroup, dag, task
 
-from callops import scheduling, tasks
+from callops import runs, scheduling, tasks
 from callops.sensors import LandingSensor
 
 
 @dag(
-    dag_id=scheduling.LANDING_WATCH_DAG_ID,
+    dag_id=runs.LANDING_WATCH_DAG_ID,
     schedule="@continuous",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

@@ -18,11 +18,11 @@ Runbook: README.md, "Scheduling with Airflow".
 import pendulum
 from airflow.sdk import dag, task
 
-from callops import scheduling, tasks
+from callops import runs, tasks
 
 
 @dag(
-    dag_id=scheduling.DEADLINE_DAG_ID,
+    dag_id=runs.DEADLINE_DAG_ID,
     schedule="*/15 * * * *",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

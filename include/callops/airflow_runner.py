@@ -19,7 +19,8 @@ from pathlib import Path
 
 from callops import failures, settings
 from callops.failures import FAILURE_FD_ENV
-from callops.tasks import DAG_ID, ONE_PROCESS_ENV, WRITER_POOL
+from callops.runs import PIPELINE_DAG_ID as DAG_ID
+from callops.tasks import ONE_PROCESS_ENV, WRITER_POOL
 
 DAGS_BUNDLE = "dags-folder"  # Airflow's default DAG bundle: AIRFLOW__CORE__DAGS_FOLDER
 TAIL_LINES = 200  # of a run's Airflow output kept in memory (callops run prints them when nothing else says why)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-from callops import settings
+from callops import runs, settings
 
 log = logging.getLogger("callops.alerts")
 
@@ -123,8 +123,6 @@ def failures_from_text(message: str, sensor_timeout: bool = False) -> list[dict]
 
 def describe_failure(context: Mapping[str, Any]) -> dict:
     """The alert of a failed task, from its context (never raises for missing pieces)."""
-    from callops import scheduling, tasks
-
     ti = context.get("ti") or context.get("task_instance")
     dag = context.get("dag")
     dag_id = getattr(dag, "dag_id", None) or getattr(ti, "dag_id", None) or "?"
@@ -133,7 +131,7 @@ def describe_failure(context: Mapping[str, Any]) -> dict:
     message = str(exception) if exception is not None else "task failed (no exception recorded)"
     sensor_timeout = type(exception).__name__ in ("AirflowSensorTimeout", "TaskDeferralTimeout")
     try:
-        run_prefix = tasks.run_id(context) if dag_id == tasks.DAG_ID else f"{dag_id}__{context['run_id']}"
+        run_prefix = runs.run_id(context) if dag_id == runs.PIPELINE_DAG_ID else f"{dag_id}__{context['run_id']}"
     except Exception:  # noqa: BLE001 - a partial context still gets an alert
         run_prefix = None
     failures: list[dict] = []
@@ -144,7 +142,7 @@ def describe_failure(context: Mapping[str, Any]) -> dict:
             log.warning("callops alert: could not read the run's details from the warehouse: %s", error)
     named = {f["file"] for f in failures if f["file"]} | {f["check"] for f in failures if not f["file"]}
     failures += [f for f in failures_from_text(message, sensor_timeout) if (f["file"] or f["check"]) not in named]
-    plan = scheduling.parse_load_dag_id(dag_id)
+    plan = runs.parse_load_dag_id(dag_id)
     if not failures and plan:
         failures = [_failure(tenant=plan[1], check=f"{task_id} ({type(exception).__name__})", message=message[:1000])]
     failures = failures[:MAX_FAILURES]
@@ -213,7 +211,7 @@ def deadline_alert(
     alert = {
         "source": "callops",
         "kind": "deadline_missed",
-        "dag_id": "publish_deadline_watch",
+        "dag_id": runs.DEADLINE_DAG_ID,
         "task_id": "check_deadlines",
         "tenant": tenant_id,
         "day": day.isoformat(),

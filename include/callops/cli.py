@@ -23,7 +23,11 @@ import json
 import sys
 import uuid
 
-from callops import settings
+from callops import failures, private, progress, sample, settings
+from callops.config import ConfigError, load_config
+
+# A command imports the heavy parts it needs (DuckDB, dbt, Airflow, the simulator) when it runs: `callops
+# erlang` or `--help` loads none of them. Those imports are downward all the same (pyproject, importlinter).
 
 
 def _day(text: str) -> dt.date:
@@ -45,8 +49,7 @@ PROGRESS_EVERY_SECONDS = 10.0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from callops import airflow_runner, failures, pipeline, progress, report, warehouse
-    from callops.config import ConfigError, load_config
+    from callops import airflow_runner, pipeline, report, warehouse
 
     if args.end < args.start:
         _print(f"callops run: --end {args.end} is before --start {args.start}")
@@ -134,8 +137,6 @@ def _print_failed(failed: dict[str, str]) -> None:
 def _airflow_disk_full(tail) -> dict:
     """When no step reported why the run failed: a full disk Airflow itself ran into (its metadata
     database, its logs), as its last output lines say; else nothing."""
-    from callops import failures
-
     if not failures.is_disk_full(RuntimeError("".join(tail))):
         return {}
     full = failures.DiskFull("running Airflow (its metadata database and logs)", settings.airflow_home())
@@ -147,7 +148,6 @@ def _airflow_disk_full(tail) -> dict:
 
 def cmd_airflow(args: argparse.Namespace) -> int:
     from callops import airflow_runner, warehouse
-    from callops.config import ConfigError, load_config
 
     try:
         load_config()
@@ -167,9 +167,6 @@ def cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from callops import sample
-    from callops.config import load_config
-
     config = load_config()
     written = sample.write_sample(
         config, args.start, args.end, calls_per_day=args.calls_per_day, seed=args.seed, landing=settings.landing_dir()
@@ -184,7 +181,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from callops.config import ConfigError, load_config
     from callops.simulate.run import simulate
 
     if args.tenants < 1 or args.days < 1 or args.calls_per_day <= 0:
@@ -277,7 +273,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_rekey(args: argparse.Namespace) -> int:
     from callops import rekey, warehouse
-    from callops.config import ConfigError
 
     try:
         with warehouse.file_lock(settings.run_lock_path(), "callops rekey", wait_seconds=0):
@@ -432,8 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from callops import private
-
     args = build_parser().parse_args(argv)
     # owner-only whatever the caller's umask: the warehouse, secrets, Airflow's metadata, logs ...
     private.restrict_umask()

@@ -6,8 +6,10 @@ read-only (a mounted checkout) and every run leaves its logs with its data.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from callops import progress, settings, warehouse
 
@@ -85,8 +87,6 @@ def _failing_rows(result) -> str:
     code = getattr(result.node, "compiled_code", None)
     if str(result.status) != "fail" or result.node.resource_type != "test" or not code:
         return ""
-    from callops import warehouse
-
     try:
         with warehouse.connection(read_only=True) as con:
             cursor = con.execute(f"select * from ({code}) limit {FAILING_ROWS_SHOWN}")
@@ -113,6 +113,32 @@ def _release_warehouse() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+def model_statuses(target: Path) -> dict[str, str]:
+    """Each model of the last dbt command with its status and its tests' results, from
+    run_results.json and manifest.json (e.g. ``"success, 12 tests pass"``)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    models: dict[str, str] = {}
+    tests: dict[str, dict[str, int]] = {}
+    for result in results:
+        unique_id, status = result["unique_id"], str(result["status"])
+        node = nodes.get(unique_id, {})
+        if unique_id.startswith("model."):
+            models[node.get("name", unique_id)] = status
+        elif unique_id.startswith("test."):
+            parent = node.get("attached_node") or (node.get("depends_on", {}).get("nodes") or [""])[-1]
+            name = nodes.get(parent, {}).get("name", parent)
+            tests.setdefault(name, {}).setdefault(status, 0)
+            tests[name][status] += 1
+    return {
+        name: status + "".join(f", {count} tests {result}" for result, count in sorted(tests.get(name, {}).items()))
+        for name, status in sorted(models.items())
+    }
+
+
 def build(*plan_args: str, build_plan: str = "") -> DbtResult:
     """Models and their data tests; unit tests run in `make test`, not on every load.
 
@@ -133,8 +159,6 @@ def run_models() -> DbtResult:
 
 def unit_tests() -> DbtResult:
     """The dbt unit tests of every KPI formula; parents are created empty first (dbt needs their columns)."""
-    from callops import warehouse
-
     warehouse.connect().close()  # raw schema and tables
     prepared = invoke("run", "--empty")
     if not prepared.success:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import failures, incremental, progress, pseudonym, settings, warehouse
+from callops import dbt, failures, incremental, progress, pseudonym, publish, runs, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
@@ -36,6 +36,7 @@ from callops.load.base import (
     read_head,
     utf8_source,
 )
+from callops.quality import data_docs
 
 
 class DataProblem(RuntimeError):
@@ -78,8 +79,12 @@ class FileOutcome:
     message: str | None = None
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """Now, as the warehouse records it: UTC, without a zone."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+_now = utc_now
 
 
 def record_step(con: duckdb.DuckDBPyConnection, run_id: str, step: str, status: str, detail: object) -> None:
@@ -242,6 +247,21 @@ def load_selected(
             [_now(), status, json.dumps({"steps": {"load": status}, "problems": problems}), run_id],
         )
     return summary
+
+
+def record_loads(
+    run_id: str, first: dt.date | None, last: dt.date | None, load_runs: list[str], asset_events: int
+) -> dict:
+    """The load step of a build whose deliveries earlier runs loaded (build_warehouse triggered by the
+    load DAGs' assets): opens the run's record, naming those load runs and their delivery days."""
+    with warehouse.session() as con:
+        con.execute(
+            "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
+            [run_id, first, last, _now()],
+        )
+        detail = {"load_runs": load_runs, "asset_events": asset_events}
+        record_step(con, run_id, "load", "success", detail)
+    return detail
 
 
 def _refuse_links(con: duckdb.DuckDBPyConnection, run_id: str, links: list[RefusedLink]) -> list[FileOutcome]:
@@ -571,26 +591,32 @@ def accept_delivery(reference: str) -> str:
 # --- build, validate, publish ---------------------------------------------------------------------
 
 
-def build_marts(run_id: str, full_reason: str | None = None) -> dict:
+def build_marts(run_id: str, full_reason: str | None = None, layer: str | None = None) -> dict:
     """dbt build (models and data tests) of staging -> marts into the build warehouse: the partitions
     changed since the gate last passed them, or everything when the project or settings changed (or
-    ``full_reason`` says why everything must be rebuilt)."""
-    from callops import dbt
+    ``full_reason`` says why everything must be rebuilt).
 
+    ``layer`` (one of ``runs.DBT_LAYERS``): only that layer's part of the plan, with each model's
+    status and its tests' results; build_warehouse runs one task per layer, in order, which together
+    run exactly the nodes of the one build callops_pipeline runs. The last layer records the build."""
     with warehouse.writer_lock(), failures.writing(BUILDING, settings.warehouse_dir()):
         with warehouse.connection() as con:
-            plan = incremental.plan(con, full_reason)
+            plan = incremental.plan(con, full_reason)  # the same for every layer until the last one records it
+        models: dict[str, str] = {}
         # nothing changed since the last validated build (a re-run of loaded days): the tables stand
         if plan.is_empty:
             result = dbt.DbtResult(success=True)
-        else:
+        elif layer is None:
             result = dbt.build(*plan.dbt_args(), *plan.selection(), build_plan=plan.encoded())
+        else:
+            result = dbt.invoke(*dbt_layer_args(layer, plan), build_plan=plan.encoded())
+            models = dbt.model_statuses(settings.dbt_work_dir() / "target")
         full = None if result.success else _dbt_disk_full(result)
-        detail = dataclasses.asdict(result) | {"plan": plan.describe()}
+        detail = dataclasses.asdict(result) | ({"layer": layer} if layer else {}) | {"plan": plan.describe()}
         try:
             with warehouse.connection() as con:
                 record_step(con, run_id, "build", "success" if result.success else "failed", detail)
-                if result.success:
+                if result.success and layer in (None, runs.DBT_LAYERS[-1]):
                     incremental.record(con, run_id, plan, _now())
         except Exception:
             if full is None:
@@ -599,8 +625,27 @@ def build_marts(run_id: str, full_reason: str | None = None) -> dict:
     if not result.success:
         if full is not None:
             raise full
-        raise DataProblem("dbt build failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
+        what = "dbt build" if layer is None else f"dbt build of the {layer} layer"
+        raise DataProblem(f"{what} failed: " + "; ".join(result.failures or [result.error or "unknown error"]))
+    if layer is not None:
+        return {"layer": layer, "nodes": result.nodes, "models": models, "plan": plan.describe()}
     return {"nodes": result.nodes, "plan": plan.describe()}
+
+
+def dbt_layer_args(layer: str, plan: incremental.BuildPlan | None = None) -> list[str]:
+    """One layer's models and the data tests whose parents are built by then (``buildable``: a test
+    of a mart that also reads staging runs with the marts, not before them); unit tests run in
+    `make test`. The three layers together run exactly the nodes of one ``dbt build`` of the plan
+    (callops.incremental: the models downstream of the changed feeds, or all of them)."""
+    within = f"path:models/{layer}"
+    selection = plan.selection(within) if plan is not None else ["--select", within]
+    return [
+        "build",
+        *selection,
+        "--indirect-selection", "buildable",
+        "--exclude-resource-type", "unit_test",
+        *(plan.dbt_args() if plan is not None else []),
+    ]
 
 
 BUILDING = "building the marts (dbt)"
@@ -626,7 +671,7 @@ def validate_marts(run_id: str) -> dict:
     them again); warnings publish and are reported. Every result is kept in ``ops.check_results``
     and rendered as offline Data Docs under ``CALLOPS_HOME/data_docs/<run_id>/``.
     """
-    from callops.quality import gate
+    from callops.quality import gate  # Great Expectations: imported when the gate runs (callops.tasks warms it up)
 
     started = _now()
     with failures.writing(VALIDATING, settings.warehouse_dir(), keep=(DataProblem,)), warehouse.session() as con:
@@ -662,6 +707,30 @@ def validate_marts(run_id: str) -> dict:
 
 
 VALIDATING = "checking the candidate marts (Great Expectations)"
+
+
+def validate_after_build(run_id: str) -> dict:
+    """The mart gate, on marts that hold everything loaded before it.
+
+    The gate marks a change validated once it has checked it; a load that ran between this run's
+    build and its gate (a scheduled load takes the writer pool in between) is in no candidate mart
+    yet, so it is built first, with one full ``dbt build``.
+    """
+    with warehouse.session(read_only=True) as con:
+        built = con.execute(
+            "select min(finished_at) from ops.run_steps where run_id = ? and step = 'build'", [run_id]
+        ).fetchone()[0]
+        late = 0
+        if built is not None:
+            late = con.execute(
+                "select count(*) from ops.changed_partitions where validated_run_id is null and recorded_at > ?",
+                [built],
+            ).fetchone()[0]
+    rebuilt = bool(late)
+    if rebuilt:
+        build_marts(run_id)
+    return validate_marts(run_id) | ({"rebuilt_for_late_loads": late} if rebuilt else {})
+
 DATA_DOCS_KEEP_RUNS = 30
 
 
@@ -669,9 +738,6 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
     """Offline Data Docs of this run's gate; the last ``DATA_DOCS_KEEP_RUNS`` runs are kept."""
     import re
     import shutil
-
-    from callops import settings
-    from callops.quality import data_docs
 
     if not validations:
         return None
@@ -690,8 +756,6 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
 
 
 def publish_marts(run_id: str) -> dict:
-    from callops import publish
-
     with warehouse.writer_lock():
         with failures.writing("writing the published file", settings.published_dir()):
             published = publish.publish(run_id)

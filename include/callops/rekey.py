@@ -30,7 +30,7 @@ from collections.abc import Callable
 from callops import landing, pipeline, pseudonym, publish, settings, warehouse
 from callops.config import load_config
 from callops.load import queue_log, registry, telephony
-from callops.load.csv_contract import Contract
+from callops.load.csv_contract import ContractAdapter
 
 # raw tables that keep the clear value beside its pseudonym: recomputed in place, per tenant
 IN_PLACE = {
@@ -51,7 +51,7 @@ def pseudonym_only_tables() -> tuple[str, ...]:
         dict.fromkeys(
             table
             for adapter in registry.all_adapters()
-            if isinstance(adapter, Contract) and any(c.kind in ("phone", "personal") for c in adapter.columns)
+            if isinstance(adapter, ContractAdapter) and adapter.contract.has_personal_data
             for table in adapter.RAW_TABLES
         )
     )
@@ -108,7 +108,7 @@ def rekey(announce: Callable[[str], None] = print) -> str:
         )
         con.execute(
             "insert or replace into ops.runs values (?, null, null, ?, null, 'running', null)",
-            [run_id, pipeline._now()],
+            [run_id, pipeline.utc_now()],
         )
         pseudonym.record_fingerprint(con, secret, "rekeying")
         pipeline.write_tenants(con, config)
@@ -134,7 +134,7 @@ def rekey(announce: Callable[[str], None] = print) -> str:
         if failed:
             con.execute(
                 "update ops.runs set finished_at = ?, status = 'failed', detail = ? where run_id = ?",
-                [pipeline._now(), json.dumps({"steps": {"load": "failed"}, "problems": failed}), run_id],
+                [pipeline.utc_now(), json.dumps({"steps": {"load": "failed"}, "problems": failed}), run_id],
             )
             raise RekeyError(
                 f"{len(failed)} file(s) could not be read again with the new key: " + "; ".join(failed)

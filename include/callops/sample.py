@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callops.config import Config, Tenant
-from callops.load.contacts_csv import COLUMNS
+from callops.contracts.telephony import CONTACT_CSV
 
 FEED = "telephony"
 OPEN_HOUR, CLOSE_HOUR = 8, 22
@@ -147,7 +147,7 @@ def write_sample(
             path = folder / f"contacts_{day.isoformat()}.csv"
             partial = path.with_name(path.name + ".partial")
             with partial.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n")
+                writer = csv.DictWriter(handle, fieldnames=CONTACT_CSV.names, lineterminator="\n")
                 writer.writeheader()
                 writer.writerows(rows)
             partial.replace(path)  # appear whole: the loader skips *.partial files

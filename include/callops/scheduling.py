@@ -18,7 +18,6 @@ pipeline (DuckDB, dbt, Great Expectations) is imported when a task runs.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -27,10 +26,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from callops import settings
+from callops import alerts, runs, settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
 from callops.landing import (
     Delivery,
@@ -44,17 +43,8 @@ from callops.landing import (
     tenant_skips,
 )
 
-if TYPE_CHECKING:
-    from callops import incremental
-
 FEEDS = SCHEDULED_FEEDS
-LOAD_DAG_PREFIX = "load_"
-LANDING_WATCH_DAG_ID = "load_landing"
-BUILD_DAG_ID = "build_warehouse"
-DEADLINE_DAG_ID = "publish_deadline_watch"
 MARTS_ASSET_URI = "callops://published/marts"
-# dbt runs as one `dbt build` per layer, in this order (each layer's tests run with it).
-DBT_LAYERS = ("staging", "intermediate", "marts")
 # A sensor that starts after its deadline (Airflow was down, or just started) still waits this long.
 MIN_WAIT = dt.timedelta(minutes=30)
 # Without a publish deadline a scheduled sensor waits this long after the arrival time.
@@ -107,7 +97,7 @@ class LoadPlan:
 
     @property
     def dag_id(self) -> str:
-        return f"{LOAD_DAG_PREFIX}{self.feed}__{self.tenant_id}"
+        return runs.load_dag_id(self.feed, self.tenant_id)
 
     @property
     def cron(self) -> str:
@@ -154,14 +144,6 @@ def load_plans(config: Config | None = None) -> list[LoadPlan]:
     ]
 
 
-def parse_load_dag_id(dag_id: str) -> tuple[str, str] | None:
-    """(feed, tenant id) of a scheduled load DAG's id, else None."""
-    if not dag_id.startswith(LOAD_DAG_PREFIX) or "__" not in dag_id:
-        return None
-    feed, _, tenant_id = dag_id.removeprefix(LOAD_DAG_PREFIX).partition("__")
-    return (feed, tenant_id) if feed in FEEDS and tenant_id else None
-
-
 def local_instant(day: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
     """``day`` at local time ``hhmm`` in ``zone``, as an aware UTC datetime. A time that does not
     exist (skipped by a spring-forward) is read with the offset before the change."""
@@ -170,13 +152,6 @@ def local_instant(day: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
 
 
 # --- task time: delivery days and run ids ---------------------------------------------------------
-
-
-def callops_run_id(context: Mapping[str, Any], suffix: str | None = None) -> str:
-    """callops' run id of a scheduled DAG's run: DAG id and Airflow run id (Airflow's run ids are
-    unique only within one DAG), plus ``suffix`` where one DAG run records several loads."""
-    base = f"{context['dag'].dag_id}__{context['run_id']}"
-    return f"{base}__{suffix}" if suffix else base
 
 
 def delivery_day(context: Mapping[str, Any], timezone: str) -> dt.date:
@@ -378,124 +353,13 @@ def load_problems(summaries: Iterable[Mapping[str, Any] | None]) -> list[str]:
 def event_days(events: Iterable[Any]) -> tuple[dt.date | None, dt.date | None, list[str]]:
     """Delivery days and load runs named by the triggering asset events' extras."""
     days: list[dt.date] = []
-    runs: list[str] = []
+    load_runs: list[str] = []
     for event in events:
         extra = getattr(event, "extra", None) or {}
         days += [dt.date.fromisoformat(day) for day in extra.get("days", [])]
         if extra.get("run_id"):
-            runs.append(str(extra["run_id"]))
-    return (min(days) if days else None, max(days) if days else None, sorted(set(runs)))
-
-
-def start_build(run_id: str, start: dt.date | None, end: dt.date | None, events: list[Any]) -> dict:
-    """Open the build run's record. With a range (a backfill from the UI or CLI) load it first, exactly
-    as `callops run` does; triggered by assets, record the load runs whose files it builds."""
-    from callops import pipeline, warehouse
-
-    if start is not None:
-        return {"loaded_range": [start.isoformat(), (end or start).isoformat()]} | pipeline.load_deliveries(
-            run_id, start, end or start
-        )
-    first, last, loads = event_days(events)
-    with warehouse.session() as con:
-        con.execute(
-            "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
-            [run_id, first, last, pipeline._now()],
-        )
-        detail = {"load_runs": loads, "asset_events": len(events)}
-        pipeline.record_step(con, run_id, "load", "success", detail)
-    return detail
-
-
-def dbt_layer_args(layer: str, plan: incremental.BuildPlan | None = None) -> list[str]:
-    """One layer's models and the data tests whose parents are built by then (``buildable``: a test
-    of a mart that also reads staging runs with the marts, not before them); unit tests run in
-    `make test`. The three layers together run exactly the nodes of one ``dbt build`` of the plan
-    (callops.incremental: the models downstream of the changed feeds, or all of them)."""
-    within = f"path:models/{layer}"
-    selection = plan.selection(within) if plan is not None else ["--select", within]
-    return [
-        "build",
-        *selection,
-        "--indirect-selection", "buildable",
-        "--exclude-resource-type", "unit_test",
-        *(plan.dbt_args() if plan is not None else []),
-    ]
-
-
-def build_layer(run_id: str, layer: str) -> dict:
-    """``dbt build`` of one model layer into the build warehouse; recorded as a build step."""
-    from callops import dbt, incremental, pipeline, warehouse
-
-    with warehouse.writer_lock():
-        with warehouse.connection() as con:
-            plan = incremental.plan(con)  # the same for every layer until the last one records it
-        if plan.is_empty:  # nothing changed since the last validated build: the tables stand
-            result, models = dbt.DbtResult(success=True), {}
-        else:
-            result = dbt.invoke(*dbt_layer_args(layer, plan), build_plan=plan.encoded())
-            models = model_statuses(settings.dbt_work_dir() / "target")
-        detail = dataclasses.asdict(result) | {"layer": layer, "plan": plan.describe()}
-        with warehouse.connection() as con:
-            pipeline.record_step(con, run_id, "build", "success" if result.success else "failed", detail)
-            if result.success and layer == DBT_LAYERS[-1]:
-                incremental.record(con, run_id, plan, pipeline._now())
-    if not result.success:
-        raise pipeline.DataProblem(
-            f"dbt build of the {layer} layer failed: " + "; ".join(result.failures or [result.error or "unknown error"])
-        )
-    return {"layer": layer, "nodes": result.nodes, "models": models}
-
-
-def model_statuses(target: Path) -> dict[str, str]:
-    """Each model of the last dbt command with its status and its tests' results, from
-    run_results.json and manifest.json (e.g. ``"success, 12 tests pass"``)."""
-    try:
-        results = json.loads((target / "run_results.json").read_text())["results"]
-        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
-    except (OSError, ValueError, KeyError):
-        return {}
-    models: dict[str, str] = {}
-    tests: dict[str, dict[str, int]] = {}
-    for result in results:
-        unique_id, status = result["unique_id"], str(result["status"])
-        node = nodes.get(unique_id, {})
-        if unique_id.startswith("model."):
-            models[node.get("name", unique_id)] = status
-        elif unique_id.startswith("test."):
-            parent = node.get("attached_node") or (node.get("depends_on", {}).get("nodes") or [""])[-1]
-            name = nodes.get(parent, {}).get("name", parent)
-            tests.setdefault(name, {}).setdefault(status, 0)
-            tests[name][status] += 1
-    return {
-        name: status + "".join(f", {count} tests {result}" for result, count in sorted(tests.get(name, {}).items()))
-        for name, status in sorted(models.items())
-    }
-
-
-def validate_after_build(run_id: str) -> dict:
-    """The mart gate, on marts that hold everything loaded before it.
-
-    The gate marks a change validated once it has checked it; a load that ran between this run's
-    build and its gate (a scheduled load takes the writer pool in between) is in no candidate mart
-    yet, so it is built first, with one full ``dbt build``.
-    """
-    from callops import pipeline, warehouse
-
-    with warehouse.session(read_only=True) as con:
-        built = con.execute(
-            "select min(finished_at) from ops.run_steps where run_id = ? and step = 'build'", [run_id]
-        ).fetchone()[0]
-        late = 0
-        if built is not None:
-            late = con.execute(
-                "select count(*) from ops.changed_partitions where validated_run_id is null and recorded_at > ?",
-                [built],
-            ).fetchone()[0]
-    rebuilt = bool(late)
-    if rebuilt:
-        pipeline.build_marts(run_id)
-    return pipeline.validate_marts(run_id) | ({"rebuilt_for_late_loads": late} if rebuilt else {})
+            load_runs.append(str(extra["run_id"]))
+    return (min(days) if days else None, max(days) if days else None, sorted(set(load_runs)))
 
 
 # --- task time: publish deadlines -----------------------------------------------------------------
@@ -614,7 +478,7 @@ def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict
     """Deadline alerts due at ``now``: for each tenant whose most recent publish deadline has passed,
     its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each tenant-day is alerted once; deadlines that
     passed before this CALLOPS_HOME was first watched are not (a new installation starts quiet)."""
-    from callops import alerts, warehouse
+    from callops import warehouse
 
     config = config or load_config()
     state_path = deadline_state_path()

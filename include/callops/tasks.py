@@ -1,5 +1,9 @@
 """What the Airflow tasks call: one function per task, given the task context.
 
+Each task calls the one implementation of its step in callops.pipeline (load, build, validate,
+publish, finish), whichever DAG it is in: callops_pipeline (`callops run`, or a trigger with start/end)
+and build_warehouse (when a feed was loaded, or a trigger with start/end) wire the same steps.
+
 DAG files import this module at parse time, so it imports nothing heavy; the
 pipeline (DuckDB, dbt, Great Expectations) is imported when a task runs. Bad
 data and a full disk end a task with ``AirflowFailException`` (no retries:
@@ -13,7 +17,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-DAG_ID = "callops_pipeline"
+from callops import alerts, failures, private, progress, runs, scheduling, settings
+
 WRITER_POOL = "duckdb_writer"
 OWNER = "callops"
 
@@ -21,8 +26,6 @@ OWNER = "callops"
 def default_args(**overrides: Any) -> dict:
     """Every callops DAG's default_args: owner, retries for faults (data problems never retry), and
     the alert callback (callops.alerts) on failure."""
-    from callops import alerts
-
     return {
         "owner": OWNER,
         "retries": 2,
@@ -30,18 +33,6 @@ def default_args(**overrides: Any) -> dict:
         "retry_exponential_backoff": True,
         "on_failure_callback": alerts.on_failure,
     } | overrides
-
-
-def run_id(context: Mapping[str, Any]) -> str:
-    """callops' run id: the one `callops run` chose, else Airflow's own run id (prefixed with the DAG
-    id outside callops_pipeline: Airflow's run ids are unique only within a DAG)."""
-    conf = context["dag_run"].conf or {}
-    if conf.get("callops_run_id"):
-        return str(conf["callops_run_id"])
-    dag = context.get("dag")
-    if dag is not None and dag.dag_id != DAG_ID:
-        return f"{dag.dag_id}__{context['run_id']}"
-    return str(context["run_id"])
 
 
 def delivery_range(context: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
@@ -76,16 +67,15 @@ DOING = {
 }
 
 
-def _guard(step: Callable[..., dict], *args: Any, name: str = "") -> dict:
+def _guard(step: Callable[..., dict], *args: Any, name: str = "", **kwargs: Any) -> dict:
     """Run a pipeline step. Bad data and a full disk fail the task without retrying (retrying cannot fix
     a file, and a disk seldom empties itself within the retry delay); anything else is a fault and
     gets the DAG's retries."""
-    from callops import failures, private, settings
     from callops.pipeline import DataProblem
 
     _harden_once(private)
     try:
-        return step(*args)
+        return step(*args, **kwargs)
     except DataProblem as problem:
         _fail(str(problem), cause="data")
     except Exception as error:
@@ -95,18 +85,18 @@ def _guard(step: Callable[..., dict], *args: Any, name: str = "") -> dict:
         _fail(str(full), cause="disk")
 
 
-def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *args: Any) -> dict:
-    """One step of callops_pipeline: its progress to the run's progress file, and its failure named: in
-    ``ops.run_steps`` as far as the disk allows (a data problem the step records itself; finish's
-    problems are in ``ops.runs``), and to the `callops run` that waits (callops.failures.report, through
-    a pipe: it needs no disk), saying whether the build warehouse has it."""
-    from callops import failures, pipeline, progress
+def _step(context: Mapping[str, Any], name: str, step: Callable[..., dict], *args: Any, **kwargs: Any) -> dict:
+    """One step of a run (callops_pipeline's or build_warehouse's): its progress to the run's progress
+    file, and its failure named: in ``ops.run_steps`` as far as the disk allows (a data problem the step
+    records itself; finish's problems are in ``ops.runs``), and to the `callops run` that waits
+    (callops.failures.report, through a pipe: it needs no disk), saying whether the build warehouse has it."""
+    from callops import pipeline
 
-    run = run_id(context)
-    started = pipeline._now()
+    run = runs.run_id(context)
+    started = pipeline.utc_now()
     with progress.step(run, name):
         try:
-            result = _guard(step, run, *args, name=name)
+            result = _guard(step, run, *args, name=name, **kwargs)
         except Exception as error:
             cause = getattr(error, "callops_cause", None)
             message = str(error) if cause is not None else f"{type(error).__name__}: {error}"
@@ -169,17 +159,23 @@ def load(context: Mapping[str, Any]) -> dict:
     return _step(context, "load", pipeline.load_deliveries, *delivery_range(context))
 
 
-def build(context: Mapping[str, Any]) -> dict:
+def build(context: Mapping[str, Any], layer: str | None = None) -> dict:
+    """The build step: one ``dbt build`` of the plan (callops_pipeline), or one model layer of it
+    (build_warehouse's dbt tasks, in ``runs.DBT_LAYERS`` order), listing each model's status and its
+    tests' results."""
     from callops import pipeline
 
-    return _step(context, "build", pipeline.build_marts)
+    result = _step(context, "build", pipeline.build_marts, layer=layer)
+    for model, status in result.get("models", {}).items():
+        print(f"  {layer:12s} {model:45s} {status}")
+    return result
 
 
 def validate(context: Mapping[str, Any]) -> dict:
-    from callops import scheduling
+    from callops import pipeline
 
     # Scheduled loads may take the writer pool between build and validate: build them in first.
-    return _step(context, "validate", scheduling.validate_after_build)
+    return _step(context, "validate", pipeline.validate_after_build)
 
 
 def publish(context: Mapping[str, Any]) -> dict:
@@ -207,8 +203,6 @@ def _loaded(context: Mapping[str, Any], feed: str, run: str, summary: dict | Non
     """A load's outcome: the feed's asset event (its extra names the run, tenants and days) when
     something new reached the raw layer; skipped (no event, no build) when nothing did; failed when
     nothing loaded because every file failed or was held back."""
-    from callops import scheduling
-
     if summary is None:
         _skip(f"no new {feed} file in the landing zone")
     if not summary["changed"]:
@@ -228,19 +222,15 @@ def _loaded(context: Mapping[str, Any], feed: str, run: str, summary: dict | Non
 
 def load_scheduled(context: Mapping[str, Any], plan) -> dict:
     """A scheduled load DAG's load: the tenant's feed folder of the run's delivery day."""
-    from callops import scheduling
-
     day = scheduling.delivery_day(context, plan.timezone)
-    run = scheduling.callops_run_id(context)
+    run = runs.scheduled_run_id(context)
     summary = _guard(scheduling.load_day, run, plan, day, name="load")
     return _loaded(context, plan.feed, run, summary, f"landing/{plan.feed}/{plan.tenant_id}/{day}/")
 
 
 def load_new(context: Mapping[str, Any], feed: str) -> dict:
     """The landing watch's load of one feed: every settled file whose content was not tried yet."""
-    from callops import scheduling
-
-    run = scheduling.callops_run_id(context, feed)
+    run = runs.scheduled_run_id(context, feed)
     ti = context.get("ti")
     last_try = ti is None or ti.try_number > (getattr(ti, "max_tries", None) or 0)
     summary = _guard(scheduling.load_pending, run, feed, last_try, name="load")
@@ -250,8 +240,6 @@ def load_new(context: Mapping[str, Any], feed: str) -> dict:
 def check_load(summary: dict | None) -> dict:
     """Fail naming every file of the load that failed or was held back (the rest was loaded, and its
     asset event already triggered the build)."""
-    from callops import scheduling
-
     problems = scheduling.load_problems([summary])
     if problems:
         _fail(f"{len(problems)} file(s) not loaded: " + "; ".join(problems))
@@ -259,25 +247,18 @@ def check_load(summary: dict | None) -> dict:
 
 
 def start_build(context: Mapping[str, Any]) -> dict:
-    """build_warehouse's first task: a start/end range loads it first (a backfill, as `callops run`);
-    an asset-triggered run records the loads that triggered it."""
-    from callops import scheduling
+    """build_warehouse's first task, its load step: a start/end range is loaded first, exactly as
+    callops_pipeline's load (a backfill as one run); an asset-triggered run records the loads that
+    triggered it."""
+    from callops import pipeline
 
     params = context.get("params") or {}
-    events = [event for events in (context.get("triggering_asset_events") or {}).values() for event in events]
-    start = end = None
     if params.get("start") or params.get("end"):
         start, end = delivery_range(context)
-    return _guard(scheduling.start_build, run_id(context), start, end, events, name="load")
-
-
-def build_layer(context: Mapping[str, Any], layer: str) -> dict:
-    from callops import scheduling
-
-    result = _guard(scheduling.build_layer, run_id(context), layer, name="build")
-    for model, status in result["models"].items():
-        print(f"  {layer:12s} {model:45s} {status}")
-    return result
+        return {"loaded_range": [start.isoformat(), end.isoformat()]} | load(context)
+    events = [event for events in (context.get("triggering_asset_events") or {}).values() for event in events]
+    first, last, loads = scheduling.event_days(events)
+    return _step(context, "load", pipeline.record_loads, first, last, loads, len(events))
 
 
 def check_deadlines(context: Mapping[str, Any]) -> dict:
@@ -285,8 +266,6 @@ def check_deadlines(context: Mapping[str, Any]) -> dict:
     published by its publish_deadline, or was but is still partial then, as of this run's scheduled
     time; fails when it alerted."""
     import pendulum
-
-    from callops import scheduling
 
     now = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None) or pendulum.now("UTC")
     sent = scheduling.check_deadlines(now)

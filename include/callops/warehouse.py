@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import settings
+from callops import contracts, settings
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -199,10 +199,8 @@ def connect(path: Path | None = None, read_only: bool = False) -> duckdb.DuckDBP
     # owner-only warehouse folder. Never SET again: once a connection of this process has spilled,
     # DuckDB refuses to switch it ("Cannot switch temporary directory"), even to the same folder.
     if not read_only:
-        from callops.load import registry  # the adapters own their raw tables
-
         con.execute(RAW_DDL)
-        con.execute(registry.raw_ddl())
+        con.execute(contracts.raw_ddl())  # the tables deliveries load into
     return con
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import pendulum
 import pytest
 
-from callops import scheduling, settings, tasks
+from callops import pipeline, runs, scheduling, settings, tasks
 from callops.config import load_config
 from callops.sensors import DeliverySensor, LandingSensor
 
@@ -166,11 +167,59 @@ def test_deadline_watch_runs_every_quarter_hour(dagbag):
     assert [t.task_id for t in dag.tasks] == ["check_deadlines"]
 
 
+def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
+    """One implementation of each step (issue 17): callops_pipeline's tasks, and build_warehouse's run by a
+    start/end trigger or by the load DAGs' assets, call the same functions of callops.pipeline."""
+    calls = []
+
+    def recording(step):
+        def record(run_id, *args, **kwargs):
+            calls.append((step, run_id, *args, *kwargs.values()))
+            return {}
+
+        return record
+
+    for step in ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "finish_run"):
+        monkeypatch.setattr(pipeline, step, recording(step))
+
+    def run(dag_id: str, run_id: str, params: dict | None = None, events: dict | None = None) -> None:
+        dag = dagbag.dags[dag_id]
+        context = {
+            "dag": dag, "run_id": run_id, "dag_run": SimpleNamespace(conf={}), "params": params or {},
+            "triggering_asset_events": events or {},
+        }
+        for task in dag.topological_sort():
+            task.python_callable(*task.op_args, **task.op_kwargs, **context)
+
+    first, last = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+    days = {"start": first.isoformat(), "end": last.isoformat()}
+    loaded = SimpleNamespace(extra={"run_id": "load_telephony__a__r0", "days": [first.isoformat()]})
+    run("callops_pipeline", "manual__1", days)
+    run("build_warehouse", "manual__2", days)
+    run("build_warehouse", "asset_triggered__3", events={"raw_telephony": [loaded]})
+
+    def after_build(run_id: str) -> list[tuple]:
+        return [("validate_after_build", run_id), ("publish_marts", run_id), ("finish_run", run_id)]
+
+    backfill, triggered = "build_warehouse__manual__2", "build_warehouse__asset_triggered__3"
+    assert calls == [
+        ("load_deliveries", "manual__1", first, last),
+        ("build_marts", "manual__1", None),
+        *after_build("manual__1"),
+        ("load_deliveries", backfill, first, last),
+        *[("build_marts", backfill, layer) for layer in runs.DBT_LAYERS],
+        *after_build(backfill),
+        ("record_loads", triggered, first, first, ["load_telephony__a__r0"], 1),
+        *[("build_marts", triggered, layer) for layer in runs.DBT_LAYERS],
+        *after_build(triggered),
+    ]
+
+
 def test_dbt_layers_cover_every_model_in_order():
     models = REPO / "dbt_project" / "models"
     found = {path.relative_to(models).parts[0] for path in models.rglob("*") if path.suffix in (".sql", ".py")}
-    assert found == set(scheduling.DBT_LAYERS)
-    assert scheduling.DBT_LAYERS == ("staging", "intermediate", "marts")
+    assert found == set(runs.DBT_LAYERS)
+    assert runs.DBT_LAYERS == ("staging", "intermediate", "marts")
 
 
 def test_scheduled_feeds_are_the_loaders_feeds():

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from callops import pipeline, scheduling, settings, warehouse
+from callops import pipeline, runs, scheduling, settings, warehouse
 from callops.config import ConfigError, load_config
 from callops.sensors import DeliverySensor, LandingSensor
 from callops.triggers import DeliveryTrigger, LandingTrigger
@@ -86,8 +86,8 @@ def test_empty_times_switch_schedules_off(tmp_path):
         ("load_qa__a", "0 5 * * *", "Asia/Shanghai", ""),
         ("load_telephony__b", "0 2 * * *", "Europe/Stockholm", "08:00"),
     ]
-    assert scheduling.parse_load_dag_id("load_qa__a") == ("qa", "a")
-    assert scheduling.parse_load_dag_id("load_landing") is None
+    assert runs.parse_load_dag_id("load_qa__a") == ("qa", "a")
+    assert runs.parse_load_dag_id("load_landing") is None
 
 
 # --- delivery days and waits ----------------------------------------------------------------------
@@ -286,12 +286,12 @@ def test_a_load_between_build_and_gate_is_built_before_the_gate(home, monkeypatc
         con.execute("insert into ops.run_steps values ('b1', 'build', 'success', ?, '{}')", [built])
         con.execute("insert into ops.changed_partitions values ('l0', 'f0', 't', '2026-03-01', '2026-03-02', ?, null)",
                     [built - dt.timedelta(minutes=5)])
-    assert scheduling.validate_after_build("b1") == {}
+    assert pipeline.validate_after_build("b1") == {}
     assert calls == [("validate", "b1")]
     with warehouse.session() as con:
         con.execute("insert into ops.changed_partitions values ('l1', 'f1', 't', '2026-03-01', '2026-03-02', ?, null)",
                     [built + dt.timedelta(minutes=1)])
-    assert scheduling.validate_after_build("b1") == {"rebuilt_for_late_loads": 1}
+    assert pipeline.validate_after_build("b1") == {"rebuilt_for_late_loads": 1}
     assert calls[1:] == [("build", "b1"), ("validate", "b1")]
 
 

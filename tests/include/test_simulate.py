@@ -16,8 +16,8 @@ import pytest
 
 from callops import cli
 from callops.config import Tenant
-from callops.load.agent_states_csv import CONTRACT as AGENT_STATES
-from callops.load.contacts_csv import COLUMNS
+from callops.contracts.telephony import AGENT_STATE_CSV as AGENT_STATES
+from callops.contracts.telephony import CONTACT_CSV
 from callops.simulate import feeds
 from callops.simulate.model import (
     HOURLY_PROFILES,
@@ -225,7 +225,7 @@ def test_contact_csv_and_agent_states_follow_their_contracts(day_calls, tmp_path
     [(path, count)] = write_telephony(day_calls, "callops_contact_csv", tmp_path)
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0].keys()) == list(COLUMNS) and len(rows) == count == day_calls.stint_count
+    assert list(rows[0].keys()) == list(CONTACT_CSV.names) and len(rows) == count == day_calls.stint_count
     assert all(r["entered_at"].endswith("+01:00") for r in rows)
     assert {r["outcome"] for r in rows} >= {"answered", "abandoned", "overflow", "ivr_contained"}
     [(states, _)] = write_telephony(day_calls, "callops_agent_state_csv", tmp_path)

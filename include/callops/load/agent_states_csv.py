@@ -6,31 +6,19 @@ Loaded by the CSV contract engine into the canonical agent-state model,
 
 from __future__ import annotations
 
-from callops.load import telephony
+from callops.contracts import telephony
 from callops.load.base import FileLoad, LoadContext
-from callops.load.csv_contract import Column, Contract, finish, validate
+from callops.load.csv_contract import ContractAdapter, finish, validate
 
-CONTRACT = Contract(
-    format="callops_agent_state_csv",
-    feed="telephony",
-    table="agent_state_events",
-    description="callops agent-state CSV",
-    columns=(
-        Column("agent_id", required=True, not_null=True, description="Agent login in the ACD."),
-        Column("state", "enum", required=True, not_null=True, values=telephony.AGENT_STATES),
-        Column("event_at", "timestamp", required=True, not_null=True, description="When the state began."),
-        Column("queue_id", description="Queue the change applies to; empty for all the agent's queues."),
-        Column("reason", description="Pause reason (Lunch, Training, Meeting, ...)."),
-    ),
-)
+CONTRACT = telephony.AGENT_STATE_CSV
+ADAPTER = ContractAdapter(CONTRACT)
 
 FORMAT = CONTRACT.format
-DESCRIPTION = CONTRACT.DESCRIPTION
+DESCRIPTION = ADAPTER.DESCRIPTION
 RAW_TABLES = telephony.AGENT_STATE_TABLES
-RAW_DDL = telephony.AGENT_STATE_DDL
-detect = CONTRACT.detect
-near_miss = CONTRACT.near_miss
-line_rule = CONTRACT.line_rule
+detect = ADAPTER.detect
+near_miss = ADAPTER.near_miss
+line_rule = ADAPTER.line_rule
 
 
 def load(ctx: LoadContext) -> FileLoad:

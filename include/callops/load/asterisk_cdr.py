@@ -59,7 +59,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from callops import pseudonym
-from callops.load import telephony
+from callops.contracts import telephony
 from callops.load.base import (
     FileLoad,
     Head,
@@ -89,7 +89,6 @@ DESCRIPTION = (
     "duration, billsec, disposition)"
 )
 RAW_TABLES = telephony.RAW_TABLES
-RAW_DDL = telephony.RAW_DDL
 
 BASE_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",

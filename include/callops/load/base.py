@@ -4,8 +4,8 @@ An *adapter* is a module (or object) with:
 
 - ``FORMAT``: the name recorded in ``raw.manifest.file_format``;
 - ``DESCRIPTION``: how a user recognises the format (its layout, in words);
-- ``RAW_TABLES``: the raw tables it writes (rows keyed by ``file_id``, so a re-delivery replaces them);
-- ``RAW_DDL``: ``create table if not exists`` statements for those tables;
+- ``RAW_TABLES``: the raw tables it writes (rows keyed by ``file_id``, so a re-delivery replaces them;
+  defined in :mod:`callops.contracts`, which the build warehouse creates);
 - ``line_rule(head) -> LineRule``: the per-line check format choice counts (``registry.examine``):
   for one line of the head, the first rule it breaks as this format, None when it parses;
 - ``detect(head) -> int``: how strongly a file is in this format (0: not at all); among the CSV
@@ -36,6 +36,7 @@ import duckdb
 
 from callops import settings
 from callops.config import Tenant
+from callops.contracts.csv import MAX_DURATION_SECONDS  # the contracts' rules use it too
 from callops.landing import open_delivery
 from callops.warehouse import sql_literal
 
@@ -49,7 +50,6 @@ DETECT_BYTES = 1 << 20
 # format error. Timestamps: from EARLIEST_DATE to the run's UTC date + 1 day. Durations: at most a day.
 # Width: a file with more columns fails as a whole (no contact-center export is that wide).
 EARLIEST_DATE = dt.date(1990, 1, 1)
-MAX_DURATION_SECONDS = 86_400
 MAX_COLUMNS = 1_000
 
 
@@ -340,7 +340,6 @@ class EmptyFile:
     FORMAT = "empty"
     DESCRIPTION = "a file with no content"
     RAW_TABLES: tuple[str, ...] = ()
-    RAW_DDL = ""
 
     @staticmethod
     def detect(head: Head) -> int:

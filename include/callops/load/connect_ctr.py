@@ -55,7 +55,7 @@ import json
 import re
 
 from callops import pseudonym
-from callops.load import telephony
+from callops.contracts import telephony
 from callops.load.base import (
     MAX_DURATION_SECONDS,
     FileLoad,
@@ -78,7 +78,6 @@ DESCRIPTION = (
     "one per line or concatenated, as Kinesis Firehose writes them"
 )
 RAW_TABLES = telephony.RAW_TABLES
-RAW_DDL = telephony.RAW_DDL
 
 CONCATENATED_PATTERN = re.compile(r"(?<=\})\s*(?=\{)")  # between two records written with nothing between
 OUTBOUND_METHODS = ("OUTBOUND", "EXTERNAL_OUTBOUND", "API", "CAMPAIGN")

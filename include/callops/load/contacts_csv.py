@@ -8,66 +8,25 @@ contact model, ``raw.telephony_contacts``.
 from __future__ import annotations
 
 from callops import pseudonym
-from callops.load import telephony
-from callops.load.base import MAX_DURATION_SECONDS, FileLoad, LoadContext
-from callops.load.csv_contract import Column, Contract, finish, validate
+from callops.contracts import telephony
+from callops.load.base import FileLoad, LoadContext
+from callops.load.csv_contract import ContractAdapter, finish, validate
 
 OUTCOMES = telephony.OUTCOMES
 DIRECTIONS = telephony.DIRECTIONS
 
-# A stint's wait when the file has none: entry until answered (else ended), in seconds.
-DERIVED_WAIT_SQL = "date_diff('millisecond', entered_at, coalesce(answered_at, ended_at)) / 1000.0"
-
-CONTRACT = Contract(
-    format="callops_contact_csv",
-    feed="telephony",
-    table="telephony_contacts",
-    description="callops contact CSV",
-    columns=(
-        Column("contact_id", required=True, not_null=True, description="Contact id in the source system."),
-        Column("queue_id", required=True, description="Queue (skill group); empty only for IVR-contained contacts."),
-        Column("entered_at", "timestamp", required=True, not_null=True, description="Queue (or IVR) entry."),
-        Column("outcome", "enum", required=True, not_null=True, values=OUTCOMES, description="How the stint ended."),
-        Column("direction", "enum", values=DIRECTIONS, default="inbound"),
-        Column("answered_at", "timestamp"),
-        Column("ended_at", "timestamp"),
-        Column("wait_seconds", "seconds", minimum=0),
-        Column("talk_seconds", "seconds", minimum=0),
-        Column("hold_seconds", "seconds", minimum=0),
-        Column("after_call_work_seconds", "seconds", minimum=0),
-        Column("agent_id"),
-        Column("caller_number", "phone"),
-        Column("segment", description="Customer segment, e.g. vip."),
-        Column("is_transferred", "boolean", description="The answered stint ended in a transfer."),
-    ),
-    rules=(
-        (
-            "queue_id is null and outcome <> 'ivr_contained' and direction = 'inbound'",
-            "'queue_id is empty (only ivr_contained contacts have no queue)'",
-        ),
-        ("answered_at < entered_at", "'answered_at is before entered_at'"),
-        ("ended_at < entered_at", "'ended_at is before entered_at'"),
-        (
-            "outcome = 'answered' and answered_at is null and wait_seconds is null",
-            "'an answered contact needs answered_at or wait_seconds'",
-        ),
-        (
-            f"wait_seconds is null and {DERIVED_WAIT_SQL} > {MAX_DURATION_SECONDS}",
-            "'the wait from entered_at to ' || case when answered_at is null then 'ended_at' else 'answered_at' end"
-            " || ' is above 24 hours'",
-        ),
-    ),
-)
+CONTRACT = telephony.CONTACT_CSV
+ADAPTER = ContractAdapter(CONTRACT)
+DERIVED_WAIT_SQL = telephony.DERIVED_WAIT_SQL
 
 FORMAT = CONTRACT.format
-DESCRIPTION = CONTRACT.DESCRIPTION
+DESCRIPTION = ADAPTER.DESCRIPTION
 REQUIRED_COLUMNS = CONTRACT.required_columns
 COLUMNS = CONTRACT.names
 RAW_TABLES = telephony.RAW_TABLES
-RAW_DDL = telephony.RAW_DDL
-detect = CONTRACT.detect
-near_miss = CONTRACT.near_miss
-line_rule = CONTRACT.line_rule
+detect = ADAPTER.detect
+near_miss = ADAPTER.near_miss
+line_rule = ADAPTER.line_rule
 
 
 def load(ctx: LoadContext) -> FileLoad:

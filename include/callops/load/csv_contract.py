@@ -1,6 +1,6 @@
-"""Documented CSV contracts, and the one engine that loads them.
+"""The one engine that loads documented CSV contracts.
 
-A :class:`Contract` names a file's columns, their kinds and rules; the engine
+A :class:`~callops.contracts.csv.Contract` names a file's columns, their kinds and rules; the engine
 reads the file with DuckDB's CSV reader (every value as text, delimiter
 sniffed from the header), parses and checks each value in SQL, sends rows
 that break a rule to ``raw.rejects`` (file, line, raw text, rule) and the rest
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callops import pseudonym
+from callops.contracts.csv import Column, Contract
 from callops.load.base import (
     DETECT_BYTES,
     FileLoad,
@@ -47,100 +48,25 @@ from callops.warehouse import sql_literal
 
 DELIMITERS = (",", ";", "\t", "|")
 
-KINDS = {
-    # kind: stored SQL type
-    "text": "varchar",
-    "enum": "varchar",
-    "integer": "bigint",
-    "number": "double",
-    "seconds": "double",
-    "timestamp": "timestamp",
-    "date": "date",
-    "boolean": "boolean",
-    "list": "varchar[]",
-    "phone": "varchar",
-    "personal": "varchar",
-}
-
 
 @dataclass(frozen=True)
-class Column:
-    """One column of a CSV contract.
+class ContractAdapter:
+    """A CSV contract (callops.contracts) as the registry's adapter: detected by its header, loaded by
+    the engine below into the contract's raw table."""
 
-    kind: text | enum (``values``, lower-cased) | integer | number | seconds
-    (number or h:mm:ss, at most 24 hours unless ``maximum`` says otherwise) | timestamp (offset honoured, else tenant-local) |
-    date | boolean (true/false, yes/no, 1/0, 是/否) | list (``;``- or
-    ``|``-separated within the field) | phone (stored as ``<name>_hash``, withheld numbers null)
-    | personal (free personal text such as a name, stored as ``<name>_hash``).
-    """
-
-    name: str
-    kind: str = "text"
-    description: str = ""
-    required: bool = False  # the header must have the column
-    not_null: bool = False  # every row must have a value
-    values: tuple[str, ...] = ()
-    default: str | None = None  # enum value when the field is empty or the column absent
-    minimum: float | None = None
-    maximum: float | None = None  # seconds: MAX_DURATION_SECONDS (24 hours) unless set; math.inf: none
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"column {self.name}: unknown kind {self.kind}")
-
-    @property
-    def stored_name(self) -> str:
-        return f"{self.name}_hash" if self.kind in ("phone", "personal") else self.name
-
-    @property
-    def sql_type(self) -> str:
-        return KINDS[self.kind]
-
-
-@dataclass(frozen=True)
-class Contract:
-    """A CSV file layout: the columns, the raw table they land in, the row rules beyond each column's own."""
-
-    format: str
-    feed: str
-    table: str  # raw.<table>
-    description: str
-    columns: tuple[Column, ...]
-    rules: tuple[tuple[str, str], ...] = ()  # (SQL condition on parsed columns, SQL reason)
+    contract: Contract
 
     @property
     def FORMAT(self) -> str:  # noqa: N802 - the adapter protocol's name
-        return self.format
+        return self.contract.format
 
     @property
     def DESCRIPTION(self) -> str:  # noqa: N802
-        return f"{self.description} (a CSV with the columns {', '.join(self.required_columns)})"
+        return f"{self.contract.description} (a CSV with the columns {', '.join(self.contract.required_columns)})"
 
     @property
     def RAW_TABLES(self) -> tuple[str, ...]:  # noqa: N802
-        return (f"raw.{self.table}",)
-
-    @property
-    def RAW_DDL(self) -> str:  # noqa: N802
-        columns = ",\n    ".join(f"{c.stored_name} {c.sql_type}" for c in self.columns)
-        return f"""
-create table if not exists raw.{self.table} (
-    file_id varchar not null,
-    tenant_id varchar not null,
-    delivery_date date not null,
-    source_line bigint,
-    {columns},
-    extra json,
-    loaded_at timestamp not null
-);"""
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
-
-    @property
-    def required_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.required)
+        return (self.contract.raw_table,)
 
     def detect(self, head: Head) -> int:
         """Match strength: the number of known columns in the header, 0 unless all required ones are there."""
@@ -148,9 +74,9 @@ create table if not exists raw.{self.table} (
             header = parse_header(head.first_line)[0]
         except LoadError:
             return 0
-        if not set(self.required_columns) <= set(header):
+        if not set(self.contract.required_columns) <= set(header):
             return 0
-        return sum(1 for name in header if name in self.names)
+        return sum(1 for name in header if name in self.contract.names)
 
     def line_rule(self, head: Head) -> LineRule:
         """How a line parses as this contract: the header (line 1) has its required columns, and a data
@@ -159,7 +85,7 @@ create table if not exists raw.{self.table} (
             header, delimiter = parse_header(head.first_line)
         except LoadError as error:
             return lambda number, line: str(error)
-        missing = [name for name in self.required_columns if name not in header]
+        missing = [name for name in self.contract.required_columns if name not in header]
         if missing:
             return lambda number, line: f"the header lacks {', '.join(missing)}"
 
@@ -177,33 +103,40 @@ create table if not exists raw.{self.table} (
             header = parse_header(head.first_line)[0]
         except LoadError:
             return None
-        missing = [name for name in self.required_columns if name not in header]
-        overlap = sum(1 for name in header if name in self.names)
+        missing = [name for name in self.contract.required_columns if name not in header]
+        overlap = sum(1 for name in header if name in self.contract.names)
         if not missing or overlap < 2:
             return None
         return overlap, (
-            f"missing required column(s) {', '.join(missing)} for {self.format} (header has: {', '.join(header)})"
+            f"missing required column(s) {', '.join(missing)} for {self.contract.format} "
+            f"(header has: {', '.join(header)})"
         )
 
     def load(self, ctx: LoadContext) -> FileLoad:
-        result = validate(ctx, self)
-        stored = ", ".join(c.stored_name for c in self.columns)
+        contract = self.contract
+        result = validate(ctx, contract)
+        stored = ", ".join(c.stored_name for c in contract.columns)
         ctx.con.execute(
             f"""
-            insert into raw.{self.table}
+            insert into {contract.raw_table}
                 (file_id, tenant_id, delivery_date, source_line, {stored}, extra, loaded_at)
-            select $file_id, $tenant_id, $delivery_date::date, line, {stored_values(self)}, extra,
+            select $file_id, $tenant_id, $delivery_date::date, line, {stored_values(contract)}, extra,
                 now()::timestamp
             from validated
             where reject_reason is null
             """,
-            ctx.params("file_id", "tenant_id", "delivery_date", *pad_names(self)),
+            ctx.params("file_id", "tenant_id", "delivery_date", *pad_names(contract)),
         )
         return finish(ctx, result)
 
 
+def adapters(contracts: tuple[Contract, ...]) -> tuple[ContractAdapter, ...]:
+    """A feed module's ``ADAPTERS``: one per contract, in the contracts' order."""
+    return tuple(ContractAdapter(contract) for contract in contracts)
+
+
 def pad_names(contract: Contract) -> tuple[str, ...]:
-    return ("hmac_ipad", "hmac_opad") if any(c.kind in ("phone", "personal") for c in contract.columns) else ()
+    return ("hmac_ipad", "hmac_opad") if contract.has_personal_data else ()
 
 
 def stored_values(contract: Contract) -> str:

@@ -33,7 +33,7 @@ import functools
 import re
 
 from callops import pseudonym
-from callops.load import telephony
+from callops.contracts import telephony
 from callops.load.base import (
     MAX_DURATION_SECONDS,
     FileLoad,
@@ -59,37 +59,8 @@ DESCRIPTION = (
     "(or data)"
 )
 
-EVENTS_TABLE = "raw.queue_log_events"
+EVENTS_TABLE = telephony.QUEUE_LOG_EVENTS_TABLE
 RAW_TABLES = (EVENTS_TABLE, *telephony.AGENT_STATE_TABLES)
-
-RAW_DDL = (
-    """
-create table if not exists raw.queue_log_events (
-    file_id varchar not null,
-    tenant_id varchar not null,
-    delivery_date date not null,
-    source_line bigint,
-    source_layout varchar,                -- file (pipe-separated lines) | realtime_csv (DB table export)
-    callid varchar,                       -- caller channel uniqueid; null for NONE
-    queue_id varchar,                     -- queuename; null for NONE (system lines, PAUSEALL, DID)
-    agent varchar,                        -- member interface or member name; null for NONE
-    event varchar not null,               -- the verb, upper case (ENTERQUEUE, CONNECT, ..., custom verbs)
-    data1 varchar,
-    data2 varchar,                        -- ENTERQUEUE: the caller number (personal data: private raw layer only)
-    data3 varchar,
-    data4 varchar,                        -- ENTERQUEUE: the caller name when log_caller_id_name=yes (personal)
-    data5 varchar,                        -- the fifth data field and any further ones, joined by |
-    data varchar,                         -- every data field as delivered, joined by |
-    caller_id_hash varchar,               -- ENTERQUEUE: HMAC pseudonym of the normalised caller number
-    wait_seconds double,                  -- queue wait: holdtime (CONNECT, COMPLETE*, *TRANSFER) or waittime (exits)
-    talk_seconds double,                  -- calltime of COMPLETECALLER/COMPLETEAGENT/*TRANSFER
-    ring_seconds double,                  -- RINGNOANSWER/RINGCANCELED ringtime (logged in ms), CONNECT ringtime
-    event_at timestamp not null,          -- UTC
-    loaded_at timestamp not null          -- UTC
-);
-"""
-    + telephony.AGENT_STATE_DDL
-)
 
 # The caller's pseudonym, from the number an ENTERQUEUE keeps in data2; `callops rekey` recomputes it
 # in place from that clear number (a tenant's pads as parameters).

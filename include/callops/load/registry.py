@@ -55,10 +55,6 @@ def raw_tables() -> tuple[str, ...]:
     return tuple(dict.fromkeys(table for adapter in all_adapters() for table in adapter.RAW_TABLES))
 
 
-def raw_ddl() -> str:
-    return "\n".join(dict.fromkeys(adapter.RAW_DDL for adapter in all_adapters()))
-
-
 def _line_rules(feed: str, head: Head) -> dict:
     """adapter -> its LineRule for this file. Among the CSV contracts (adapters with ``near_miss``) the
     header decides: only the one whose columns it has most of (``detect``; the first on a tie) reads it."""

@@ -1,7 +1,7 @@
 """The other feeds of a simulated tenant, coherent with its calls: HR, QA, marketing (CSV contracts).
 
-Columns come from the contracts in :mod:`callops.load.hr`, :mod:`callops.load.qa` and
-:mod:`callops.load.marketing`, in their order. Ids agree across feeds: ``agent_id`` is the roster id
+Columns come from the contracts in :mod:`callops.contracts.hr`, :mod:`callops.contracts.qa` and
+:mod:`callops.contracts.marketing`, in their order. Ids agree across feeds: ``agent_id`` is the roster id
 the calls carry, ``contact_id`` the id the telephony loader stores for the tenant's format
 (:func:`callops.simulate.writers.contact_ids`).
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from callops.load import hr, marketing, qa
+from callops.contracts import hr, marketing, qa
 from callops.simulate.model import (
     O_ANSWERED,
     BREAKS,

@@ -26,7 +26,7 @@ from typing import TextIO
 from callops import progress as progress_lines
 from callops.config import Tenant
 from callops.simulate import feeds
-from callops.simulate.model import Params, plan_tenant, simulate_day
+from callops.simulate.model import Params, plan_tenant, simulate_day, tenant_format
 from callops.simulate.writers import TelephonyWriter
 
 EXTRA_ZONES = ("America/New_York", "Asia/Shanghai", "Europe/Stockholm")
@@ -244,6 +244,4 @@ def simulate(
 
 
 def plan_format(index: int, count: int) -> str:
-    from callops.simulate.model import tenant_format
-
     return tenant_format(index, count)

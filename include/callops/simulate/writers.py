@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from callops.load.agent_states_csv import CONTRACT as AGENT_STATE_CONTRACT
-from callops.load.contacts_csv import COLUMNS as CONTACT_COLUMNS
+from callops.contracts.telephony import AGENT_STATE_CSV as AGENT_STATE_CONTRACT
+from callops.contracts.telephony import CONTACT_CSV
 from callops.simulate.model import (
     O_ABANDONED,
     O_ANSWERED,
@@ -57,6 +57,7 @@ from callops.simulate.model import (
 )
 
 FEED = "telephony"
+CONTACT_COLUMNS = CONTACT_CSV.names
 AWS_ACCOUNT = "123456789012"
 QUEUE_EXTENSION = {"general": "6001", "vip": "6002", "billing": "6003"}
 
