@@ -254,8 +254,8 @@
 
 {#
     Days after a change that the day-ahead forecast carries it forward
-    (int_staffing__forecast): a local day's forecast reads the same weekday
-    over the six weeks before it (42 days) and a level over the 7 days
+    (int_queue_intervals_forecast): a local day's forecast reads the same
+    weekday over the six weeks before it (42 days) and a level over the 7 days
     before it, each of whose profiles reads its own six weeks: 49 days, and
     one more for a local day's UTC dates. A model that shows a forecast
     figure of past days (forecast WAPE; the Erlang workload of an interval

@@ -1,7 +1,7 @@
 {#
     Whether the tenant's loaded data covers a period (DECISIONLOG "Partial
     days"). Judged on how far the tenant's loaded telephony reaches
-    (int_telephony__coverage: its latest event time, its latest delivery
+    (int_telephony_feeds_measured: its latest event time, its latest delivery
     day), never on the wall clock, so a replayed day is judged as it was live.
 #}
 

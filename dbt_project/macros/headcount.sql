@@ -1,6 +1,6 @@
 {#
     The headcount movements and tenure bands of a group of agent-months
-    (int_roster_expanded_to_months, banded): one definition for the tenant
+    (int_rosters_expanded_to_months, banded): one definition for the tenant
     mart and its team x employment-type breakdown, so they always add up.
 #}
 {% macro headcount_counts() -%}

@@ -74,7 +74,9 @@ def invoke(*args: str, build_plan: str = "") -> DbtResult:
         if str(r.status) in FAILED_STATUSES
     ]
     error = str(outcome.exception) if outcome.exception else None
-    return DbtResult(success=bool(outcome.success), nodes=len(results), failures=failures, error=error)
+    # the project's nodes; its on-run-end hook (macros/stale_relations.sql) is not one of them
+    nodes = sum(1 for r in results if r.node.resource_type != "operation")
+    return DbtResult(success=bool(outcome.success), nodes=nodes, failures=failures, error=error)
 
 
 FAILING_ROWS_SHOWN = 5

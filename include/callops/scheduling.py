@@ -416,19 +416,21 @@ def publish_status(con, tenant_id: str, day: dt.date) -> dict:
 
 def day_completeness(con, tenant_id: str, day: dt.date) -> dict | None:
     """Whether the tenant's ``day`` is complete in the candidate marts (``rpt_daily_kpis.is_day_complete``),
-    with how far its loaded telephony reaches (``int_telephony__coverage``); None without a row for the
-    day (no contacts, or not built yet by a release that has the column)."""
+    with how far its loaded telephony reaches (``int_telephony_feeds_measured``); None without a row for the
+    day (no contacts, or not built yet by this release: an older one had neither the column nor that name)."""
     built = con.execute(
-        "select count(*) from duckdb_columns() where database_name = current_database() "
-        "and schema_name = 'marts' and table_name = 'rpt_daily_kpis' and column_name = 'is_day_complete'"
+        "select count(*) = 2 from duckdb_columns() where database_name = current_database() and ("
+        "(schema_name = 'marts' and table_name = 'rpt_daily_kpis' and column_name = 'is_day_complete') or "
+        "(schema_name = 'intermediate' and table_name = 'int_telephony_feeds_measured' "
+        "and column_name = 'last_event_at'))"
     ).fetchone()[0]
-    if not built:  # (int_telephony__coverage is built with it)
+    if not built:
         return None
     row = con.execute(
         """
         select kpis.is_day_complete, kpis.offered_count, coverage.last_event_at, coverage.last_delivery_date
         from marts.rpt_daily_kpis as kpis
-        left join intermediate.int_telephony__coverage as coverage using (tenant_id)
+        left join intermediate.int_telephony_feeds_measured as coverage using (tenant_id)
         where kpis.tenant_id = ? and kpis.kpi_date = ?
         """,
         [tenant_id, day],

@@ -5,12 +5,15 @@ test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a m
 test that lists it (row_rules, unique_combination_of_columns), or, for a published mart, an expectation
 of its Great Expectations gate suite (expectations/suites/: the marts' ranges are checked
 there, not in dbt). Unit tests do not count: they check a formula on hand-made rows, not the
-data of every build.
+data of every build. A column no rule can hold (any value of its type, null too, is valid) says why
+instead, in its ``meta: no_data_test``: a rule that passes every row (``x in (true, false)``, which
+a null passes too) would only look like a test.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 
 import pytest
@@ -65,9 +68,33 @@ def test_every_described_column_has_a_data_test(home):
         f"{node['original_file_path']}: {node['name']}.{name}"
         for node in models
         for name, column in node["columns"].items()
-        if column["description"].strip() and name.lower() not in named[node["unique_id"]]
+        if column["description"].strip()
+        and name.lower() not in named[node["unique_id"]]
+        and not str(column.get("meta", {}).get("no_data_test", "")).strip()
     )
-    assert untested == [], "described but untested columns:\n" + "\n".join(untested)
+    assert untested == [], "described but untested columns (a test, or meta no_data_test: why none):\n" + "\n".join(
+        untested
+    )
+
+
+# A rule that every row passes: a boolean in (true, false) (null passes a row rule too), x is null or x is not null.
+ALWAYS_TRUE = re.compile(
+    r"^\s*(\w+) in \((true, false|false, true)\)\s*$|^\s*(\w+) is null or \3 is not null\s*$", re.IGNORECASE
+)
+
+
+def test_no_row_rule_passes_every_row():
+    """Issue 17: row rules that could never fail were written to have a column tested; a column no
+    rule can hold says so (meta no_data_test) instead."""
+    always = []
+    for path in sorted((settings.dbt_project_dir() / "models").rglob("_*__models.yml")):
+        for model in yaml.safe_load(path.read_text()).get("models") or []:
+            for test in model.get("data_tests") or []:
+                if isinstance(test, dict) and "row_rules" in test:
+                    for rule in test["row_rules"].get("arguments", {}).get("rules") or []:
+                        if ALWAYS_TRUE.match(str(rule["rule"])):
+                            always.append(f"{path.name}: {model['name']}: {rule['rule']}")
+    assert always == [], "rules no row can break:\n" + "\n".join(always)
 
 
 # Column tests of one row each: a model's are one row_rules test (issue 6).

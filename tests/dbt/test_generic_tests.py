@@ -150,3 +150,40 @@ def test_row_rules_fails_the_rows_accepted_range_and_accepted_values_failed_and_
         "{{ adapter.dispatch('test_accepted_values', 'dbt')(\"" + model + "\", 'kind', ['a', 'b']) }}"
     )
     assert sorted(values) == [("c", 1), ("d", 1)]
+
+
+def test_a_build_drops_the_tables_and_views_no_model_builds_any_more(home):
+    """A model renamed or removed (issue 17 renamed the intermediate ones) leaves no stale relation in
+    the project's schemas after the next dbt build or run, a selected one too; the loaders' schemas
+    and every model's relation stay, and a dbt test drops nothing."""
+    stale = {"intermediate.int_staffing__agent_intervals", "marts.fct_retired", "staging.stg_retired"}
+
+    def leave_stale_relations() -> None:
+        with warehouse.connection() as con:
+            for schema in ("staging", "intermediate", "marts"):
+                con.execute(f"create schema if not exists {schema}")
+            con.execute("create or replace table intermediate.int_staffing__agent_intervals as select 1 as n")
+            con.execute("create or replace table marts.fct_retired as select 1 as n")
+            con.execute("create or replace view staging.stg_retired as select 1 as n")
+            con.execute("create or replace table raw.kept_by_the_loader as select 1 as n")
+
+    def relations() -> set[str]:
+        with warehouse.connection(read_only=True) as con:
+            return {
+                f"{schema}.{name}"
+                for schema, name in con.execute(
+                    "select schema_name, table_name from duckdb_tables() union all "
+                    "select schema_name, view_name from duckdb_views() where not internal"
+                ).fetchall()
+            }
+
+    warehouse.connect().close()
+    leave_stale_relations()
+    result = dbt.invoke("run", "--select", "stg_config__tenants")
+    assert result.success and result.nodes == 1, result  # the clean-up hook is no node of the project
+    after = relations()
+    assert not stale & after
+    assert {"raw.kept_by_the_loader", "staging.stg_config__tenants"} <= after
+    leave_stale_relations()
+    dbt.invoke("test", "--select", "stg_config__tenants")
+    assert stale <= relations()

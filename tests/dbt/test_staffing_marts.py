@@ -182,6 +182,38 @@ def test_erlang_columns_agree_exactly_with_callops_staffing(hand_built):
     assert all(r["erlang_a_agents"] is None for r in plan if r["patience_seconds"] is None)
 
 
+RECONCILIATIONS = (  # dbt singular tests (dbt_project/tests/marts/staffing), run by every dbt build
+    "assert_every_staged_stint_in_exactly_one_queue_interval",
+    "assert_offered_is_answered_abandoned_or_flowed_out_per_queue_interval",
+)
+
+
+def failed_reconciliations() -> list[str]:
+    result = dbt.invoke("test", "--select", *RECONCILIATIONS)
+    assert result.nodes == len(RECONCILIATIONS) and not result.error, result
+    return sorted(name for name in RECONCILIATIONS if any(name + ":" in failure for failure in result.failures))
+
+
+def test_queue_intervals_reconcile_with_the_staged_stints_and_a_miscount_fails(hand_built):
+    # 09:00 Shanghai (01:00 UTC), q1: c1 answered, c2 abandoned, c3 overflowed to q2 (a flow-out).
+    interval = "tenant_id = 'shanghai_bank' and queue_id = 'q1' and interval_start_at = '2026-03-02 01:00:00'"
+    assert failed_reconciliations() == []
+    try:
+        with warehouse.connection() as con:  # one stint too many offered
+            con.execute(f"update marts.fct_queue_intervals set offered_count = offered_count + 1 where {interval}")
+        assert failed_reconciliations() == sorted(RECONCILIATIONS)
+        with warehouse.connection() as con:  # offered right, a stint counted in no outcome
+            con.execute(
+                "update marts.fct_queue_intervals set offered_count = offered_count - 1, "
+                f"answered_count = answered_count - 1 where {interval}"
+            )
+        assert failed_reconciliations() == [RECONCILIATIONS[1]]
+    finally:
+        with warehouse.connection() as con:
+            con.execute(f"update marts.fct_queue_intervals set answered_count = 1, offered_count = 3 where {interval}")
+    assert failed_reconciliations() == []
+
+
 def test_dbt_unit_tests_of_the_staffing_formulas_pass(home):
     warehouse.connect().close()
     assert dbt.invoke("run", "--empty").success

@@ -396,7 +396,7 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_bui
     ) == [(17,)]
     # Agent state intervals: PAUSEALL applies to Alice's sales timeline.
     intervals = query(
-        "select state, reason, state_seconds from intermediate.int_agent_states__intervals "
+        "select state, reason, state_seconds from intermediate.int_agent_state_intervals_timed "
         "where agent_id = 'Alice Wong' order by state_started_at, state = 'paused'"
     )
     assert intervals == [
@@ -407,7 +407,7 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_bui
         ("ready", None, None),
     ]
     assert query(
-        "select queue_id, state, state_seconds from intermediate.int_agent_states__intervals "
+        "select queue_id, state, state_seconds from intermediate.int_agent_state_intervals_timed "
         "where agent_id = 'Agent/1002' order by state_started_at"
     ) == [(None, "logged_in", 100.0), (None, "logged_out", None)]
 

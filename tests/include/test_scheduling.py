@@ -350,6 +350,34 @@ def test_a_day_published_before_its_deadline_raises_nothing(home, tmp_path, monk
     assert scheduling.check_deadlines(deadline_passed + dt.timedelta(minutes=5), config) == []
 
 
+def test_day_completeness_waits_for_a_build_by_this_release_after_an_upgrade(home):
+    """A warehouse the previous release built holds the coverage model under its old name
+    (intermediate.int_telephony__coverage): the deadline watch, which may run before the upgraded
+    home's first build, finds no completeness yet instead of failing on the missing table."""
+    with warehouse.session() as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            "create table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, date '2026-03-01' as kpi_date, "
+            "false as is_day_complete, 3 as offered_count"
+        )
+        con.execute(
+            "create table intermediate.int_telephony__coverage as select 'shanghai_bank' as tenant_id, "
+            "timestamp '2026-03-01 12:00' as last_event_at, date '2026-03-01' as last_delivery_date"
+        )
+    with warehouse.session(read_only=True) as con:
+        assert scheduling.day_completeness(con, "shanghai_bank", dt.date(2026, 3, 1)) is None
+    with warehouse.session() as con:  # built by this release: the model under its new name
+        con.execute("alter table intermediate.int_telephony__coverage rename to int_telephony_feeds_measured")
+    with warehouse.session(read_only=True) as con:
+        assert scheduling.day_completeness(con, "shanghai_bank", dt.date(2026, 3, 1)) == {
+            "is_day_complete": False,
+            "offered_count": 3,
+            "last_event_at": dt.datetime(2026, 3, 1, 12, 0),
+            "last_delivery_date": dt.date(2026, 3, 1),
+        }
+
+
 def test_a_failing_watch_load_is_retried_by_airflow_but_not_forever(home, monkeypatch):
     aged(deliver(home, "shanghai_bank", "2026-03-01", "contacts.csv", GOOD))
 

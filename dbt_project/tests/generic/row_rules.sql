@@ -8,6 +8,8 @@
     (not_blank) is written `c <> '' and c = trim(c)`, a range (accepted_range)
     `c between 0 and 1` or `c >= 0`, an enumeration (accepted_values)
     `c in ('a', 'b')`: a null c passes each of them, as it did those tests.
+    So a boolean's `b in (true, false)` passes every row: its rule is when it
+    may be null, e.g. `(b is null) = (rate is null)`.
     `not_null`: columns that must hold a value, each the rule `<c> is not
     null`, in the same scan and node.
     Give it `name: row_rules_<model>`: dbt would name it after all its rules,

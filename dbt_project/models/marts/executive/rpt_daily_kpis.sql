@@ -70,7 +70,7 @@ repeat_flagged as (
 
 agent_intervals as (
 
-    select * from {{ ref('int_staffing__agent_intervals') }}
+    select * from {{ ref('int_agent_intervals_measured') }}
     -- UTC intervals of the local days (a day is at most 14 h off UTC)
     where {{ in_build_window('interval_start_at', before=reach ~ ' + 1', after=forecast_reach ~ ' + 1') }}
 
@@ -78,7 +78,7 @@ agent_intervals as (
 
 feed_days as (
 
-    select * from {{ ref('int_staffing__feed_days') }}
+    select * from {{ ref('int_staffing_feed_days_flagged') }}
 
 ),
 
@@ -103,7 +103,7 @@ forecast_accuracy as (
 
 coverage as (
 
-    select * from {{ ref('int_telephony__coverage') }}
+    select * from {{ ref('int_telephony_feeds_measured') }}
 
 ),
 

@@ -22,7 +22,7 @@ months as (
 
 agent_months as (
 
-    select * from {{ ref('int_roster_expanded_to_months') }}
+    select * from {{ ref('int_rosters_expanded_to_months') }}
 
 ),
 

@@ -10,7 +10,7 @@ with
 
 agent_months as (
 
-    select * from {{ ref('int_roster_expanded_to_months') }}
+    select * from {{ ref('int_rosters_expanded_to_months') }}
 
 ),
 

@@ -12,7 +12,7 @@ with
 
 forecasts as (
 
-    select * from {{ ref('int_staffing__forecast') }}
+    select * from {{ ref('int_queue_intervals_forecast') }}
     where not is_future
 
 ),
@@ -25,7 +25,7 @@ tenants as (
 
 coverage as (
 
-    select * from {{ ref('int_telephony__coverage') }}
+    select * from {{ ref('int_telephony_feeds_measured') }}
 
 ),
 

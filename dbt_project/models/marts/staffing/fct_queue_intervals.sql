@@ -9,38 +9,38 @@ with
 
 grid as (
 
-    select * from {{ ref('int_staffing__interval_grid') }}
+    select * from {{ ref('int_queue_intervals_gridded') }}
     where not is_future
 
 ),
 
 counts as (
 
-    select * from {{ ref('int_staffing__queue_stint_counts') }}
+    select * from {{ ref('int_queue_stints_bucketed_to_intervals') }}
 
 ),
 
 staffed as (
 
-    select * from {{ ref('int_staffing__queue_intervals_staffed') }}
+    select * from {{ ref('int_queue_intervals_staffed') }}
 
 ),
 
 forecasts as (
 
-    select * from {{ ref('int_staffing__forecast') }}
+    select * from {{ ref('int_queue_intervals_forecast') }}
 
 ),
 
 agent_intervals as (
 
-    select * from {{ ref('int_staffing__agent_intervals') }}
+    select * from {{ ref('int_agent_intervals_measured') }}
 
 ),
 
 feed_days as (
 
-    select * from {{ ref('int_staffing__feed_days') }}
+    select * from {{ ref('int_staffing_feed_days_flagged') }}
 
 ),
 

@@ -10,14 +10,14 @@ with
 
 staffed as (
 
-    select * from {{ ref('int_staffing__queue_intervals_staffed') }}
+    select * from {{ ref('int_queue_intervals_staffed') }}
     where is_future
 
 ),
 
 grid as (
 
-    select * from {{ ref('int_staffing__interval_grid') }}
+    select * from {{ ref('int_queue_intervals_gridded') }}
     where is_future
 
 ),

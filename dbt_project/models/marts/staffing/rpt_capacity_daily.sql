@@ -60,21 +60,21 @@ attendance as (
 
 agent_intervals as (
 
-    select * from {{ ref('int_staffing__agent_intervals') }}
+    select * from {{ ref('int_agent_intervals_measured') }}
     where {{ in_build_window('interval_start_at', before=1, after=forecast_reach ~ ' + 1') }}
 
 ),
 
 staffed as (
 
-    select * from {{ ref('int_staffing__queue_intervals_staffed') }}
+    select * from {{ ref('int_queue_intervals_staffed') }}
     where not is_future
 
 ),
 
 feed_days as (
 
-    select * from {{ ref('int_staffing__feed_days') }}
+    select * from {{ ref('int_staffing_feed_days_flagged') }}
 
 ),
 

@@ -20,13 +20,13 @@ with
 
 grid as (
 
-    select * from {{ ref('int_staffing__interval_grid') }}
+    select * from {{ ref('int_queue_intervals_gridded') }}
 
 ),
 
 counts as (
 
-    select * from {{ ref('int_staffing__queue_stint_counts') }}
+    select * from {{ ref('int_queue_stints_bucketed_to_intervals') }}
 
 ),
 

@@ -1,4 +1,4 @@
-"""One row per tenant x queue x staffing interval: int_staffing__erlang_inputs with the agents it needs.
+"""One row per tenant x queue x staffing interval: int_erlang_inputs_assembled with the agents it needs.
 
 The agents come from callops.staffing, the same code analysts call in Python, so the warehouse and
 the library agree exactly:
@@ -13,7 +13,7 @@ from callops import staffing
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    inputs = dbt.ref("int_staffing__erlang_inputs")
+    inputs = dbt.ref("int_erlang_inputs_assembled")
     frame = inputs.df()
     calls = frame["staffing_calls"]
     interval = frame["interval_seconds"]
@@ -28,10 +28,10 @@ def model(dbt, session):
         frame["erlang_c_agents"], frame["staffing_shrinkage_rate"]
     )
     # Keep the inputs' column types (an empty frame would otherwise give untyped columns).
-    session.register("int_staffing__queue_intervals_staffed_frame", frame)
+    session.register("int_queue_intervals_staffed_frame", frame)
     typed = ", ".join(f'cast("{name}" as {kind}) as "{name}"' for name, kind in zip(inputs.columns, inputs.types))
     agents = ", ".join(
         f"cast({name} as double) as {name}"
         for name in ("erlang_c_agents", "erlang_a_agents", "required_agents_with_shrinkage")
     )
-    return session.sql(f"select {typed}, {agents} from int_staffing__queue_intervals_staffed_frame")
+    return session.sql(f"select {typed}, {agents} from int_queue_intervals_staffed_frame")

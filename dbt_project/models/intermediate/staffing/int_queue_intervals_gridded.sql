@@ -11,7 +11,7 @@ with
 
 queue_intervals as (
 
-    select * from {{ ref('int_staffing__queue_stint_counts') }}
+    select * from {{ ref('int_queue_stints_bucketed_to_intervals') }}
 
 ),
 

@@ -7,7 +7,7 @@
     One row per tenant x agent x queue x UTC day on which the telephony
     feed shows the agent working the queue: a per-queue state change, or an
     answered inbound stint. The queues an agent can take come from these
-    (int_staffing__agent_intervals, with the roster's skills and the
+    (int_agent_intervals_measured, with the roster's skills and the
     schedule's queues), so that model need not read every stint and state
     change of the history on each build.
     Incremental (macros/build_window.sql): a run recomputes the UTC days its

@@ -1,7 +1,7 @@
 {#
     One row per tenant x queue x staffing interval of the interval grid: what
     the Erlang staffing of the interval is computed from (the Python model
-    int_staffing__queue_intervals_staffed adds the agents).
+    int_queue_intervals_staffed adds the agents).
     - Past intervals: the stints actually offered and their AHT (the forecast
       AHT when nothing was handled). Future intervals: the forecast.
     - Caller patience: total waiting time of every stint / abandoned stints
@@ -16,25 +16,25 @@ with
 
 grid as (
 
-    select * from {{ ref('int_staffing__interval_grid') }}
+    select * from {{ ref('int_queue_intervals_gridded') }}
 
 ),
 
 counts as (
 
-    select * from {{ ref('int_staffing__queue_stint_counts') }}
+    select * from {{ ref('int_queue_stints_bucketed_to_intervals') }}
 
 ),
 
 forecasts as (
 
-    select * from {{ ref('int_staffing__forecast') }}
+    select * from {{ ref('int_queue_intervals_forecast') }}
 
 ),
 
 agent_intervals as (
 
-    select * from {{ ref('int_staffing__agent_intervals') }}
+    select * from {{ ref('int_agent_intervals_measured') }}
 
 ),
 

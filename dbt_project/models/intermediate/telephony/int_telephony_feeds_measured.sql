@@ -15,7 +15,7 @@ with
 
 event_days as (
 
-    select * from {{ ref('int_telephony__event_days') }}
+    select * from {{ ref('int_telephony_events_bucketed_to_days') }}
 
 ),
 

@@ -8,7 +8,7 @@
     among what the date holds, a queue_log line (any verb), an agent state
     change, or a contact stint's entry, answer or end (a stint is dated by
     its entry, so its end may fall on the next date). The grain
-    int_telephony__coverage reads a tenant's latest event from, without
+    int_telephony_feeds_measured reads a tenant's latest event from, without
     scanning every event of the history on each build.
 
     Incremental (macros/build_window.sql): a run recomputes the dates its

@@ -22,13 +22,13 @@
       misses the day's work; a late or early-leaving agent misses the work
       outside clock-in/clock-out. No attendance row: the work counts as
       attended.
-    - States come from int_agent_states__intervals: logged in = any state but
-      logged_out; available = logged_in or ready (not paused). A state
+    - States come from int_agent_state_intervals_timed: logged in = any
+      state but logged_out; available = logged_in or ready (not paused). A state
       interval that is still open (no next change yet) counts nowhere.
     - Handle time is talk + hold + after-call work of the agent's answered
       stints, from the answer on (entry + wait when the answer time is not
       delivered), spread over the intervals it spans
-      (int_staffing__agent_busy_intervals, incremental).
+      (int_handled_stints_spread_to_intervals, incremental).
     - In the scheduled state: scheduled work while available, or any other
       scheduled activity while not available (paused or logged out).
     Incremental (macros/build_window.sql): a run recomputes the intervals of
@@ -48,7 +48,7 @@ tenants as (
 {% set rebuilt = build_window_ranges() is not none %}
 agent_queue_days as (
 
-    select * from {{ ref('int_staffing__agent_queue_days') }}
+    select * from {{ ref('int_agent_queue_days_worked') }}
 
 ),
 
@@ -101,7 +101,7 @@ states as (
 
     select *
     from ({{ window_rows_and_rebuilt_keys(
-        ref('int_agent_states__intervals'),
+        ref('int_agent_state_intervals_timed'),
         overlaps_build_window('state_started_at', 'state_ended_at'),
         'new_queue_agents', ['tenant_id', 'agent_id'],
     ) }}) as agent_states
@@ -247,7 +247,7 @@ state_pieces as (
 busy_by_agent as (
 
     {{ window_rows_and_rebuilt_keys(
-        ref('int_staffing__agent_busy_intervals'),
+        ref('int_handled_stints_spread_to_intervals'),
         in_build_window('interval_start_at'),
         'new_queue_agents', ['tenant_id', 'agent_id'],
     ) }}

@@ -8,7 +8,7 @@
     contacts: the seconds of the interval spent on them. Handle time is talk
     + hold + after-call work of the agent's answered inbound stints, from the
     answer on (entry + wait when the answer time is not delivered), spread
-    over the intervals it spans (int_staffing__agent_intervals gives it to
+    over the intervals it spans (int_agent_intervals_measured gives it to
     each of the agent's queues).
 
     Incremental (macros/build_window.sql): a run recomputes the intervals of
