@@ -186,44 +186,65 @@ def _timeline_reach(timeline: Timeline) -> str:
       in between, the file's last state holds instead of theirs.
 
     A re-delivery is reached twice, by its rows before and after (``pipeline._load_one``)."""
-    table, column, lane = timeline.table, DATED_BY[timeline.table], timeline.lane
+    table, column, lane, idle = timeline.table, DATED_BY[timeline.table], timeline.lane, timeline.idle
     keys = ", ".join(timeline.key)
-    same_key = " and ".join(f"lanes.{name} = timeline_rows.{name}" for name in timeline.key)
     return f"""
-        select
-            cast(min(previous_at) filter (where not previous_idle) as date) as first_date,
-            cast(max(next_at) filter (where not (last_idle and coalesce(idle_without, true))) as date) as last_date
-        from (
+        select * from (
+        with
+        key_lanes as (
+            -- each of the file's keys with its lanes (one null lane for a key without any)
+            select
+                {keys},
+                coalesce(nullif(list(distinct {lane}) filter (where {lane} is not null), []), [null]) as lanes
+            from {table}
+            semi join (select distinct {keys} from {table} where file_id = $file_id) using ({keys})
+            group by all
+        ),
+        laned as (
+            -- every row of those keys in each lane it belongs to
+            select
+                timeline_rows.file_id = $file_id as is_own,
+                {", ".join(f"timeline_rows.{name}" for name in timeline.key)},
+                unnest(
+                    case when timeline_rows.{lane} is null then key_lanes.lanes else [timeline_rows.{lane}] end
+                ) as lane,
+                timeline_rows.{column} as changed_at,
+                timeline_rows.source_line,
+                {idle} as is_idle
+            from {table} as timeline_rows
+            inner join key_lanes using ({keys})
+        ),
+        own as (
             select
                 {keys},
                 lane,
-                arg_max({timeline.idle}, ({column}, source_line)) filter (where is_own) as last_idle,
-                max({column}) filter (where not is_own and {column} < first_at) as previous_at,
-                arg_max({timeline.idle}, ({column}, source_line))
-                    filter (where not is_own and {column} < first_at) as previous_idle,
-                arg_max({timeline.idle}, ({column}, source_line))
-                    filter (where not is_own and {column} < last_at) as idle_without,
-                min({column}) filter (where not is_own and {column} > last_at) as next_at
-            from (
-                select
-                    *,
-                    min({column}) filter (where is_own) over lane_rows as first_at,
-                    max({column}) filter (where is_own) over lane_rows as last_at
-                from (
-                    select timeline_rows.*, timeline_rows.file_id = $file_id as is_own, lanes.{lane} as lane
-                    from {table} as timeline_rows
-                    inner join (
-                        -- the key's lanes; one null lane for a key without any
-                        select distinct {keys}, {lane} from {table}
-                        semi join (select distinct {keys} from {table} where file_id = $file_id) using ({keys})
-                        qualify {lane} is not null or count({lane}) over (partition by {keys}) = 0
-                    ) as lanes
-                        on {same_key}
-                        and (timeline_rows.{lane} is null or timeline_rows.{lane} = lanes.{lane})
-                )
-                window lane_rows as (partition by {keys}, lane)
-            )
+                min(changed_at) as first_at,
+                max(changed_at) as last_at,
+                arg_max(is_idle, (changed_at, source_line)) as last_idle
+            from laned
+            where is_own
             group by all
-            having bool_or(is_own)
+        ),
+        reached as (
+            select
+                {", ".join(f"own.{name}" for name in timeline.key)},
+                own.lane,
+                max(changed_at) filter (where changed_at < first_at) as previous_at,
+                arg_max(is_idle, (changed_at, source_line)) filter (where changed_at < first_at) as previous_idle,
+                arg_max(is_idle, (changed_at, source_line)) filter (where changed_at < last_at) as idle_without,
+                min(changed_at) filter (where changed_at > last_at) as next_at,
+                any_value(last_idle) as last_idle
+            from laned
+            inner join own
+                on {" and ".join(f"own.{name} = laned.{name}" for name in timeline.key)}
+                and own.lane is not distinct from laned.lane
+            where not is_own
+            group by all
+        )
+        select
+            cast(min(previous_at) filter (where not previous_idle) as date) as first_date,
+            cast(max(next_at) filter (where not (last_idle and coalesce(idle_without, true))) as date)
+                as last_date
+        from reached
         )
     """
