@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-generative airflow clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ test-generative: $(STAMP) ## play SEEDS=N random delivery sequences (or SEED=S),
 
 airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
 	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
+
+# dbt's documentation site with the project overview and every KPI definition, in CALLOPS_HOME/dbt/docs
+# (static_index.html opens offline). Column types and row counts need a built warehouse (after `make run`).
+docs: $(STAMP) ## the dbt documentation: models, columns, KPI definitions (CALLOPS_HOME/dbt/docs/static_index.html)
+	$(BIN)/python -m callops.dbt docs
 
 simulate-compare: $(STAMP) ## compare the simulator with the real month; writes docs/simulator_vs_real.svg
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
