@@ -82,7 +82,7 @@ staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 inte
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
 # tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
-# (README "Performance"). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
+# (docs/performance.md). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
 BENCH_DAYS ?= 90
 BENCH_CALLS_PER_DAY ?= 100000
 BENCH_ARGS ?=

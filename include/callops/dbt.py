@@ -184,8 +184,8 @@ def docs_dir() -> Path:
 def docs(out: Path | None = None) -> tuple[DbtResult, bool]:
     """`make docs`: dbt's documentation site of the project into ``out`` (default CALLOPS_HOME/dbt/docs):
     ``static_index.html``, one file that opens offline (``index.html`` beside it needs a web server). Its
-    overview page is models/overview.md; every model, column and KPI definition (the doc blocks of
-    models/_kpis__docs.md) is in it.
+    overview page is dbt_project/models/overview.md; every model, column and KPI definition (the doc
+    blocks of dbt_project/models/_kpis__docs.md) is in it.
 
     The catalog (column types, row counts) is read from the build warehouse when it has been built and no
     writer holds it. Otherwise (a fresh CALLOPS_HOME, a run going on) dbt compiles against a scratch

@@ -73,7 +73,7 @@ def test_docs_generate_offline_and_every_mart_column_is_described(home, tmp_path
 
 def kpi_doc_block(name: str) -> str:
     """A doc block's text as written in dbt_project/models/_kpis__docs.md, whitespace folded."""
-    source = (REPO / "dbt_project" / "models" / "_kpis__docs.md").read_text()
+    source = (REPO / "dbt_project/models/_kpis__docs.md").read_text()
     block = re.search(r"\{% docs " + name + r" %\}(.*?)\{% enddocs %\}", source, re.S)
     assert block, name
     return " ".join(block.group(1).split())

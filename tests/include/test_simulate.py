@@ -103,7 +103,7 @@ def test_arrivals_follow_the_intraday_profile_and_weekday_pattern():
 
 
 def test_erlang_c_matches_the_published_example():
-    assert erlang_c_agents(100, 180, 1800, 0.8, 20) == 14  # KPIS_AND_ERLANG.md reference table
+    assert erlang_c_agents(100, 180, 1800, 0.8, 20) == 14  # docs/kpis.md "Reference values"
 
 
 # --- the queue responds to staffing -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from callops import settings
 from callops.config import Tenant
 from callops.simulate.model import O_ABANDONED, O_ANSWERED, Params, plan_tenant, simulate_day
 
-# The real month, in the repository beside its source note (SOURCE.md there: a public data set).
+# The real month, shipped beside its source note (docs/data/anonymous_bank/SOURCE.md: a public data set).
 REAL_TSV = settings.project_dir() / "docs" / "data" / "anonymous_bank" / "calls_1999-02.tsv"
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
