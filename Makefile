@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-generative airflow clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -66,6 +66,11 @@ test-generative: $(STAMP) ## play SEEDS=N random delivery sequences (or SEED=S),
 airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
 	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
 
+# dbt's documentation site with the project overview and every KPI definition, in CALLOPS_HOME/dbt/docs
+# (static_index.html opens offline). Column types and row counts need a built warehouse (after `make run`).
+docs: $(STAMP) ## the dbt documentation: models, columns, KPI definitions (CALLOPS_HOME/dbt/docs/static_index.html)
+	$(BIN)/python -m callops.dbt docs
+
 simulate-compare: $(STAMP) ## compare the simulator with the real month; writes docs/simulator_vs_real.svg
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
 
@@ -77,7 +82,7 @@ staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 inte
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
 # tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
-# (README "Performance"). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
+# (docs/performance.md). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
 BENCH_DAYS ?= 90
 BENCH_CALLS_PER_DAY ?= 100000
 BENCH_ARGS ?=

@@ -123,7 +123,7 @@ def fmt_bytes(count: float | None) -> str:
 
 # --- b. the DuckDB floor --------------------------------------------------------------------------
 
-# The daily KPIs of marts.rpt_daily_kpis (DOMAIN.md "How each contact counts"; the tenant's default
+# The daily KPIs of marts.rpt_daily_kpis (docs/domain.md "How each contact counts"; the tenant's default
 # service-level variant, exclude_short_abandons) in one query over the queue_log files, following the
 # rules of base_asterisk__queue_log_stints and int_contacts_rolled_up. It trusts the files (the pipeline
 # validates every line; the simulator writes none it would reject).

@@ -20,7 +20,7 @@ are consumed together by the next run, so a burst of loads is built once.
 
 Every task writing the warehouse runs in the single-slot pool `duckdb_writer`,
 after any load waiting for it. Owner: callops data engineering. Runbook:
-README.md, "Scheduling with Airflow".
+docs/operations.md, "Scheduling with Airflow".
 """
 
 import pendulum

@@ -16,7 +16,7 @@ Every task writing the warehouse runs in the single-slot pool `duckdb_writer`.
 A failed run raises one alert, from **finish**, naming every file, dbt node and
 check that failed (callops.alerts). A backfill from the UI or CLI is one run:
 `airflow dags trigger callops_pipeline -c '{"start": "...", "end": "..."}'`.
-Owner: callops data engineering. Runbook: README.md, "Running the pipeline".
+Owner: callops data engineering. Runbook: docs/operations.md, "Running the pipeline".
 """
 
 import pendulum

@@ -22,7 +22,7 @@ tenant must not hold up or hide the others.
    loaded and built).
 
 Files arriving at other times are loaded by `load_landing`. Owner: callops data
-engineering. Runbook: README.md, "Scheduling with Airflow".
+engineering. Runbook: docs/operations.md, "Scheduling with Airflow".
 """
 
 import pendulum

@@ -14,7 +14,7 @@ arrival time, a back-dated drop. Then, per feed:
 After an hour without news the run ends skipped and the next one starts. What
 was tried is remembered in `CALLOPS_HOME/warehouse/landing_seen.json` (path,
 size, mtime): a file is retried only when its content changes. Owner: callops
-data engineering. Runbook: README.md, "Scheduling with Airflow".
+data engineering. Runbook: docs/operations.md, "Scheduling with Airflow".
 """
 
 from datetime import timedelta

@@ -12,7 +12,7 @@ loaded), once per tenant-day, and this task fails so the miss shows in the grid.
 CALLOPS_HOME was first watched are not alerted.
 
 Reads the build warehouse only (no pool). Owner: callops data engineering.
-Runbook: README.md, "Scheduling with Airflow".
+Runbook: docs/operations.md, "Scheduling with Airflow".
 """
 
 import pendulum

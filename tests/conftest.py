@@ -31,7 +31,7 @@ TEST_CONFIG = textwrap.dedent(
     """
 )
 
-# Airflow and GX settings for any test that runs them (STACK_NOTES.md).
+# Airflow and GX settings for any test that runs them: no example DAGs, no analytics, no telemetry.
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -3,7 +3,7 @@
 Four tenants with identical settings each receive the same two simulated days,
 one tenant per format, through the real loaders, dbt and marts. Every figure a
 format can express must be identical; what it cannot express must be null
-(DOMAIN.md): the queue_log has no hold or after-call work (AHT is talk time)
+(docs/domain.md): the queue_log has no hold or after-call work (AHT is talk time)
 and sees no IVR-contained calls, the CDR has no queue wait (no SL, ASA, short
 abandons or abandon rate).
 """

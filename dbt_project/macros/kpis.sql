@@ -1,8 +1,10 @@
 {#
-    The KPI formulas, defined once (DOMAIN.md "How each contact counts").
+    The KPI formulas, defined once (docs/domain.md "How each contact counts").
     Every rate is a 0-1 double; a zero denominator gives null, never 0 or an
     error. Each formula has a dbt unit test on hand-computed values
-    (models/marts/executive/_executive__models.yml).
+    (models/marts/executive/_executive__models.yml). Each KPI's definition, as
+    dbt docs and the published column comments show it, is a doc block of
+    models/_kpis__docs.md.
 #}
 
 {% macro safe_divide(numerator, denominator) -%}
@@ -21,7 +23,7 @@
 
 {#
     Service level (服务水平) in the tenant's variant (callops.yml
-    `service_level_variant`; KPIS_AND_ERLANG.md lists the published formulas):
+    `service_level_variant`; docs/kpis.md "Service level" has the vendors' variants):
       exclude_short_abandons (default)     A_t / (O - Ab_s)
       abandons_within_threshold_positive   (A_t + Ab_t) / O
       ignore_abandons                      A_t / A
@@ -78,7 +80,7 @@
     {{ safe_divide(leavers, average_headcount) }}
 {%- endmacro %}
 
-{# a monthly rate annualised: x 12 / months in the period (KPIS_AND_ERLANG.md) #}
+{# a monthly rate annualised: x 12 / months in the period (docs/kpis.md) #}
 {% macro annualised_rate(rate, months_in_period=1) -%}
     ({{ rate }} * 12.0 / {{ months_in_period }})
 {%- endmacro %}
@@ -94,7 +96,7 @@
 {%- endmacro %}
 
 {#
-    Staffing formulas (DOMAIN.md "Standard figures"; DECISIONLOG 2026-11-25
+    Staffing formulas (docs/kpis.md "The other KPIs"; DECISIONLOG 2026-11-25
     "Staffing"). Unit tests: models/*/staffing/_staffing__models.yml.
 #}
 
@@ -130,7 +132,7 @@
 {%- endmacro %}
 
 {#
-    Resource balance (seed 003, DOMAIN.md "Staffing"), in seconds of a day:
+    Resource balance (seed 003, docs/domain.md "Staffing"), in seconds of a day:
     workload = calls x answer rate x service share x service AHT
                + marketing pop-up rate x recommendation rate x marketing AHT
     (the marketing term per answered call, times the answered calls);

@@ -1,7 +1,7 @@
 """Tenant configuration: ``callops.yml`` (path overridable with ``CALLOPS_CONFIG``).
 
 Each tenant is one client brand served by the center. ``id``, ``name`` and
-``timezone`` are required; every other setting has the default of DOMAIN.md.
+``timezone`` are required; every other setting has a default (docs/configuration.md).
 Secrets never live in this file (the pseudonymisation key is an env var).
 """
 
@@ -20,7 +20,7 @@ from callops import settings
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
-# Service-level formulas callops can publish (KPIS_AND_ERLANG.md, "Service level").
+# Service-level formulas callops can publish (docs/kpis.md, "Service level").
 # A_t answered within T, Ab_t abandoned within T, Ab_s short abandons, O offered, A answered.
 SERVICE_LEVEL_VARIANTS = {
     "exclude_short_abandons": "A_t / (O - Ab_s)  (callops default)",
@@ -61,7 +61,7 @@ class Tenant:
     # nothing is published (a truncated or doubled delivery looks like this).
     volume_warning_ratio: float = 1.5
     volume_blocking_ratio: float = 3.0
-    # Scheduling (Airflow, README "Scheduling with Airflow"): local times ("HH:MM", tenant's zone) on the
+    # Scheduling (Airflow, docs/operations.md "Scheduling with Airflow"): local times ("HH:MM", tenant's zone) on the
     # day after a delivery day. A feed with an arrival time gets a scheduled load DAG whose sensor waits
     # for that day's folder from then on; "" leaves the feed to the landing watch alone. By
     # publish_deadline the day's marts must be published, else a deadline alert ("" for none).

@@ -2,12 +2,16 @@
 
 dbt's target/ and logs/ go under CALLOPS_HOME, so the project directory can be
 read-only (a mounted checkout) and every run leaves its logs with its data.
+
+    python -m callops.dbt docs [--out DIR]     # `make docs`: dbt's documentation site
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,19 +29,21 @@ class DbtResult:
     error: str | None = None
 
 
-def environment() -> dict[str, str]:
-    """The env_var() values profiles.yml reads."""
+def environment(build_db: Path | None = None) -> dict[str, str]:
+    """The env_var() values profiles.yml reads (``build_db``: another database than the build warehouse)."""
     return {
-        "CALLOPS_BUILD_DB": str(settings.build_db_path()),
+        "CALLOPS_BUILD_DB": str(build_db or settings.build_db_path()),
         "CALLOPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
         "CALLOPS_DUCKDB_THREADS": str(settings.duckdb_threads()),
         "DO_NOT_TRACK": "1",
     }
 
 
-def command(*args: str) -> list[str]:
-    """dbt arguments with callops' project, profile and paths; sets the env profiles.yml reads."""
-    os.environ.update(environment())
+def command(*args: str, target: Path | None = None, build_db: Path | None = None) -> list[str]:
+    """dbt arguments with callops' project, profile and paths; sets the env profiles.yml reads.
+
+    ``target``: dbt's target path (default CALLOPS_HOME/dbt/target); ``build_db``: see :func:`environment`."""
+    os.environ.update(environment(build_db))
     settings.build_db_path().parent.mkdir(parents=True, exist_ok=True)
     work = settings.dbt_work_dir()
     project = str(settings.dbt_project_dir())
@@ -45,24 +51,27 @@ def command(*args: str) -> list[str]:
         *args,
         "--project-dir", project,
         "--profiles-dir", project,
-        "--target-path", str(work / "target"),
+        "--target-path", str(target or work / "target"),
         "--log-path", str(work / "logs"),
         "--no-version-check",
         "--no-send-anonymous-usage-stats",
     ]
 
 
-def invoke(*args: str, build_plan: str = "") -> DbtResult:
+def invoke(*args: str, build_plan: str = "", target: Path | None = None, build_db: Path | None = None) -> DbtResult:
     """Run one dbt command (``build``, ``test``, ...) in-process; inside a step of `callops run`, its
     nodes done of total go to the run's progress file (callops.progress).
 
     ``build_plan``: an incremental build's window and changed feeds (callops.incremental), read by
-    macros/build_window.sql when nodes execute; empty builds every model whole."""
+    macros/build_window.sql when nodes execute; empty builds every model whole. ``target``,
+    ``build_db``: see :func:`command`."""
     from dbt.cli.main import dbtRunner
 
     os.environ[BUILD_PLAN_ENV] = build_plan
     try:
-        outcome = dbtRunner(callbacks=progress.current().dbt_callbacks()).invoke(command(*args))
+        outcome = dbtRunner(callbacks=progress.current().dbt_callbacks()).invoke(
+            command(*args, target=target, build_db=build_db)
+        )
     finally:
         _release_warehouse()
     results = list(outcome.result or []) if hasattr(outcome.result, "__iter__") else []
@@ -166,3 +175,62 @@ def unit_tests() -> DbtResult:
     if not prepared.success:
         return prepared
     return invoke("test", "--select", "test_type:unit")
+
+
+def docs_dir() -> Path:
+    return settings.dbt_work_dir() / "docs"
+
+
+def docs(out: Path | None = None) -> tuple[DbtResult, bool]:
+    """`make docs`: dbt's documentation site of the project into ``out`` (default CALLOPS_HOME/dbt/docs):
+    ``static_index.html``, one file that opens offline (``index.html`` beside it needs a web server). Its
+    overview page is dbt_project/models/overview.md; every model, column and KPI definition (the doc
+    blocks of dbt_project/models/_kpis__docs.md) is in it.
+
+    The catalog (column types, row counts) is read from the build warehouse when it has been built and no
+    writer holds it. Otherwise (a fresh CALLOPS_HOME, a run going on) dbt compiles against a scratch
+    database and writes an empty catalog: the build warehouse is never created or waited for. Returns
+    dbt's result and whether the catalog is in.
+    """
+    out = out or docs_dir()
+    generate = ("docs", "generate", "--static")
+    if settings.build_db_path().exists():
+        try:
+            with warehouse.writer_lock(wait_seconds=0):
+                return invoke(*generate, target=out), True
+        except warehouse.LockBusy:
+            pass
+    scratch = out / "scratch.duckdb"  # one name: dbt's partial parse keeps working (the profile is unchanged)
+    try:
+        return invoke(*generate, "--empty-catalog", target=out, build_db=scratch), False
+    finally:
+        for leftover in (scratch, Path(f"{scratch}.wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m callops.dbt", description="callops' dbt project, as make runs it")
+    commands = parser.add_subparsers(dest="command", required=True)
+    docs_command = commands.add_parser(
+        "docs", help="generate dbt's documentation site: models, columns, tests, lineage and the KPI definitions"
+    )
+    docs_command.add_argument(
+        "--out", type=Path, default=None, help="folder to write it to (default: CALLOPS_HOME/dbt/docs)"
+    )
+    args = parser.parse_args(argv)
+    out = (args.out or docs_dir()).resolve()
+    result, with_catalog = docs(out)
+    if not result.success:
+        print(f"dbt docs generate failed: {result.error or '; '.join(result.failures)}", file=sys.stderr)
+        return 1
+    print(f"dbt docs: {out / 'static_index.html'} (open it in a browser; it needs no server)")
+    if not with_catalog:
+        print(
+            "  without column types and row counts: the build warehouse is not built yet, or a run holds it "
+            "(run `make docs` again after `make run`)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

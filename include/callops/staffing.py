@@ -1,6 +1,6 @@
 """Staffing math: Erlang C (M/M/N) and Erlang A (M/M/N+M), vectorised over intervals.
 
-All times are seconds and all rates 0-1 (KPIS_AND_ERLANG.md section C, DOMAIN.md "Staffing"). Every
+All times are seconds and all rates 0-1 (docs/kpis.md "Staffing math", docs/domain.md "Staffing"). Every
 function takes numpy arrays (or scalars, or lists, or pandas columns) that broadcast against each
 other, and returns numpy arrays of the broadcast shape (0-d for scalar inputs).
 
@@ -14,7 +14,7 @@ Conventions (DECISIONLOG.md, 2026-11-26):
 - Erlang B comes from the recursion ``B(k) = A B(k-1) / (k + A B(k-1))``, never from factorials, so
   A = 500 Erlangs (or 5,000) neither overflows nor loses precision.
 - Erlang A's service level is P(answered within T) over **all** arrivals: a caller who abandons, even
-  before T, is a miss (pyworkforce's definition; the KPIS_AND_ERLANG.md table).
+  before T, is a miss (pyworkforce's definition; docs/kpis.md "Reference values").
 
 Erlang A, exactly (no uniformisation). Stationary birth-death chain with birth lambda and death
 ``min(n, N) mu + max(n - N, 0) theta``. With ``p_N`` as unit, the states below N sum to ``1/B(N, A) - 1``

@@ -190,7 +190,7 @@ def finish(context: Mapping[str, Any]) -> dict:
     return _step(context, "finish", pipeline.finish_run)
 
 
-# --- the scheduled DAGs (README "Scheduling with Airflow") ------------------------------------------
+# --- the scheduled DAGs (docs/operations.md "Scheduling with Airflow") ------------------------------------------
 
 
 def _skip(message: str) -> NoReturn:

@@ -1,4 +1,5 @@
-"""docker-compose.yml (the production-like Airflow stack) is valid and wired as the README says.
+"""docker-compose.yml (the production-like Airflow stack) is valid and wired as docs/operations.md says
+("Running with docker compose").
 
 Docker does not run on CI, so the file is checked statically: against the Compose specification
 schema (check-jsonschema's vendored copy, no network) and by reading the parsed YAML.

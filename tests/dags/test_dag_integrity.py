@@ -1,4 +1,4 @@
-"""Every DAG imports cleanly and follows the house rules (STYLE.md §3)."""
+"""Every DAG imports cleanly and follows the house rules (docs/internals.md "Conventions")."""
 
 from __future__ import annotations
 

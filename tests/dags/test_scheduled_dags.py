@@ -1,4 +1,4 @@
-"""The scheduled DAGs (README "Scheduling with Airflow"): they parse quickly, run on the right
+"""The scheduled DAGs (docs/operations.md "Scheduling with Airflow"): they parse quickly, run on the right
 schedules, wait with deferrable sensors, emit the right assets, and write only through the pool."""
 
 from __future__ import annotations

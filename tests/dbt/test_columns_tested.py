@@ -1,4 +1,4 @@
-"""Every described model column has a dbt data test (STYLE.md: "every column described and tested").
+"""Every described model column has a dbt data test (docs/internals.md "Conventions").
 
 A column counts as tested when a data test attached to its model names it: a column-level
 test (not_null, accepted_values, accepted_range, expression_is_true, ...) or a model-level

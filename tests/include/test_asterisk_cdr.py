@@ -86,7 +86,7 @@ def test_master_csv_maps_each_cdr_to_a_stint_or_skips_it(home):
     assert summary["failed"] == [] and summary["rows_rejected"] == 0
     rows = contacts("Master.csv")
     assert rows == {
-        # The FORMATS.md example: an internal phone calling queue sales, answered by PJSIP/600 after 30 s.
+        # The docs/formats.md example: an internal phone calling queue sales, answered by PJSIP/600 after 30 s.
         "1717405200.1|sales": ("sales", "inbound", "answered", "PJSIP/600", "1001",
                                "01:00:00", "01:00:30", "01:03:30", 180.0, None, None, None, None, 1),
         # "" inside clid; lastdata's first comma field is the queue.
@@ -212,7 +212,7 @@ def test_malformed_lines_are_quarantined_with_line_raw_text_and_reason(home):
 @pytest.mark.dbt
 def test_an_overlapping_redelivery_counts_each_call_once_and_kpis_are_right(home):
     deliver_fixture(home, "Master.csv")
-    # The next rotation repeats the FORMATS.md example and the abandoned call (same uniqueid).
+    # The next rotation repeats the docs/formats.md example and the abandoned call (same uniqueid).
     lines = (FIXTURES / "Master.csv").read_text().splitlines()
     deliver(home, TENANT, DAY, "Master.csv.overlap", "\n".join([lines[0], lines[2]]) + "\n")
     load()

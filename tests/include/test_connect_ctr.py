@@ -65,7 +65,7 @@ def test_detects_ctr_json_by_content_not_by_name():
 
 
 def test_the_complete_sample_record_maps_field_by_field(home):
-    # FORMATS.md D3: inbound, 7 s in BasicQueue, 33 s with admin1, 32 s after-contact work.
+    # docs/formats.md's typical record: inbound, 7 s in BasicQueue, 33 s with admin1, 32 s after-contact work.
     deliver_fixture(home, SAMPLE, day="2022-04-08")
     summary = load("2022-04-08", "2022-04-08")
     assert summary["failed"] == [] and (summary["rows_loaded"], summary["rows_rejected"]) == (1, 0)

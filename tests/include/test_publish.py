@@ -41,6 +41,29 @@ def test_publish_copies_only_marts_and_keeps_readers_of_the_old_file_working(hom
     assert not list(target.parent.glob(".*.tmp*"))
 
 
+def test_the_marts_descriptions_are_published_as_table_and_column_comments(home):
+    """What dbt wrote into the build warehouse (persist_docs: the models' descriptions, the KPI doc blocks)
+    is what BI tools read in the published file's catalog, with the YAML's line breaks folded."""
+    candidate(1)
+    con = warehouse.connect()
+    con.execute("alter table marts.rpt_daily_kpis add column answer_rate double")
+    con.execute("comment on table marts.rpt_daily_kpis is 'One row per tenant per local date.'")
+    con.execute("comment on column marts.rpt_daily_kpis.answer_rate is 'Answer rate (接通率) = answered /\n  offered.'")
+    con.close()
+    publish.publish("run-1")
+    published = duckdb.connect(str(settings.published_db_path()), read_only=True)
+    try:
+        assert published.execute(
+            "select comment from duckdb_tables() where table_name = 'rpt_daily_kpis'"
+        ).fetchall() == [("One row per tenant per local date.",)]
+        assert published.execute(
+            "select column_name, comment from duckdb_columns() where table_name = 'rpt_daily_kpis' "
+            "order by column_index"
+        ).fetchall() == [("offered_count", None), ("answer_rate", "Answer rate (接通率) = answered / offered.")]
+    finally:
+        published.close()
+
+
 def test_only_the_last_versions_are_kept(home):
     for n in range(publish.KEEP_VERSIONS + 3):
         candidate(n)

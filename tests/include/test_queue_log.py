@@ -1,4 +1,4 @@
-"""Asterisk queue_log (FORMATS.md D1): detection, loading, quarantine, stint assembly and KPIs.
+"""Asterisk queue_log (docs/formats.md "Asterisk queue_log"): detection, loading, quarantine, stint assembly and KPIs.
 
 The sample files in tests/fixtures/queue_log/ are hand-written; every expected
 figure below is computed by hand from them (epoch 1772413200 is 2026-03-02

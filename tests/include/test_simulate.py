@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from callops import cli
+from callops import cli, settings
 from callops.config import Tenant
 from callops.contracts.telephony import AGENT_STATE_CSV as AGENT_STATES
 from callops.contracts.telephony import CONTACT_CSV
-from callops.simulate import feeds
+from callops.simulate import calibration, feeds
 from callops.simulate.model import (
     HOURLY_PROFILES,
     O_ABANDONED,
@@ -103,7 +103,7 @@ def test_arrivals_follow_the_intraday_profile_and_weekday_pattern():
 
 
 def test_erlang_c_matches_the_published_example():
-    assert erlang_c_agents(100, 180, 1800, 0.8, 20) == 14  # KPIS_AND_ERLANG.md reference table
+    assert erlang_c_agents(100, 180, 1800, 0.8, 20) == 14  # docs/kpis.md "Reference values"
 
 
 # --- the queue responds to staffing -----------------------------------------------------------------------
@@ -366,3 +366,13 @@ def test_formats_round_robin():
     assert [tenant_format(i, 3) for i in range(3)] == list(FORMATS[:3])
     assert {tenant_format(i, 4) for i in range(4)} == set(FORMATS)
     assert dataclasses.is_dataclass(Params())
+
+
+def test_the_real_month_ships_with_the_repository_and_reads_as_documented():
+    """`make simulate-compare` works from a clone: the Anonymous Bank month is in docs/data/, with its source."""
+    assert calibration.REAL_TSV.is_relative_to(settings.project_dir())
+    assert (calibration.REAL_TSV.parent / "SOURCE.md").is_file()
+    real = calibration.real_shapes()
+    assert real.calls == 33066  # 33,344 records less the PHANTOM ones (docs/simulator.md's table)
+    assert real.abandon_share == pytest.approx(0.126, abs=5e-4)
+    assert int(np.argmax(real.hourly)) == 10

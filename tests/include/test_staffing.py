@@ -1,6 +1,6 @@
-"""callops.staffing and `callops erlang` against the published reference values of KPIS_AND_ERLANG.md section C.
+"""callops.staffing and `callops erlang` against the published reference values (docs/kpis.md "Reference values").
 
-Expected numbers are copied from that file (CRAN ErlangC, pyworkforce, callcentrehelper's worked example), to the
+Expected numbers are copied from that table (CRAN ErlangC, pyworkforce, callcentrehelper's worked example), to the
 digits it prints; none is produced by the code under test.
 """
 
@@ -217,7 +217,7 @@ def test_erlang_a_required_positions():
 
 
 def test_erlang_a_simulation_figures_for_14_agents():
-    """KPIS_AND_ERLANG.md's independent 600k-arrival simulation at N = 14: P(wait) 0.149, P(ab) 0.0145, SL 0.914."""
+    """docs/kpis.md's independent 600k-arrival simulation at N = 14: P(wait) 0.149, P(ab) 0.0145, SL 0.914."""
     figures = staffing.erlang_a(14, 100, 1800, 180, 300, 20)
     assert figures["wait_probability"] == pytest.approx(0.149, abs=0.005)
     assert figures["abandon_probability"] == pytest.approx(0.0145, abs=0.001)

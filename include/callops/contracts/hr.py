@@ -1,7 +1,7 @@
-"""The HR feed's CSV contracts (README "Feed contracts: QA, HR and marketing CSV").
+"""The HR feed's CSV contracts (docs/formats.md "Feed contracts: QA, HR and marketing CSV").
 
 Modelled on HRIS roster exports and workforce-management scheduling tables
-(FORMATS.md D5: Amazon Connect ``staff_shifts`` / ``staff_shift_activities`` /
+(Amazon Connect ``staff_shifts`` / ``staff_shift_activities`` /
 ``staff_timeoffs``): the roster (usually a full snapshot per delivery), the
 schedule (one row per scheduled activity), attendance and absence (one row
 per agent per work day), training and certification. Each is detected by its

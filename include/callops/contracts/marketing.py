@@ -1,4 +1,4 @@
-"""The marketing feed's CSV contracts (README "Feed contracts: QA, HR and marketing CSV").
+"""The marketing feed's CSV contracts (docs/formats.md "Feed contracts: QA, HR and marketing CSV").
 
 Modelled on CRM / campaign-tool exports: campaigns with their unit value and
 costs (commission 酬金, staff time), and one row per in-call offer with the

@@ -1,7 +1,7 @@
-"""The QA feed's CSV contracts (README "Feed contracts: QA, HR and marketing CSV").
+"""The QA feed's CSV contracts (docs/formats.md "Feed contracts: QA, HR and marketing CSV").
 
 QA tools have no standard wire format; these contracts follow what they
-export (FORMATS.md D5, modelled on Amazon Connect's ``contact_evaluation_record``):
+export (modelled on Amazon Connect's ``contact_evaluation_record``):
 one row per evaluation per criterion, one row per calibration score, one row
 per CSAT survey. Each is detected by its header and loaded by the CSV contract
 engine (:mod:`callops.load.csv_contract`) into its own raw table.

@@ -1,6 +1,6 @@
 """Asterisk CDR: ``Master.csv`` (cdr_csv) and the SQL backends' CSV export, into ``raw.telephony_contacts``.
 
-Two layouts are read (FORMATS.md D2):
+Two layouts are read (docs/formats.md "Asterisk CDR"):
 
 - ``Master.csv`` as ``cdr_csv`` writes it: no header; ``accountcode, src, dst,
   dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, end,
@@ -45,7 +45,7 @@ attribute on the tenant once ``config.py`` has one.)
   straight to a phone without a queue. The forks merged into a stint they
   belong to are counted in ``rows_superseded``.
 - ``wait_seconds``, ``hold_seconds``, ``after_call_work_seconds`` are null: a
-  CDR has no queue wait, hold or wrap-up (DOMAIN.md: null, never a guess).
+  CDR has no queue wait, hold or wrap-up (docs/domain.md: null, never a guess).
   ``entered_at`` is the call's start (which includes any IVR time before the
   queue); ``talk_seconds`` = ``billsec`` of an answered call.
 """

@@ -3,7 +3,7 @@
 Firehose writes objects named like ``my-ctr-stream-1-2024-06-03-09-15-22-<uuid>``
 (no extension, maybe gzipped: decompressed before this adapter sees it), with
 one JSON record per line or records concatenated with nothing between them
-(``}{``). FORMATS.md D3 has the fields.
+(``}{``). docs/formats.md "Amazon Connect contact trace records" has the fields.
 
 **Reading.** DuckDB's reader streams the file's lines and SQL splits them into
 records: per line, and a line that is not one valid JSON value is split at ``}{``.

@@ -1,4 +1,4 @@
-"""The callops contact CSV: one row per contact per queue stint (README "The contact CSV").
+"""The callops contact CSV: one row per contact per queue stint (docs/formats.md "The contact CSV").
 
 For any ACD export that is none of the native formats callops reads. Loaded by
 the CSV contract engine (:mod:`callops.load.csv_contract`) into the canonical

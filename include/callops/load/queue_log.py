@@ -1,4 +1,6 @@
-"""Asterisk ``queue_log`` (FORMATS.md D1): app_queue's event log, as a file or as a realtime/DB table export.
+"""Asterisk ``queue_log``: app_queue's event log, as a file or as a realtime/DB table export.
+
+The format: docs/formats.md "Asterisk queue_log".
 
 Two layouts are read:
 

@@ -2,7 +2,8 @@
 
     python -m callops.simulate.calibration [--out docs/simulator_vs_real.svg]
 
-Reads ``calls_1999-02.tsv`` with DuckDB, simulates a bank-like tenant for four weeks (the real month's
+Reads ``docs/data/anonymous_bank/calls_1999-02.tsv`` (shipped with the repository, with its source
+note) with DuckDB, simulates a bank-like tenant for four weeks (the real month's
 mean volume, Asia/Jerusalem, staffed leaner than the Erlang C target as the real center was) and
 compares: arrivals per local hour, the weekday pattern (the bank's Sun-Thu week mapped onto Mon-Fri,
 see :mod:`callops.simulate.model`), the abandon share of queued-or-answered calls, and the service-time
@@ -14,19 +15,18 @@ from __future__ import annotations
 import argparse
 import math
 import datetime as dt
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from callops import settings
 from callops.config import Tenant
 from callops.simulate.model import O_ABANDONED, O_ANSWERED, Params, plan_tenant, simulate_day
 
-REAL_TSV = Path(os.environ.get("CALLOPS_SHARED_DIR", Path(__file__).resolve().parents[4] / "shared")) / (
-    "data/anonymous_bank/calls_1999-02.tsv"
-)
+# The real month, shipped beside its source note (docs/data/anonymous_bank/SOURCE.md: a public data set).
+REAL_TSV = settings.project_dir() / "docs" / "data" / "anonymous_bank" / "calls_1999-02.tsv"
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # The bank's staffing was leaner than an Erlang C plan for its service-level target: calibrated so the
@@ -206,9 +206,11 @@ def figure_svg(real: Shapes, sim: Shapes) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="callops.simulate.calibration")
-    parser.add_argument("--out", type=Path, default=Path("docs/simulator_vs_real.svg"))
-    parser.add_argument("--real", type=Path, default=REAL_TSV)
+    parser = argparse.ArgumentParser(prog="python -m callops.simulate.calibration", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/simulator_vs_real.svg"),
+                        help="the SVG figure to write (default: docs/simulator_vs_real.svg)")
+    parser.add_argument("--real", type=Path, default=REAL_TSV,
+                        help="the real month, tab-separated as published (default: the copy in docs/data/)")
     args = parser.parse_args(argv)
     real = real_shapes(args.real)
     sim = simulated_shapes()

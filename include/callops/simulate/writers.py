@@ -1,4 +1,4 @@
-"""Writers: the same simulated calls in each telephony format, as the real systems write them (FORMATS.md).
+"""Writers: the same simulated calls in each telephony format, as the real systems write them (docs/formats.md).
 
 - ``asterisk_queue_log``: ``epoch|callid|queue|agent|EVENT|data...`` (D1), one file per delivery day
   (``queue_log-YYYYMMDD``) holding the events of local 00:00-24:00, or rotated at another local hour,

@@ -7,7 +7,7 @@
 {%- set reach = fcr_reach_days(90, 3) -%}
 {#
     One row per tenant x inbound contact: the contact's value components and
-    its value tier (DOMAIN.md "Value and segments", seed 003: historical,
+    its value tier (docs/domain.md "Value and segments", seed 003: historical,
     current, future, influence and elasticity value, weighted into
     high-value / low-value / complex contacts). Weights and thresholds in
     DECISIONLOG.md ("Contact value tiers").

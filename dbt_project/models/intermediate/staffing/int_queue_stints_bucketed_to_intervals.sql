@@ -6,7 +6,7 @@
 {#
     One row per tenant x queue x staffing interval that holds at least one
     inbound queue stint: the stints counted by the interval of their queue
-    entry (DOMAIN.md: queue-interval figures count stints; a contact that
+    entry (docs/domain.md: queue-interval figures count stints; a contact that
     overflows from A to B is offered to both). Each stint's own wait decides
     its wait-based flags; a count that needs an unknown wait is null
     (count_if_known), never a partial count.

@@ -5,7 +5,7 @@
 ) }}
 {#
     One row per tenant x inbound contact: its stints rolled up into the facts
-    the tenant-day KPIs count (DOMAIN.md "How each contact counts").
+    the tenant-day KPIs count (docs/domain.md "How each contact counts").
     - A contact is offered once to the tenant, however many queues it visited.
     - It is answered when any stint was answered; otherwise its last stint's
       outcome decides (abandoned, timeout, ...).

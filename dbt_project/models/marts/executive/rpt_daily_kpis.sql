@@ -13,7 +13,7 @@
 {%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant per local date: the day's contact-centre KPIs, counted
-    per contact (DOMAIN.md). Formulas live in macros/kpis.sql. A figure that
+    per contact (docs/domain.md). Formulas live in macros/kpis.sql. A figure that
     needs the queue wait is null for a day with contacts whose format cannot
     express it (Asterisk CDR), never a guess. A partial day (macro
     is_day_complete: the loaded telephony does not reach its last interval

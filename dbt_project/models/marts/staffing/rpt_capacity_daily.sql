@@ -8,7 +8,7 @@
 {%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant x local date with contacts or staffing feeds: seed
-    003's resource balance (DOMAIN.md "Staffing"), the day's workload
+    003's resource balance (docs/domain.md "Staffing"), the day's workload
     (service + marketing) against the capacity its agents gave, in seconds,
     and the gap. Each factor is published beside the result; a factor whose
     feed is missing that day is null, and so are the totals built on it.
