@@ -74,9 +74,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
             _print(f"  Airflow DAG callops_pipeline, log: {log}")
             log.parent.mkdir(parents=True, exist_ok=True)
+            waiting = progress.STARTING
+            if not airflow_runner.metadata_db_ready():  # said once here, not at every progress line
+                _print(
+                    f"  first run on this CALLOPS_HOME: Airflow sets up its metadata database "
+                    f"(a one-off, up to about {airflow_runner.SETUP_SECONDS} s)"
+                )
+                waiting = None
             # the tasks write their progress there while Airflow runs them; a line every 10 s on stderr
             progress.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-            with progress.Watcher(progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS):
+            with progress.Watcher(
+                progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS, waiting=waiting
+            ):
                 returncode = airflow_runner.run_pipeline(
                     args.start.isoformat(), args.end.isoformat(), run_id, log, failure_fd=channel.fd, tail=tail
                 )
