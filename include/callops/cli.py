@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -122,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print("".join(list(tail)[-30:]).rstrip())
         _print(f"\nresult: FAILED (Airflow log: {log})")
         return 1
-    _print(summary.text)
+    _print(summary.text if args.verbose else summary.brief)
+    _keep_in_log(log, summary.text)
     ok = returncode == 0 and summary.status == "success"
     if not ok:
         # what the summary cannot show: failures the steps could not record (a full disk)
@@ -136,6 +138,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print_failed(unrecorded)
     _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
     return 0 if ok else 1
+
+
+def _keep_in_log(log, text: str) -> None:
+    """The run's full summary at the end of its log, whichever one the console showed; on a full disk
+    it is not written (the console has said why the run failed)."""
+    with contextlib.suppress(OSError), log.open("a") as handle:
+        handle.write(f"\ncallops run summary (the full detail; `callops run` prints a short one):{text}\n")
 
 
 def _print_failed(failed: dict[str, str]) -> None:
@@ -357,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="load, build, gate and publish a range of delivery days through Airflow")
     run.add_argument("--start", type=_day, required=True, help="first delivery day (YYYY-MM-DD)")
     run.add_argument("--end", type=_day, required=True, help="last delivery day (YYYY-MM-DD)")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the full detail: per delivery day, tenant and feed, each step, every file's notes "
+        "(the run log always keeps it)",
+    )
     run.set_defaults(handler=cmd_run)
 
     airflow = commands.add_parser(
