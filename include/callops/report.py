@@ -171,7 +171,8 @@ def _brief(con: duckdb.DuckDBPyConnection, run_id: str, steps: list[tuple[str, s
     lines.append(f"tenants    {f'{len(tenants)}: {named}' if tenants else 'none: no deliveries in the landing zone'}")
     lines.append(f"days       {start} to {end}: {days} delivery day(s) with files")
     lines.append(
-        f"files      {files:,}: {loaded:,} loaded" + (f" ({replaced:,} replacing an earlier version)" if replaced else "")
+        f"files      {files:,}: {loaded:,} loaded"
+        + (f" ({replaced:,} replacing an earlier version)" if replaced else "")
         + f", {unchanged:,} unchanged, {held:,} held back, {failed:,} failed"
     )
     counts = [f"{rows:,} loaded", f"{rejected:,} rejected" + (" (`callops rejects` lists them)" if rejected else "")]
@@ -230,40 +231,43 @@ def _brief_checks(latest: dict[str, tuple[str, dict]]) -> str:
 def _brief_problems(
     con: duckdb.DuckDBPyConnection, run_id: str, latest: dict[str, tuple[str, dict]], run_status: str | None
 ) -> list[str]:
-    """One line each: failed steps (why, dbt's failures, the failed checks), failed and held-back
-    files (a file still held from an earlier run too), what the landing zone held that is no delivery,
-    and what did not happen."""
-    problems = []
+    """One line each, what stops publication first: failed steps (why, dbt's failures), failed blocking
+    checks, failed and held-back files (a file still held from an earlier run too), steps that did not
+    run; then what does not: the checks' warnings, what the landing zone holds that is no delivery."""
+    failed, blocking, warnings = [], [], []
     for step, (status, detail) in latest.items():
-        if step == "validate":
-            for check in detail.get("checks") or []:
-                if not check.get("success"):
-                    problems.append(_check_line(check))
+        checks = (detail.get("checks") or []) if step == "validate" else []
+        for check in (check for check in checks if not check.get("success")):
+            (blocking if check.get("severity") == "blocking" else warnings).append(_check_line(check))
         if status != "failed":
             continue
         if detail.get("failure"):
-            problems.append(f"{step:<9} failed: {detail['failure']}")
+            failed.append(f"{step:<9} failed: {detail['failure']}")
         elif step == "build":
-            problems.append(f"{step:<9} failed" + (f": {detail['error']}" if detail.get("error") else ""))
-            problems += [f"  dbt: {failure}" for failure in detail.get("failures") or []]
-    problems += [
+            failed.append(f"{step:<9} failed" + (f": {detail['error']}" if detail.get("error") else ""))
+            failed += [f"  dbt: {failure}" for failure in detail.get("failures") or []]
+    files = [
         message
         for (message,) in con.execute(
             """
             select files.message from ops.run_files as files
             left join raw.manifest as manifest on files.file_id = manifest.file_id
             where files.run_id = ? and files.message is not null
-                and (files.action in ('failed', 'held') or (files.action = 'unchanged' and manifest.gate_status = 'held'))
+                and (
+                    files.action in ('failed', 'held')
+                    or (files.action = 'unchanged' and manifest.gate_status = 'held')
+                )
             order by files.action = 'unchanged', files.file_name
             """,
             [run_id],
         ).fetchall()
     ]
-    load = latest.get("load", ("", {}))[1]
-    problems += [f"skipped in the landing zone (not a delivery): {line}" for line in load.get("landing_skipped", [])]
+    missing = []
     if run_status != "success":
-        problems += [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in latest]
-    return problems
+        missing = [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in latest]
+    load = latest.get("load", ("", {}))[1]
+    skipped = [f"skipped in the landing zone (not a delivery): {line}" for line in load.get("landing_skipped", [])]
+    return failed + blocking + files + missing + warnings + skipped
 
 
 def _check_line(item: dict) -> str:
