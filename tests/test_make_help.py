@@ -19,6 +19,6 @@ def test_make_help_lists_every_described_target_in_one_column():
     lines = done.stdout.splitlines()
     assert [line.split()[1] for line in lines] == described
     width = max(map(len, described))
-    for line, target in zip(lines, described):
+    for line, target in zip(lines, described, strict=True):
         assert line.startswith(f"  make {target.ljust(width)}  ") and line[7 + width + 2] != " ", line
         assert not re.search(r"\bissue \d+", line), line

@@ -361,6 +361,8 @@ def cmd_erlang(args: argparse.Namespace) -> int:
 
 
 DAY = "YYYY-MM-DD"  # how every date option is written
+SEED_HELP = "random seed: the same seed writes the same files"
+TENANT_HELP = "only this tenant (its id in callops.yml; default: every tenant)"
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -392,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = _command(commands, "run", "load, build, check and publish a range of delivery days through Airflow")
     run.add_argument("--start", type=_day, required=True, metavar=DAY, help="first delivery day")
-    run.add_argument("--end", type=_day, required=True, metavar=DAY, help="last delivery day (the same as --start: one day)")
+    run.add_argument(
+        "--end", type=_day, required=True, metavar=DAY, help="last delivery day (the same as --start: one day)"
+    )
     run.add_argument(
         "--verbose",
         action="store_true",
@@ -411,11 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     airflow.set_defaults(handler=cmd_airflow)
 
-    sample = _command(commands, "sample", "write a small sample contact CSV per configured tenant and day into the landing zone")
+    sample = _command(
+        commands, "sample", "write a small sample contact CSV per configured tenant and day into the landing zone"
+    )
     sample.add_argument("--start", type=_day, required=True, metavar=DAY, help="first day")
     sample.add_argument("--end", type=_day, required=True, metavar=DAY, help="last day")
     sample.add_argument("--calls-per-day", type=int, default=400, metavar="N", help="contacts per tenant and day")
-    sample.add_argument("--seed", type=int, default=7, metavar="N", help="random seed: the same seed writes the same files")
+    sample.add_argument("--seed", type=int, default=7, metavar="N", help=SEED_HELP)
     sample.set_defaults(handler=cmd_sample)
 
     simulate = _command(
@@ -428,29 +434,37 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--calls-per-day", type=float, default=1500, metavar="N", help="mean calls per tenant and day over a week"
     )
-    simulate.add_argument("--seed", type=int, default=7, metavar="N", help="random seed: the same seed writes the same files")
+    simulate.add_argument("--seed", type=int, default=7, metavar="N", help=SEED_HELP)
     simulate.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="processes to simulate with (default: the CPU count, at most 8)"
+        "--workers", type=int, default=None, metavar="N",
+        help="processes to simulate with (default: the CPU count, at most 8)",
     )
     simulate.add_argument(
-        "--rotate-hour", type=int, default=0, metavar="H", help="local hour (0-23) at which Asterisk's queue_log is rotated"
+        "--rotate-hour", type=int, default=0, metavar="H",
+        help="local hour (0-23) at which Asterisk's queue_log is rotated",
     )
     simulate.add_argument(
         "--overlap-minutes", type=int, default=0, metavar="M",
         help="minutes of the previous queue_log file each file repeats (an exporter's overlap)",
     )
-    simulate.add_argument("--telephony-only", action="store_true", help="write the telephony only: no QA, HR or marketing feeds")
+    simulate.add_argument(
+        "--telephony-only", action="store_true", help="write the telephony only: no QA, HR or marketing feeds"
+    )
     simulate.set_defaults(handler=cmd_simulate)
 
     kpis = _command(commands, "kpis", "print the published daily KPIs (marts.rpt_daily_kpis), per tenant and day")
-    kpis.add_argument("--tenant", metavar="TENANT_ID", help="only this tenant (its id in callops.yml; default: every tenant)")
-    kpis.add_argument("--start", type=_day, metavar=DAY, help="first day, in the tenant's time zone (default: the first)")
+    kpis.add_argument("--tenant", metavar="TENANT_ID", help=TENANT_HELP)
+    kpis.add_argument(
+        "--start", type=_day, metavar=DAY, help="first day, in the tenant's time zone (default: the first)"
+    )
     kpis.add_argument("--end", type=_day, metavar=DAY, help="last day, in the tenant's time zone (default: the last)")
     kpis.set_defaults(handler=cmd_kpis)
 
     rejects = _command(commands, "rejects", "list the rows the load quarantined, with their file, line and reason")
-    rejects.add_argument("--tenant", metavar="TENANT_ID", help="only this tenant (its id in callops.yml; default: every tenant)")
-    rejects.add_argument("--date", type=_day, metavar=DAY, help="only the files of this delivery day (default: every day)")
+    rejects.add_argument("--tenant", metavar="TENANT_ID", help=TENANT_HELP)
+    rejects.add_argument(
+        "--date", type=_day, metavar=DAY, help="only the files of this delivery day (default: every day)"
+    )
     rejects.set_defaults(handler=cmd_rejects)
 
     accept = _command(
@@ -483,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     erlang.add_argument("--calls", type=float, required=True, metavar="N", help="calls offered in the interval")
     erlang.add_argument("--interval-s", type=float, required=True, metavar="SECONDS", help="interval length, e.g. 1800")
     erlang.add_argument("--aht-s", type=float, required=True, metavar="SECONDS", help="average handle time")
-    erlang.add_argument("--target-sl", type=float, required=True, metavar="RATE", help="service level target, 0-1, e.g. 0.8")
+    erlang.add_argument(
+        "--target-sl", type=float, required=True, metavar="RATE", help="service level target, 0-1, e.g. 0.8"
+    )
     erlang.add_argument(
         "--answer-within-s", type=float, required=True, metavar="SECONDS",
         help="the service level's threshold T: answered within T seconds, e.g. 20",
@@ -492,7 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience-s", type=float, metavar="SECONDS", help="mean caller patience: Erlang A (abandons) instead of C"
     )
     erlang.add_argument("--shrinkage", type=float, metavar="RATE", help="shrinkage 0-1: also print scheduled_agents")
-    erlang.add_argument("--max-occupancy", type=float, metavar="RATE", help="Erlang C only: occupancy cap 0-1, e.g. 0.85")
+    erlang.add_argument(
+        "--max-occupancy", type=float, metavar="RATE", help="Erlang C only: occupancy cap 0-1, e.g. 0.85"
+    )
     erlang.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     erlang.set_defaults(handler=cmd_erlang)
     return parser

@@ -278,7 +278,7 @@ class LoadPace:
     def __init__(self, kinds: Sequence, sizes: Sequence[int]) -> None:
         self.files: collections.Counter = collections.Counter(kinds)
         self.bytes: collections.Counter = collections.Counter()
-        for kind, size in zip(kinds, sizes):
+        for kind, size in zip(kinds, sizes, strict=True):
             self.bytes[kind] += size
         self.files_done: collections.Counter = collections.Counter()
         self.bytes_done: collections.Counter = collections.Counter()
