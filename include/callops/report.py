@@ -207,13 +207,18 @@ def _brief_checks(latest: dict[str, tuple[str, dict]]) -> str:
     if "build" in latest:
         status, build = latest["build"]
         plan = (build.get("plan") or "").split(": ")[0]
-        parts.append(
-            f"dbt {build.get('nodes', 0):,} models and tests" + (f", {plan}" if plan else "")
-            + (": passed" if status == "success" else f": {status}")
-        )
+        if status == "success" and not build.get("nodes"):
+            parts.append("dbt: nothing to build (no changed partitions)")
+        else:
+            parts.append(
+                f"dbt {build.get('nodes', 0):,} models and tests" + (f", {plan}" if plan else "")
+                + (": passed" if status == "success" else f": {status}")
+            )
     else:
         parts.append("dbt did not run")
-    if "validate" in latest:
+    if "validate" in latest and not latest["validate"][1].get("checks") and latest["validate"][0] == "success":
+        parts.append("mart gate: nothing changed to check")
+    elif "validate" in latest:
         validate = latest["validate"][1]
         checks = validate.get("checks") or []
         blocking = sum(1 for c in checks if not c.get("success") and c.get("severity") == "blocking")

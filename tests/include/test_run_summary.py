@@ -74,11 +74,12 @@ def stand_in_kpis() -> None:
         )
 
 
-def run_steps(run_id: str, start: str, end: str, failed_checks: int = 0) -> None:
-    """The DAG's steps in this process: load, build and gate records, publish, finish."""
+def run_steps(run_id: str, start: str, end: str, failed_checks: int = 0, changed: bool = True) -> None:
+    """The DAG's steps in this process: load, build and gate records, publish, finish. ``changed``
+    False: a run of files already loaded, which builds and checks nothing."""
     pipeline.load_deliveries(run_id, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
     stand_in_kpis()
-    checks = [
+    checks = [] if not changed else [
         {"table": "rpt_daily_kpis", "check": "expect_column_values_to_be_between", "column": "service_level_rate",
          "severity": "blocking", "success": True, "unexpected_count": 0, "failing_keys": [], "notes": ""},
     ] + [
@@ -87,9 +88,11 @@ def run_steps(run_id: str, start: str, end: str, failed_checks: int = 0) -> None
          "notes": "the day's volume is far from the same weekday's"},
     ] * failed_checks  # fmt: skip
     with warehouse.connection() as con:
-        build = {"success": True, "nodes": 12, "failures": [], "error": None, "plan": "full build (nothing built yet)"}
+        plan = "full build (nothing built yet)" if changed else "no changed partitions: nothing to build"
+        build = {"success": True, "nodes": 12 if changed else 0, "failures": [], "error": None, "plan": plan}
         pipeline.record_step(con, run_id, "build", "success", build)
-        gate = {"partitions": 4, "checks": checks, "data_docs": str(settings.data_docs_dir() / run_id / "index.html")}
+        docs = str(settings.data_docs_dir() / run_id / "index.html") if changed else None
+        gate = {"partitions": 4 if changed else 0, "checks": checks, "data_docs": docs}
         pipeline.record_step(con, run_id, "validate", "warning" if failed_checks else "success", gate)
     pipeline.publish_marts(run_id)
     with contextlib.suppress(pipeline.DataProblem):  # a run with problems fails; the summary says which
@@ -139,6 +142,16 @@ def test_the_default_summary_of_a_multi_tenant_run_fits_a_screen_and_names_what_
     # the full detail lists each of them
     assert summary.text.count("earlier version(s) of a contact in this file superseded") == 12
     assert "2026-03-01    shanghai_bank    telephony" in summary.text
+
+
+def test_a_run_of_files_already_loaded_says_it_had_nothing_to_build_or_check(home):
+    deliver_two_tenants(home, connect_files=0)
+    run_steps("r1", *DAYS)
+    run_steps("r2", *DAYS, changed=False)
+    lines = report.run_summary("r2").brief.splitlines()
+    assert "files      4: 0 loaded, 4 unchanged, 0 held back, 0 failed" in lines
+    assert "checks     dbt: nothing to build (no changed partitions); mart gate: nothing changed to check" in lines
+    assert "problems   none" in lines
 
 
 def _step_detail(run_id: str, step: str) -> str:
