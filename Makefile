@@ -21,18 +21,30 @@ DEMO_CALLS_PER_DAY ?= 1500
 .PHONY: help install run test test-fast test-generative airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+		END { for (i = 1; i <= NR; i++) printf "  make %-" width "s  %s\n", name[i], text[i] }'
 
-install: $(STAMP) ## create .venv from the committed lock (requirements.lock)
+install: $(STAMP) ## create .venv with the pinned dependencies (requirements.lock) and callops
 
 # The lock pins the runtime dependencies and the dev extra (pytest, pytest-xdist, check-jsonschema) alike.
+LOCKED = $(shell grep -c '==' requirements.lock)
+# pip's own output, one line in 25 packages: it collects each package of the lock (downloading it on a
+# fresh clone), then installs them all at once, the longest part; its errors still reach stderr.
+PIP_PROGRESS = awk -v total=$(LOCKED) \
+	'/^Collecting / { n++; if (n % 25 == 0 || n == total) { printf "  %d of %d packages collected\n", n, total; fflush() } } \
+	/^Installing collected packages/ { printf "  installing them ...\n"; fflush() } \
+	/^Successfully installed/ { printf "  installed\n" }'
+
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m pip check
-	touch $@
+	@echo "make install: $(VENV) with the $(LOCKED) packages of requirements.lock, then callops (a few minutes the first time)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	@set -o pipefail; $(BIN)/python -u -m pip install --progress-bar off -r requirements.lock | $(PIP_PROGRESS)
+	@$(BIN)/python -m pip install --quiet --no-deps -e .
+	@$(BIN)/python -m pip check
+	@touch $@
+	@echo "make install: done ($(BIN)/callops)"
 
 run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Airflow, print the published KPIs
 	$(BIN)/callops simulate --tenants 3 --days $(DEMO_DAYS) --start $(DEMO_START) --calls-per-day $(DEMO_CALLS_PER_DAY)
@@ -59,11 +71,11 @@ STEPS ?= 6
 # the first of the N seeds, drawn once here so that every pytest worker collects the same ones
 FIRST_SEED ?= $(shell od -An -N3 -tu4 /dev/urandom | tr -d ' ')
 
-test-generative: $(STAMP) ## play SEEDS=N random delivery sequences (or SEED=S), incremental vs full build at every step
+test-generative: $(STAMP) ## check incremental builds against full ones over SEEDS=N random delivery sequences (SEED=S: one)
 	CALLOPS_GENERATIVE_STEPS=$(STEPS) $(if $(SEED),CALLOPS_GENERATIVE_SEED=$(SEED),CALLOPS_GENERATIVE_SEEDS=$(SEEDS) CALLOPS_GENERATIVE_FIRST_SEED=$(FIRST_SEED)) \
 		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load tests/dbt/test_incremental_build.py -k random_delivery_sequence
 
-airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
+airflow: $(STAMP) ## schedule the pipeline: Airflow's UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), login printed
 	$(BIN)/callops airflow $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
 
 # dbt's documentation site with the project overview and every KPI definition, in CALLOPS_HOME/dbt/docs
@@ -71,13 +83,13 @@ airflow: $(STAMP) ## serve the scheduled DAGs over CALLOPS_HOME: UI on http://12
 docs: $(STAMP) ## the dbt documentation: models, columns, KPI definitions (CALLOPS_HOME/dbt/docs/static_index.html)
 	$(BIN)/python -m callops.dbt docs
 
-simulate-compare: $(STAMP) ## compare the simulator with the real month; writes docs/simulator_vs_real.svg
+simulate-compare: $(STAMP) ## compare simulated calls with a month of a real bank's calls; writes docs/simulator_vs_real.svg
 	$(BIN)/python -m callops.simulate.calibration --out docs/simulator_vs_real.svg
 
-simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls/s, projected year)
+simulate-bench: $(STAMP) ## simulator speed at 100,000 calls a day (calls per second, time for a year)
 	$(BIN)/python -m benchmarks.simulator
 
-staffing-bench: $(STAMP) ## Erlang C and Erlang A agent searches on 350,400 intervals (a year x 20 queues; intervals/s)
+staffing-bench: $(STAMP) ## staffing calculation speed: agents for a year of 20 queues' intervals (Erlang C and A)
 	$(BIN)/python -m benchmarks.staffing
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
@@ -88,11 +100,11 @@ BENCH_CALLS_PER_DAY ?= 100000
 BENCH_ARGS ?=
 .PHONY: bench bench-small
 
-bench: $(STAMP) ## backfill + daily run through the CLI vs a DuckDB floor and pandas (issue 6); writes docs/bench/
+bench: $(STAMP) ## pipeline speed: a 90-day backfill and a daily run against plain DuckDB and pandas; writes docs/bench/
 	$(BIN)/python -m benchmarks.pipeline --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
 
-bench-small: $(STAMP) ## the same benchmark at 3 days x 2,000 calls, not recorded (a smoke run, about 4 min)
+bench-small: $(STAMP) ## the same at 3 days of 2,000 calls, not recorded (a quick check, about 4 min)
 	$(BIN)/python -m benchmarks.pipeline --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
 
-clean: ## remove the local data directory (CALLOPS_HOME) and the venv
+clean: ## remove the local data (CALLOPS_HOME) and .venv
 	rm -rf data $(VENV)

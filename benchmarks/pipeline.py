@@ -881,7 +881,9 @@ def run_pipeline(bench: Bench, home: Path, label: str, start: dt.date, end: dt.d
     (bench.work / "logs" / f"{label}.out").write_text("\n".join(output) + "\n")
     run_id = next((m.group(1) for line in output if (m := re.match(r"callops run (\S+):", line))), None)
     for line in output:
-        if re.match(r"  (load|build|validate|publish) ", line) or line.startswith("result:"):
+        # the summary's lines on files, rows, checks and problems (an older commit's: its steps)
+        summary_line = r"(files|rows|checks|published|problems) |  (load|build|validate|publish) "
+        if re.match(summary_line, line) or line.startswith("result:"):
             say("    " + line.strip()[:160])
     result = {
         "seconds": seconds,

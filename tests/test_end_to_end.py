@@ -76,8 +76,22 @@ def test_run_publishes_hand_computed_kpis(env):
     )
     done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-01")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2026-03-01    shanghai_bank    telephony" in done.stdout
-    assert "result: success" in done.stdout
+    # the default summary: a screen naming the tenants, days, files, what was published and the KPIs
+    lines = done.stdout.splitlines()
+    assert len(lines) <= 25, done.stdout
+    assert "tenants    2: shanghai_bank, stockholm_telco" in lines
+    assert "days       2026-03-01 to 2026-03-01: 1 delivery day(s) with files" in lines
+    assert "files      2: 2 loaded, 0 unchanged, 0 held back, 0 failed" in lines
+    assert any(line.startswith("published  ") and line.endswith("published/callops.duckdb") for line in lines)
+    (kpis,) = [line for line in lines if line.startswith("  shanghai_bank ")]  # SL, answer and abandon rates
+    assert kpis.split()[1] == "2026-03-01" and " 5  50.0% (>= 80% in 20 s)" in kpis, done.stdout
+    assert "60.0% (>= 95%)" in kpis and "25.0% (<= 5%)" in kpis
+    # a warning publishes and is listed: these tenants send no roster
+    assert lines[lines.index("problems   1") + 1].startswith("  [warning] rpt_daily_kpis: expect_column_values_to_be_in_set on has_roster")
+    assert "result: success" in lines
+    # the per-day table is in the run log (and `--verbose`)
+    (log,) = (home(env) / "runs").glob("*.log")
+    assert "2026-03-01    shanghai_bank    telephony" in log.read_text()
     kpis = published(env)
     # offered 5, answered 3 (c1 c2 c5), abandoned 2 (c3 short), within 20 s: c1 c5.
     # SL 2/(5-1), abandon (2-1)/(5-1), ASA (10+30+5)/3, AHT (260+120+60)/3.
@@ -156,8 +170,9 @@ def test_what_is_not_a_delivery_is_listed_as_skipped_and_the_run_still_succeeds(
     deliver(home(env), "shanghai_bank", "2026-03-03", "contacts.csv", HEADER + row, feed="crm")
     (landing / "telephony" / "shanghai_bank" / "contacts.csv").write_text(HEADER + row)
     os.mkfifo(folder / "pipe.csv")
-    done = callops(env, "run", "--start", "2026-03-03", "--end", "2026-03-03")
+    done = callops(env, "run", "--start", "2026-03-03", "--end", "2026-03-03", "--verbose")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "2026-03-03    shanghai_bank  telephony" in done.stdout  # --verbose: the per-day table
     assert "skipped in the landing zone (not deliveries, the run does not fail for them):" in done.stdout
     for line in (
         "not a date folder (YYYY-MM-DD): landing/telephony/shanghai_bank/2026-3-3",

@@ -160,7 +160,7 @@ def test_a_blocking_mart_check_publishes_nothing_and_names_check_tenant_and_day(
     bad = subprocess.run([CALLOPS, "run", "--start", str(mondays[4]), "--end", str(mondays[4])], env=env,
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1, bad.stdout
-    assert "nothing published" in bad.stdout
+    assert "published  nothing: the served marts are unchanged" in bad.stdout, bad.stdout
     assert "rpt_daily_kpis: expect_column_values_to_be_in_set on is_volume_within_blocking_band" in bad.stdout
     assert "shanghai_bank 2026-03-30" in bad.stdout
     assert "Data Docs:" in bad.stdout

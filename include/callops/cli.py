@@ -1,6 +1,7 @@
 """The `callops` command.
 
-    callops run --start YYYY-MM-DD --end YYYY-MM-DD   run the pipeline through Airflow
+    callops run --start YYYY-MM-DD --end YYYY-MM-DD [--verbose]
+                                                      run the pipeline through Airflow, print a summary
     callops airflow [--port P]                        serve the scheduled DAGs (airflow standalone, make airflow)
     callops sample --start D --end D                  write a sample delivery for the configured tenants
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -74,9 +76,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print(f"callops run {run_id}: delivery days {args.start} to {args.end} (CALLOPS_HOME={settings.home()})")
             _print(f"  Airflow DAG callops_pipeline, log: {log}")
             log.parent.mkdir(parents=True, exist_ok=True)
+            waiting = progress.STARTING
+            if not airflow_runner.metadata_db_ready():  # said once here, not at every progress line
+                _print(
+                    f"  first run on this CALLOPS_HOME: Airflow sets up its metadata database "
+                    f"(a one-off, up to about {airflow_runner.SETUP_SECONDS} s)"
+                )
+                waiting = None
             # the tasks write their progress there while Airflow runs them; a line every 10 s on stderr
             progress.run_dir(run_id).mkdir(parents=True, exist_ok=True)
-            with progress.Watcher(progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS):
+            with progress.Watcher(
+                progress.path_for(run_id), "callops run", sys.stderr, PROGRESS_EVERY_SECONDS, waiting=waiting
+            ):
                 returncode = airflow_runner.run_pipeline(
                     args.start.isoformat(), args.end.isoformat(), run_id, log, failure_fd=channel.fd, tail=tail
                 )
@@ -113,7 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print("".join(list(tail)[-30:]).rstrip())
         _print(f"\nresult: FAILED (Airflow log: {log})")
         return 1
-    _print(summary.text)
+    _print(summary.text if args.verbose else summary.brief)
+    _keep_in_log(log, summary.text)
     ok = returncode == 0 and summary.status == "success"
     if not ok:
         # what the summary cannot show: failures the steps could not record (a full disk)
@@ -127,6 +139,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             _print_failed(unrecorded)
     _print(f"\nresult: {'success' if ok else 'FAILED'}" + ("" if ok else f" (Airflow log: {log})"))
     return 0 if ok else 1
+
+
+def _keep_in_log(log, text: str) -> None:
+    """The run's full summary at the end of its log, whichever one the console showed; on a full disk
+    it is not written (the console has said why the run failed)."""
+    with contextlib.suppress(OSError), log.open("a") as handle:
+        handle.write(f"\ncallops run summary (the full detail; `callops run` prints a short one):{text}\n")
 
 
 def _print_failed(failed: dict[str, str]) -> None:
@@ -341,87 +360,158 @@ def cmd_erlang(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callops", description="contact-center operations warehouse")
-    commands = parser.add_subparsers(dest="command", required=True)
+DAY = "YYYY-MM-DD"  # how every date option is written
+SEED_HELP = "random seed: the same seed writes the same files"
+TENANT_HELP = "only this tenant (its id in callops.yml; default: every tenant)"
 
-    run = commands.add_parser("run", help="load, build, gate and publish a range of delivery days through Airflow")
-    run.add_argument("--start", type=_day, required=True, help="first delivery day (YYYY-MM-DD)")
-    run.add_argument("--end", type=_day, required=True, help="last delivery day (YYYY-MM-DD)")
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each option's default after its help, unless it has none (None, a flag, a required option) or
+    its help says it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        none = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if action.required or none or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is also the description `callops <command> --help` prints."""
+    return commands.add_parser(name, help=summary, description=summary, formatter_class=_HelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callops",
+        description="contact-center operations warehouse: loads the landing zone's deliveries, builds and checks "
+        "the marts, publishes them",
+        epilog="`callops <command> --help` describes a command's options. Files live under CALLOPS_HOME "
+        "(default: data/ in the project); tenants are configured in callops.yml (CALLOPS_CONFIG).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    run = _command(commands, "run", "load, build, check and publish a range of delivery days through Airflow")
+    run.add_argument("--start", type=_day, required=True, metavar=DAY, help="first delivery day")
+    run.add_argument(
+        "--end", type=_day, required=True, metavar=DAY, help="last delivery day (the same as --start: one day)"
+    )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the full detail: per delivery day, tenant and feed, each step, every file's notes "
+        "(the run log always keeps it)",
+    )
     run.set_defaults(handler=cmd_run)
 
-    airflow = commands.add_parser(
-        "airflow",
-        help="serve the scheduled DAGs: airflow standalone on 127.0.0.1 over this CALLOPS_HOME (make airflow)",
+    airflow = _command(
+        commands, "airflow", "serve the scheduled DAGs over this CALLOPS_HOME: Airflow's UI and API on 127.0.0.1 "
+        "(make airflow); Ctrl-C stops it",
     )
     airflow.add_argument(
-        "--port", type=int, default=None, help="UI/API port (default: $AIRFLOW_PORT, $CALLOPS_AIRFLOW_PORT or 8080)"
+        "--port", type=int, default=None, metavar="PORT",
+        help="port of the UI and API (default: $AIRFLOW_PORT, else $CALLOPS_AIRFLOW_PORT, else 8080)",
     )
     airflow.set_defaults(handler=cmd_airflow)
 
-    sample = commands.add_parser("sample", help="write a sample contact CSV delivery for every configured tenant")
-    sample.add_argument("--start", type=_day, required=True)
-    sample.add_argument("--end", type=_day, required=True)
-    sample.add_argument("--calls-per-day", type=int, default=400)
-    sample.add_argument("--seed", type=int, default=7)
+    sample = _command(
+        commands, "sample", "write a small sample contact CSV per configured tenant and day into the landing zone"
+    )
+    sample.add_argument("--start", type=_day, required=True, metavar=DAY, help="first day")
+    sample.add_argument("--end", type=_day, required=True, metavar=DAY, help="last day")
+    sample.add_argument("--calls-per-day", type=int, default=400, metavar="N", help="contacts per tenant and day")
+    sample.add_argument("--seed", type=int, default=7, metavar="N", help=SEED_HELP)
     sample.set_defaults(handler=cmd_sample)
 
-    simulate = commands.add_parser(
-        "simulate", help="simulate tenants' contact centers and write their deliveries in the real formats"
+    simulate = _command(
+        commands, "simulate", "simulate tenants' contact centers and write their deliveries in the real formats "
+        "(telephony, and QA, HR and marketing feeds) into the landing zone",
     )
-    simulate.add_argument("--tenants", type=int, default=3, help="tenants (the first N of callops.yml)")
-    simulate.add_argument("--days", type=int, default=14)
-    simulate.add_argument("--start", type=_day, required=True, help="first day (YYYY-MM-DD)")
-    simulate.add_argument("--calls-per-day", type=float, default=1500, help="mean calls per day over a week")
-    simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--workers", type=int, default=None, help="processes (default: the CPU count)")
-    simulate.add_argument("--rotate-hour", type=int, default=0, help="local hour queue_log rotates at (0-23)")
+    simulate.add_argument("--tenants", type=int, default=3, metavar="N", help="tenants: the first N of callops.yml")
+    simulate.add_argument("--days", type=int, default=14, metavar="N", help="days to simulate, from --start")
+    simulate.add_argument("--start", type=_day, required=True, metavar=DAY, help="first day")
     simulate.add_argument(
-        "--overlap-minutes", type=int, default=0, help="queue_log re-export overlap with the previous file"
+        "--calls-per-day", type=float, default=1500, metavar="N", help="mean calls per tenant and day over a week"
     )
-    simulate.add_argument("--telephony-only", action="store_true", help="skip the QA, HR and marketing feeds")
+    simulate.add_argument("--seed", type=int, default=7, metavar="N", help=SEED_HELP)
+    simulate.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="processes to simulate with (default: the CPU count, at most 8)",
+    )
+    simulate.add_argument(
+        "--rotate-hour", type=int, default=0, metavar="H",
+        help="local hour (0-23) at which Asterisk's queue_log is rotated",
+    )
+    simulate.add_argument(
+        "--overlap-minutes", type=int, default=0, metavar="M",
+        help="minutes of the previous queue_log file each file repeats (an exporter's overlap)",
+    )
+    simulate.add_argument(
+        "--telephony-only", action="store_true", help="write the telephony only: no QA, HR or marketing feeds"
+    )
     simulate.set_defaults(handler=cmd_simulate)
 
-    kpis = commands.add_parser("kpis", help="print marts.rpt_daily_kpis from the published file")
-    kpis.add_argument("--tenant")
-    kpis.add_argument("--start", type=_day)
-    kpis.add_argument("--end", type=_day)
+    kpis = _command(commands, "kpis", "print the published daily KPIs (marts.rpt_daily_kpis), per tenant and day")
+    kpis.add_argument("--tenant", metavar="TENANT_ID", help=TENANT_HELP)
+    kpis.add_argument(
+        "--start", type=_day, metavar=DAY, help="first day, in the tenant's time zone (default: the first)"
+    )
+    kpis.add_argument("--end", type=_day, metavar=DAY, help="last day, in the tenant's time zone (default: the last)")
     kpis.set_defaults(handler=cmd_kpis)
 
-    rejects = commands.add_parser("rejects", help="list quarantined rows with file, line and reason")
-    rejects.add_argument("--tenant")
-    rejects.add_argument("--date", type=_day, help="delivery day")
+    rejects = _command(commands, "rejects", "list the rows the load quarantined, with their file, line and reason")
+    rejects.add_argument("--tenant", metavar="TENANT_ID", help=TENANT_HELP)
+    rejects.add_argument(
+        "--date", type=_day, metavar=DAY, help="only the files of this delivery day (default: every day)"
+    )
     rejects.set_defaults(handler=cmd_rejects)
 
-    accept = commands.add_parser(
-        "accept", help="let a delivery the gate held back (too many rejected rows) into the marts at the next run"
+    accept = _command(
+        commands, "accept", "let a delivery the delivery gate held back (too many rejected rows) into the marts at "
+        "the next run",
     )
-    accept.add_argument("file", help="the held file: its path, its landing/... name, or its bare name if unique")
+    accept.add_argument(
+        "file", metavar="FILE",
+        help="the held file: its path, its name from landing/ on (as the run summary names it), or its bare "
+        "name if no other delivery has it",
+    )
     accept.set_defaults(handler=cmd_accept)
 
-    rollback = commands.add_parser("rollback", help="serve the previous published version of the marts again")
-    rollback.add_argument("--wait", type=float, default=60, help="seconds to wait for a publish in progress")
+    rollback = _command(commands, "rollback", "serve the previous published version of the marts again")
+    rollback.add_argument(
+        "--wait", type=float, default=60, metavar="SECONDS", help="how long to wait for a publish in progress"
+    )
     rollback.set_defaults(handler=cmd_rollback)
 
-    rekey = commands.add_parser(
-        "rekey",
-        help="rotate the pseudonymisation key (CALLOPS_PSEUDONYM_KEY or secrets/pseudonym.key): re-pseudonymise "
-        "the raw layer with it, rebuild in full, republish, and drop the published versions of the old key",
+    rekey = _command(
+        commands, "rekey",
+        "rotate the pseudonymisation key (CALLOPS_PSEUDONYM_KEY or secrets/pseudonym.key): re-pseudonymise the raw "
+        "layer with it, rebuild in full, republish, and drop the published versions of the old key",
     )
     rekey.set_defaults(handler=cmd_rekey)
 
-    erlang = commands.add_parser(
-        "erlang", help="agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"
+    erlang = _command(
+        commands, "erlang", "agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"
     )
-    erlang.add_argument("--calls", type=float, required=True, help="calls offered in the interval")
-    erlang.add_argument("--interval-s", type=float, required=True, help="interval length in seconds (1800)")
-    erlang.add_argument("--aht-s", type=float, required=True, help="average handle time in seconds")
-    erlang.add_argument("--target-sl", type=float, required=True, help="service level target, 0-1 (0.8)")
-    erlang.add_argument("--answer-within-s", type=float, required=True, help="service level threshold T in seconds")
-    erlang.add_argument("--patience-s", type=float, help="mean caller patience in seconds: Erlang A instead of C")
-    erlang.add_argument("--shrinkage", type=float, help="shrinkage 0-1: also print scheduled_agents")
-    erlang.add_argument("--max-occupancy", type=float, help="Erlang C only: occupancy cap 0-1")
-    erlang.add_argument("--json", action="store_true", help="print one JSON object")
+    erlang.add_argument("--calls", type=float, required=True, metavar="N", help="calls offered in the interval")
+    erlang.add_argument("--interval-s", type=float, required=True, metavar="SECONDS", help="interval length, e.g. 1800")
+    erlang.add_argument("--aht-s", type=float, required=True, metavar="SECONDS", help="average handle time")
+    erlang.add_argument(
+        "--target-sl", type=float, required=True, metavar="RATE", help="service level target, 0-1, e.g. 0.8"
+    )
+    erlang.add_argument(
+        "--answer-within-s", type=float, required=True, metavar="SECONDS",
+        help="the service level's threshold T: answered within T seconds, e.g. 20",
+    )
+    erlang.add_argument(
+        "--patience-s", type=float, metavar="SECONDS", help="mean caller patience: Erlang A (abandons) instead of C"
+    )
+    erlang.add_argument("--shrinkage", type=float, metavar="RATE", help="shrinkage 0-1: also print scheduled_agents")
+    erlang.add_argument(
+        "--max-occupancy", type=float, metavar="RATE", help="Erlang C only: occupancy cap 0-1, e.g. 0.85"
+    )
+    erlang.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     erlang.set_defaults(handler=cmd_erlang)
     return parser
 

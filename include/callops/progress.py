@@ -13,6 +13,7 @@ than that. Time left is the rate so far carried forward: ``elapsed * (1 - fracti
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
@@ -160,41 +161,48 @@ class Tracker:
     # --- what the steps report --------------------------------------------------------------------
 
     def load_files(self, deliveries: Sequence, load_one: Callable[[Any], Any], workers: int = 1) -> list:
-        """``load_one(delivery)`` for each delivery (anything with ``path`` and ``display``; its
-        outcome has ``rows_loaded``), counting files, rows and bytes; time left goes by bytes read.
-        ``workers`` > 1: that many deliveries at once (``load_one`` must be thread-safe); the
-        outcomes come back in the deliveries' order."""
+        """``load_one(delivery)`` for each delivery (anything with ``path`` and ``display``, and its
+        ``feed`` and ``tenant_id``; its outcome has ``rows_loaded``), counting files and rows; time
+        left goes by each kind of file's pace so far (:class:`LoadPace`). ``workers`` > 1: that many
+        deliveries at once (``load_one`` must be thread-safe); the outcomes come back in the
+        deliveries' order."""
         sizes = []
         for delivery in deliveries:
             try:
                 sizes.append(delivery.path.stat().st_size)
             except OSError:
                 sizes.append(0)
-        total_bytes = sum(sizes)
-        rows = bytes_done = done = 0
-        self.update(unit="files", done=0, total=len(deliveries), rows=0, fraction=None, basis="bytes read")
+        kinds = [file_kind(delivery) for delivery in deliveries]
+        pace = LoadPace(kinds, sizes)
+        rows = done = 0
+        self.update(unit="files", done=0, total=len(deliveries), rows=0, fraction=None, basis=LoadPace.BASIS)
         outcomes: list = [None] * len(deliveries)
 
-        def finished(index: int, outcome) -> None:
-            nonlocal rows, bytes_done, done
+        def timed(delivery) -> tuple[Any, float]:
+            began = self.clock()
+            outcome = load_one(delivery)
+            return outcome, self.clock() - began
+
+        def finished(index: int, outcome, seconds: float) -> None:
+            nonlocal rows, done
             outcomes[index] = outcome
-            done += 1
-            rows += outcome.rows_loaded
-            bytes_done += sizes[index]
-            fraction = bytes_done / total_bytes if total_bytes else done / len(deliveries)
-            self.update(done=done, rows=rows, fraction=fraction)
+            with self._lock:
+                done += 1
+                rows += outcome.rows_loaded
+                pace.add(kinds[index], sizes[index], seconds)
+                self.update(done=done, rows=rows, fraction=pace.fraction())
 
         if workers <= 1 or len(deliveries) <= 1:
             for index, delivery in enumerate(deliveries):
                 self.update(current=delivery.display)
-                finished(index, load_one(delivery))
+                finished(index, *timed(delivery))
             return outcomes
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="callops-load") as pool:
-            pending = {pool.submit(load_one, delivery): index for index, delivery in enumerate(deliveries)}
+            pending = {pool.submit(timed, delivery): index for index, delivery in enumerate(deliveries)}
             try:
                 for future in concurrent.futures.as_completed(pending):
                     index = pending[future]
-                    finished(index, future.result())
+                    finished(index, *future.result())
                     unfinished = [i for f, i in pending.items() if not f.done()]
                     if unfinished:
                         self.update(current=deliveries[min(unfinished)].display)
@@ -247,6 +255,70 @@ class Tracker:
             return
 
 
+def file_kind(delivery) -> tuple:
+    """Deliveries whose bytes cost about the same to load: one tenant's feed (a tenant's exporter
+    writes one format) and one file type (its extension: a contact CSV beside a log)."""
+    types = tuple(suffix.lower() for suffix in delivery.path.suffixes if suffix[1:].isalpha())
+    return getattr(delivery, "feed", ""), getattr(delivery, "tenant_id", ""), types
+
+
+class LoadPace:
+    """How far along a load of files of several kinds is, by the time it took so far.
+
+    A byte of one format does not cost what a byte of another does (an Amazon Connect JSON record
+    against a queue_log line, a small CSV's fixed cost against a large log), so the bytes of mixed
+    files say little: each kind's pace is learned from its own files. The time a kind still needs
+    is the seconds per byte its loaded files took, times its bytes still to read (per file when
+    none of its loaded files had a byte); a kind not started yet is counted at the mean time per
+    file so far. :meth:`fraction` is the time spent over that plus the time still needed, the
+    share ``time_left`` carries forward (with several workers, the files' times overlap alike)."""
+
+    BASIS = "each kind of file's pace so far"
+
+    def __init__(self, kinds: Sequence, sizes: Sequence[int]) -> None:
+        self.files: collections.Counter = collections.Counter(kinds)
+        self.bytes: collections.Counter = collections.Counter()
+        for kind, size in zip(kinds, sizes, strict=True):
+            self.bytes[kind] += size
+        self.files_done: collections.Counter = collections.Counter()
+        self.bytes_done: collections.Counter = collections.Counter()
+        self.seconds: collections.Counter = collections.Counter()
+
+    def add(self, kind, size: int, seconds: float) -> None:
+        """One file of ``kind`` and ``size`` bytes loaded in ``seconds``."""
+        self.files_done[kind] += 1
+        self.bytes_done[kind] += size
+        self.seconds[kind] += max(seconds, 0.0)
+
+    def seconds_left(self) -> float | None:
+        """Loading seconds the files not loaded yet need (summed over files); None before any is done."""
+        done = sum(self.files_done.values())
+        if not done:
+            return None
+        per_file = sum(self.seconds.values()) / done
+        left = 0.0
+        for kind, files in self.files.items():
+            files_left = files - self.files_done[kind]
+            if files_left <= 0:
+                continue
+            if not self.files_done[kind]:
+                left += per_file * files_left
+            elif self.bytes_done[kind]:
+                left += self.seconds[kind] * (self.bytes[kind] - self.bytes_done[kind]) / self.bytes_done[kind]
+            else:
+                left += self.seconds[kind] / self.files_done[kind] * files_left
+        return left
+
+    def fraction(self) -> float | None:
+        left = self.seconds_left()
+        if left is None:
+            return None
+        spent = sum(self.seconds.values())
+        if spent + left <= 0:  # files that took no measurable time: count them
+            return sum(self.files_done.values()) / sum(self.files.values())
+        return spent / (spent + left)
+
+
 _current: contextvars.ContextVar[Tracker] = contextvars.ContextVar("callops_progress", default=Tracker(None))
 
 
@@ -276,10 +348,13 @@ def step(run_id: str, name: str) -> Iterator[Tracker]:
 # --- what a person sees ---------------------------------------------------------------------------
 
 
+STARTING = "starting Airflow (airflow dags test)"
+
+
 def describe(state: dict | None, now: float | None = None) -> str:
     """One line from a progress file's state."""
     if not state:
-        return "starting Airflow (airflow dags test)"
+        return STARTING
     now = time.time() if now is None else now
     name = state.get("step") or "?"
     started = float(state.get("step_started_at", now))
@@ -317,13 +392,16 @@ def _shorten(text: str, width: int = 90) -> str:
 
 class Watcher:
     """While the block runs, prints ``label [elapsed] <describe(progress file)>`` to ``stream`` every
-    ``every`` seconds from a thread; work shorter than ``every`` prints nothing."""
+    ``every`` seconds from a thread; work shorter than ``every`` prints nothing. Before the progress
+    file exists (Airflow starting), ``waiting`` is printed once, not at every tick; None: nothing."""
 
-    def __init__(self, path: Path, label: str, stream: TextIO, every: float = PRINT_EVERY_SECONDS) -> None:
-        self.path, self.label, self.stream, self.every = path, label, stream, every
+    def __init__(self, path: Path, label: str, stream: TextIO, every: float = PRINT_EVERY_SECONDS,
+                 waiting: str | None = STARTING) -> None:
+        self.path, self.label, self.stream, self.every, self.waiting = path, label, stream, every, waiting
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.lines = 0
+        self._waited = False
 
     def __enter__(self) -> Watcher:
         self.began = time.time()
@@ -334,9 +412,16 @@ class Watcher:
         self._stop.set()
         self._thread.join()
 
-    def line(self) -> str:
+    def line(self) -> str | None:
+        """The line to print now; None while nothing has started and ``waiting`` was said already."""
         now = time.time()
-        return f"{self.label} [{fmt_seconds(now - self.began)}] {describe(read(self.path), now)}"
+        state = read(self.path)
+        if state is None:
+            if self._waited or self.waiting is None:
+                return None
+            self._waited = True
+            return f"{self.label} [{fmt_seconds(now - self.began)}] {self.waiting}"
+        return f"{self.label} [{fmt_seconds(now - self.began)}] {describe(state, now)}"
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -344,5 +429,7 @@ class Watcher:
                 text = self.line()
             except Exception as error:  # a courtesy: never stop the run over it
                 text = f"{self.label}: (no progress: {type(error).__name__}: {error})"
+            if text is None:
+                continue
             print(text, file=self.stream, flush=True)
             self.lines += 1

@@ -48,8 +48,17 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 @dataclass
 class RunSummary:
     status: str
-    text: str
+    text: str  # the full detail: per delivery day, each step, every file's notes (`callops run --verbose`, the run log)
     steps: dict[str, str] = field(default_factory=dict)  # step -> its last recorded status
+    brief: str = ""  # what `callops run` prints by default: at most about BRIEF_LINES lines
+
+
+# The default summary of a run: a fixed set of lines, the latest complete day's KPIs of at most BRIEF_TENANTS
+# tenants and at most BRIEF_PROBLEMS problems; what is left out is counted, and the full detail has it.
+BRIEF_LINES = 25
+BRIEF_TENANT_NAMES = 8
+BRIEF_TENANTS = 5
+BRIEF_PROBLEMS = 4
 
 
 def run_summary(run_id: str) -> RunSummary | None:
@@ -119,7 +128,215 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
         lines += ["", "notes and problems:"]
         lines += [f"  - {message}" for (message,) in notes]
         lines += [f"  - {p}" for p in problems if not any(p == m for (m,) in notes)]
-    return RunSummary(status=status or "failed", text="\n".join(lines), steps={row[0]: row[1] for row in steps})
+    brief = _brief(con, run_id, [(step, step_status, json.loads(step_json)) for step, step_status, step_json in steps])
+    return RunSummary(
+        status=status or "failed", text="\n".join(lines), steps={row[0]: row[1] for row in steps}, brief=brief
+    )
+
+
+# --- the default summary --------------------------------------------------------------------------
+
+
+def _brief(con: duckdb.DuckDBPyConnection, run_id: str, steps: list[tuple[str, str, object]]) -> str:
+    """The run in a screen: tenants, days, files, rows, checks, what was published, the
+    latest complete day's KPIs against target, and the problems. What every run has by the hundred
+    (a later version of a contact superseding an earlier one, Amazon Connect's normal behaviour) is
+    counted, not listed; the full detail (``RunSummary.text``) lists it."""
+    start, end, run_status = con.execute(
+        "select start_date, end_date, status from ops.runs where run_id = ?", [run_id]
+    ).fetchone()
+    (tenants, days, files, loaded, replaced, unchanged, held, failed, rows, rejected, superseded, skipped,
+     noted) = con.execute(
+        """
+        select list(distinct tenant_id order by tenant_id) filter (where tenant_id is not null),
+            count(distinct delivery_date), count(*),
+            count(*) filter (where action in ('loaded', 'replaced')),
+            count(*) filter (where action = 'replaced'),
+            count(*) filter (where action = 'unchanged'),
+            count(*) filter (where action = 'held'),
+            count(*) filter (where action = 'failed'),
+            coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0),
+            coalesce(sum(rows_superseded), 0), coalesce(sum(rows_skipped), 0),
+            count(*) filter (where action in ('loaded', 'replaced') and message is not null)
+        from ops.run_files where run_id = ?
+        """,
+        [run_id],
+    ).fetchone()
+    tenants = tenants or []
+    latest = {step: (status, detail if isinstance(detail, dict) else {}) for step, status, detail in steps}
+    lines = [""]
+    named = ", ".join(tenants[:BRIEF_TENANT_NAMES]) + (
+        f" and {len(tenants) - BRIEF_TENANT_NAMES} more" if len(tenants) > BRIEF_TENANT_NAMES else ""
+    )
+    lines.append(f"tenants    {f'{len(tenants)}: {named}' if tenants else 'none: no deliveries in the landing zone'}")
+    lines.append(f"days       {start} to {end}: {days} delivery day(s) with files")
+    lines.append(
+        f"files      {files:,}: {loaded:,} loaded"
+        + (f" ({replaced:,} replacing an earlier version)" if replaced else "")
+        + f", {unchanged:,} unchanged, {held:,} held back, {failed:,} failed"
+    )
+    counts = [f"{rows:,} loaded", f"{rejected:,} rejected" + (" (`callops rejects` lists them)" if rejected else "")]
+    if superseded:
+        counts.append(f"{superseded:,} superseded by a later record of the same contact")
+    if skipped:
+        counts.append(f"{skipped:,} skipped (not modelled)")
+    lines.append(f"rows       {', '.join(counts)}")
+    lines.append(f"checks     {_brief_checks(latest)}")
+    published = latest.get("publish", ("", {}))
+    if published[0] == "success":
+        path, tables = published[1].get("path"), published[1].get("tables") or {}
+        lines.append(f"published  {len(tables)} tables, {sum(tables.values()):,} rows, to {path}")
+    else:
+        lines.append("published  nothing: the served marts are unchanged")
+    if published[0] == "success" and tenants:
+        lines += ["", *_latest_kpis(published[1].get("path"), tenants)]
+    problems = _brief_problems(con, run_id, latest, run_status)
+    lines += ["", f"problems   {'none' if not problems else len(problems)}"]
+    lines += [f"  {problem}" for problem in problems[:BRIEF_PROBLEMS]]
+    if len(problems) > BRIEF_PROBLEMS:
+        lines.append(f"  ... and {len(problems) - BRIEF_PROBLEMS} more")
+    # the notes of loaded files (records superseded or skipped, an encoding, unknown columns): counted here
+    notes = f", and the notes of {noted:,} loaded file(s)" if noted else ""
+    lines.append(f"full detail, per delivery day and file{notes}: the run log, or `callops run --verbose`")
+    return "\n".join(lines)
+
+
+def _brief_checks(latest: dict[str, tuple[str, dict]]) -> str:
+    """dbt's models and tests, then the mart gate's checks; the Data Docs when a check failed."""
+    parts = []
+    if "build" in latest:
+        status, build = latest["build"]
+        plan = (build.get("plan") or "").split(": ")[0]
+        if status == "success" and not build.get("nodes"):
+            parts.append("dbt: nothing to build (no changed partitions)")
+        else:
+            parts.append(
+                f"dbt {build.get('nodes', 0):,} models and tests" + (f", {plan}" if plan else "")
+                + (": passed" if status == "success" else f": {status}")
+            )
+    else:
+        parts.append("dbt did not run")
+    if "validate" in latest and not latest["validate"][1].get("checks") and latest["validate"][0] == "success":
+        parts.append("mart gate: nothing changed to check")
+    elif "validate" in latest:
+        validate = latest["validate"][1]
+        checks = validate.get("checks") or []
+        blocking = sum(1 for c in checks if not c.get("success") and c.get("severity") == "blocking")
+        warnings = sum(1 for c in checks if not c.get("success") and c.get("severity") != "blocking")
+        docs = f" (Data Docs: {validate['data_docs']})" if (blocking or warnings) and validate.get("data_docs") else ""
+        parts.append(
+            f"mart gate {len(checks):,} checks on {validate.get('partitions', 0):,} changed tenant-days: "
+            f"{blocking} failed, {warnings} warning(s){docs}"
+        )
+    else:
+        parts.append("mart gate did not run")
+    return "; ".join(parts)
+
+
+def _brief_problems(
+    con: duckdb.DuckDBPyConnection, run_id: str, latest: dict[str, tuple[str, dict]], run_status: str | None
+) -> list[str]:
+    """One line each, what stops publication first: failed steps (why, dbt's failures), failed blocking
+    checks, failed and held-back files (a file still held from an earlier run too), steps that did not
+    run; then what does not: the checks' warnings, what the landing zone holds that is no delivery."""
+    failed, blocking, warnings = [], [], []
+    for step, (status, detail) in latest.items():
+        checks = (detail.get("checks") or []) if step == "validate" else []
+        for check in (check for check in checks if not check.get("success")):
+            (blocking if check.get("severity") == "blocking" else warnings).append(_check_line(check))
+        if status != "failed":
+            continue
+        if detail.get("failure"):
+            failed.append(f"{step:<9} failed: {detail['failure']}")
+        elif step == "build":
+            failed.append(f"{step:<9} failed" + (f": {detail['error']}" if detail.get("error") else ""))
+            failed += [f"  dbt: {failure}" for failure in detail.get("failures") or []]
+    files = [
+        message
+        for (message,) in con.execute(
+            """
+            select files.message from ops.run_files as files
+            left join raw.manifest as manifest on files.file_id = manifest.file_id
+            where files.run_id = ? and files.message is not null
+                and (
+                    files.action in ('failed', 'held')
+                    or (files.action = 'unchanged' and manifest.gate_status = 'held')
+                )
+            order by files.action = 'unchanged', files.file_name
+            """,
+            [run_id],
+        ).fetchall()
+    ]
+    missing = []
+    if run_status != "success":
+        missing = [f"{step} did not run" for step in ("load", "build", "validate", "publish") if step not in latest]
+    load = latest.get("load", ("", {}))[1]
+    skipped = [f"skipped in the landing zone (not a delivery): {line}" for line in load.get("landing_skipped", [])]
+    return failed + blocking + files + missing + warnings + skipped
+
+
+def _check_line(item: dict) -> str:
+    keys = f" at {', '.join(item['failing_keys'])}" if item.get("failing_keys") else ""
+    more = item.get("unexpected_count", 0) - len(item.get("failing_keys") or [])
+    keys += f" and {more} more" if more > 0 and keys else ""
+    why = f": {item['notes']}" if item.get("notes") else ""
+    return f"[{item['severity']}] {item['table']}: {item['check']} on {item['column']}{keys}{why}"
+
+
+def _latest_kpis(path: str | None, tenants: list[str]) -> list[str]:
+    """Each tenant's latest complete day in the published marts.rpt_daily_kpis (its latest day, marked
+    partial, while none is complete), against the tenant's targets: whether each is met comes from the
+    mart (is_*_target_met), never worked out here."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            rows = con.execute(
+                """
+                select tenant_id, kpi_date, is_day_complete, offered_count,
+                    service_level_rate, service_level_target, service_level_seconds, is_service_level_target_met,
+                    answer_rate, answer_rate_target, is_answer_rate_target_met,
+                    abandon_rate, abandon_rate_target, is_abandon_rate_target_met
+                from marts.rpt_daily_kpis
+                where list_contains($tenants, tenant_id)
+                qualify row_number() over (partition by tenant_id order by is_day_complete desc, kpi_date desc) = 1
+                order by tenant_id
+                """,
+                {"tenants": tenants},
+            ).fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as error:
+        return [f"KPIs: {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]})"]
+    if not rows:
+        return ["KPIs: no published day of these tenants yet"]
+    table = []
+    for (tenant, day, complete, offered, sl, sl_target, sl_seconds, sl_met, answer, answer_target, answer_met,
+         abandon, abandon_target, abandon_met) in rows[:BRIEF_TENANTS]:  # fmt: skip
+        table.append((
+            tenant,
+            f"{day}" + ("" if complete else " (partial)"),
+            offered,
+            _against(sl, f">= {_pct(sl_target)} in {sl_seconds} s", sl_met),
+            _against(answer, f">= {_pct(answer_target)}", answer_met),
+            _against(abandon, f"<= {_pct(abandon_target)}", abandon_met),
+        ))  # fmt: skip
+    columns = ["tenant", "latest day", "offered", "service level (target)", "answer rate (target)",
+               "abandon rate (target)"]  # fmt: skip
+    text = format_table(columns, table).splitlines()
+    lines = ["latest complete day, against target (published marts.rpt_daily_kpis; `callops kpis` has every day):"]
+    lines += [f"  {line}" for line in (text[0], *text[2:])]
+    if len(rows) > BRIEF_TENANTS:
+        lines.append(f"  ... and {len(rows) - BRIEF_TENANTS} more tenants (`callops kpis`)")
+    return lines
+
+
+def _pct(rate: float | None) -> str:
+    return "?" if rate is None else f"{float(rate) * 100:.4g}%"
+
+
+def _against(rate: float | None, target: str, met: bool | None) -> str:
+    verdict = {True: " met", False: " MISSED", None: ""}[met]
+    return f"{'n/a' if rate is None else f'{float(rate):.1%}'} ({target}){verdict}"
 
 
 def _step_note(step: str, detail: object) -> str:

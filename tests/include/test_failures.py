@@ -98,7 +98,10 @@ def test_callops_run_prints_the_failures_the_build_warehouse_could_not_record(
         tail.append("DagRun failed\n")
         return 1
 
-    summary = SimpleNamespace(text="\nsteps:\n  build     failed", status="running", steps={"build": "failed"})
+    summary = SimpleNamespace(
+        text="\nsteps:\n  build     failed", brief="\nchecks     dbt 0 models and tests: failed", status="running",
+        steps={"build": "failed"},
+    )
     monkeypatch.setattr(airflow_runner, "run_pipeline", run_pipeline)
     monkeypatch.setattr(report, "run_summary", lambda run_id: summary if recorded_anything else None)
     assert cli.main(["run", "--start", "2026-03-02", "--end", "2026-03-02"]) == 1

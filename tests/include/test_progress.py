@@ -3,6 +3,7 @@ on stderr while a (fake, slow) DAG run reports through that file."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -104,14 +105,15 @@ def test_tracker_writes_a_held_update_when_the_interval_is_up(tmp_path):
     assert progress.read(path)["done"] == 2
 
 
-def test_load_files_counts_files_rows_and_bytes(tmp_path):
-    path = tmp_path / "progress.json"
+def test_load_files_counts_files_rows_and_time_left_by_the_pace_so_far(tmp_path):
+    path, clock = tmp_path / "progress.json", Clock()
     deliveries = [_delivery(tmp_path, "a", 100), _delivery(tmp_path, "b", 300)]
-    tracker = progress.Tracker(path, step="load", every=0)
+    tracker = progress.Tracker(path, step="load", every=0, clock=clock)
     seen = []
 
     def load_one(delivery):
         seen.append(progress.read(path))
+        clock.now += delivery.path.stat().st_size / 100  # a second per 100 bytes
         return SimpleNamespace(rows_loaded=7 if delivery.path.name == "a" else 5)
 
     outcomes = tracker.load_files(deliveries, load_one)
@@ -119,11 +121,64 @@ def test_load_files_counts_files_rows_and_bytes(tmp_path):
     first, second = seen
     assert (first["done"], first["total"], first["rows"], first["fraction"]) == (0, 2, 0, None)
     assert first["current"] == "landing/telephony/t/2026-03-02/a"
-    # one file of 100 bytes out of 400 read: a quarter of the way, whatever the file count says
+    # files of one kind: 100 bytes in 1 s, 300 bytes to go take 3 s more: a quarter of the way
     assert (second["done"], second["rows"], second["fraction"]) == (1, 7, 0.25)
     assert second["current"].endswith("/b")
     last = progress.read(path)
-    assert (last["done"], last["rows"], last["fraction"], last["basis"]) == (2, 12, 1.0, "bytes read")
+    assert (last["done"], last["rows"], last["fraction"]) == (2, 12, 1.0)
+    assert last["basis"] == "each kind of file's pace so far"
+
+
+def _kind_of_delivery(folder: Path, feed: str, tenant: str, name: str, size: int) -> SimpleNamespace:
+    delivery = _delivery(folder, name, size)
+    delivery.feed, delivery.tenant_id = feed, tenant
+    delivery.display = f"landing/{feed}/{tenant}/2026-03-02/{name}"
+    return delivery
+
+
+def test_load_time_left_goes_by_each_kind_of_files_pace_not_by_the_bytes_of_mixed_files(tmp_path):
+    """Ten small QA CSVs, each a second (a file's fixed cost), then four large queue_logs of 1.5 s each:
+    by bytes, the CSVs done are 0.5 % of the way after 10 s and 33 minutes would be left; 6 s are."""
+    path, clock = tmp_path / "progress.json", Clock()
+    seconds = {"csv": 1.0, "log": 1.5}
+    deliveries = [_kind_of_delivery(tmp_path, "qa", "acme", f"evaluations_{n}.csv", 200) for n in range(10)]
+    deliveries += [_kind_of_delivery(tmp_path, "telephony", "acme", f"queue_log-{n}", 100_000) for n in range(4)]
+    tracker = progress.Tracker(path, step="load", every=0, clock=clock)
+    began, estimates = clock.now, []
+
+    def load_one(delivery):
+        state = progress.read(path)
+        if state["done"]:
+            truth = sum(seconds["csv" if d.path.suffix else "log"] for d in deliveries[state["done"]:])
+            estimates.append((progress.time_left(clock.now - began, state["fraction"]), truth))
+        clock.now += seconds["csv" if delivery.path.suffix else "log"]
+        return SimpleNamespace(rows_loaded=1)
+
+    tracker.load_files(deliveries, load_one)
+    by_bytes = 10 * (1 - 2_000 / 402_000) / (2_000 / 402_000)  # what the bytes read said after the CSVs
+    assert by_bytes > 1_900
+    csvs_done, first_log_done = estimates[9], estimates[10]
+    # queue_logs not started yet: counted at the mean time per file so far (1 s), a third below the truth
+    assert csvs_done == (pytest.approx(4.0), 6.0)
+    # once one is done, its kind's pace: 1.5 s per 100,000 bytes
+    assert first_log_done == (pytest.approx(4.5), 4.5)
+    for estimate, truth in estimates:
+        assert truth / 2 <= estimate <= truth * 2, estimates
+
+
+def test_load_pace_by_kind():
+    pace = progress.LoadPace(["a", "a", "b", "b"], [100, 300, 10, 10])
+    assert pace.fraction() is None
+    pace.add("a", 100, 2.0)  # a: 2 s per 100 bytes, 300 to go: 6 s; b not started: 2 s per file, 2 files
+    assert pace.seconds_left() == pytest.approx(10.0) and pace.fraction() == pytest.approx(2 / 12)
+    pace.add("b", 10, 0.5)  # b: 0.5 s per 10 bytes, 10 to go
+    assert pace.seconds_left() == pytest.approx(6.5)
+    pace.add("a", 300, 6.0)
+    pace.add("b", 10, 0.5)
+    assert pace.seconds_left() == 0 and pace.fraction() == 1.0
+    empty = progress.LoadPace(["a", "a"], [0, 0])  # no bytes, no measurable time: by files
+    empty.add("a", 0, 0.0)
+    assert empty.fraction() == 0.5
 
 
 def test_load_files_with_workers_loads_at_once_and_keeps_the_deliveries_order(tmp_path):
@@ -234,7 +289,9 @@ def _fake_pipeline(deliveries: list, seconds_per_file: float):
 
 
 def _fake_summary(monkeypatch):
-    monkeypatch.setattr(report, "run_summary", lambda run_id: SimpleNamespace(text="summary", status="success"))
+    monkeypatch.setattr(
+        report, "run_summary", lambda run_id: SimpleNamespace(text="full summary", brief="summary", status="success")
+    )
 
 
 def test_run_prints_progress_on_stderr_while_the_dag_runs(home, monkeypatch, capsys, tmp_path):
@@ -248,10 +305,21 @@ def test_run_prints_progress_on_stderr_while_the_dag_runs(home, monkeypatch, cap
     lines = err.splitlines()
     assert lines and all(line.startswith("callops run [") for line in lines)
     assert any("load (deliveries into the build warehouse): " in line and "/4 files" in line for line in lines)
-    assert any("rows loaded" in line and "left in it (by bytes read)" in line for line in lines)
+    assert any("rows loaded" in line and "left in it (by each kind of file's pace so far)" in line for line in lines)
     assert "callops run [" not in out and "summary" in out  # stdout stays the report
     (run_dir,) = [path for path in settings.runs_dir().iterdir() if path.is_dir()]
     assert progress.read(run_dir / "progress.json")["done"] == 4
+
+
+def test_the_wait_for_airflow_is_said_once_not_at_every_tick(tmp_path):
+    stream = io.StringIO()
+    with progress.Watcher(tmp_path / "progress.json", "callops run", stream, every=0.02):
+        time.sleep(0.3)  # about 15 ticks with no progress file yet
+    assert stream.getvalue().count("starting Airflow (airflow dags test)") == 1
+    quiet = io.StringIO()  # the first run said it before (callops run: the one-off set-up)
+    with progress.Watcher(tmp_path / "progress.json", "callops run", quiet, every=0.02, waiting=None):
+        time.sleep(0.1)
+    assert quiet.getvalue() == ""
 
 
 def test_a_short_run_prints_no_progress(home, monkeypatch, capsys, tmp_path):
