@@ -56,7 +56,9 @@ revalued_contacts as (
 
 revalued_callers as (
 
-    select distinct tenant_id, caller_id_hash
+    select distinct
+        tenant_id,
+        caller_id_hash
     from revalued_contacts
     where caller_id_hash is not null
 
@@ -163,7 +165,9 @@ joined as (
    sums run over the contacts of callers with offers only #}
 offer_callers as (
 
-    select distinct tenant_id, caller_id_hash
+    select distinct
+        tenant_id,
+        caller_id_hash
     from joined
     where
         caller_id_hash is not null

@@ -54,13 +54,29 @@ agent_queue_days as (
 
 agent_queues as (
 
-    select distinct tenant_id, agent_id, queue_id
+    select distinct
+        tenant_id,
+        agent_id,
+        queue_id
     from (
-        select tenant_id, agent_id, unnest(skills) as queue_id from {{ ref('stg_hr__roster') }}
+        select
+            tenant_id,
+            agent_id,
+            unnest(skills) as queue_id
+        from {{ ref('stg_hr__roster') }}
         union all
-        select tenant_id, agent_id, queue_id from {{ ref('stg_hr__shifts') }} where activity = 'work'
+        select
+            tenant_id,
+            agent_id,
+            queue_id
+        from {{ ref('stg_hr__shifts') }}
+        where activity = 'work'
         union all
-        select tenant_id, agent_id, queue_id from agent_queue_days
+        select
+            tenant_id,
+            agent_id,
+            queue_id
+        from agent_queue_days
     ) as mapped
     where queue_id is not null
 
@@ -70,9 +86,15 @@ agent_queues as (
 {# agents seen on a queue for the first time in the window: all their intervals #}
 new_queue_agents as (
 
-    select distinct tenant_id, agent_id
+    select distinct
+        tenant_id,
+        agent_id
     from (
-        select tenant_id, agent_id, queue_id, min(day_start_at) as first_seen_at
+        select
+            tenant_id,
+            agent_id,
+            queue_id,
+            min(day_start_at) as first_seen_at
         from agent_queue_days
         group by 1, 2, 3
     ) as pairs
@@ -296,7 +318,7 @@ states_by_queue as (
             as logged_in_seconds,
         coalesce(
             sum(date_diff('millisecond', piece_start_at, piece_end_at) / 1000.0)
-                filter (where is_available),
+            filter (where is_available),
             0
         ) as available_seconds
     from state_pieces
@@ -343,11 +365,26 @@ in_state as (
 
 agent_interval_keys as (
 
-    select tenant_id, agent_id, queue_id, interval_start_at from schedule_by_queue
+    select
+        tenant_id,
+        agent_id,
+        queue_id,
+        interval_start_at
+    from schedule_by_queue
     union
-    select tenant_id, agent_id, queue_id, interval_start_at from states_by_queue
+    select
+        tenant_id,
+        agent_id,
+        queue_id,
+        interval_start_at
+    from states_by_queue
     union
-    select tenant_id, agent_id, queue_id, interval_start_at from busy_by_queue
+    select
+        tenant_id,
+        agent_id,
+        queue_id,
+        interval_start_at
+    from busy_by_queue
 
 ),
 

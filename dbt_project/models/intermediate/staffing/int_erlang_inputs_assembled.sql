@@ -134,7 +134,10 @@ tenant_days as (
 
 tenant_grid_days as (
 
-    select distinct tenant_id, day_number, is_future
+    select distinct
+        tenant_id,
+        day_number,
+        is_future
     from grid
 
 ),

@@ -14,14 +14,18 @@ tenants as (
 
 shift_dates as (
 
-    select distinct tenant_id, shift_date as feed_date
+    select distinct
+        tenant_id,
+        shift_date as feed_date
     from {{ ref('stg_hr__shifts') }}
 
 ),
 
 attendance_dates as (
 
-    select distinct tenant_id, work_date as feed_date
+    select distinct
+        tenant_id,
+        work_date as feed_date
     from {{ ref('stg_hr__attendance') }}
 
 ),
@@ -40,11 +44,20 @@ state_dates as (
 
 dates as (
 
-    select tenant_id, feed_date from shift_dates
+    select
+        tenant_id,
+        feed_date
+    from shift_dates
     union
-    select tenant_id, feed_date from attendance_dates
+    select
+        tenant_id,
+        feed_date
+    from attendance_dates
     union
-    select tenant_id, feed_date from state_dates
+    select
+        tenant_id,
+        feed_date
+    from state_dates
 
 ),
 

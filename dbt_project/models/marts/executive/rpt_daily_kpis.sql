@@ -167,7 +167,10 @@ qa_daily as (
         avg(qa_evaluations.qa_score) as qa_score
     from qa_evaluations
     left join (
-        select tenant_id, evaluation_id, min(contact_date) as contact_date
+        select
+            tenant_id,
+            evaluation_id,
+            min(contact_date) as contact_date
         from qa_criteria
         group by 1, 2
     ) as evaluation_dates

@@ -100,7 +100,7 @@ inbound_days as (
         count(*) filter (where inbound.is_answered) as answered_count,
         count(inbound.handle_seconds) filter (where inbound.is_answered) as handled_count,
         sum(inbound.handle_seconds - coalesce(offer_pitches.pitch_seconds, 0))
-            filter (where inbound.is_answered) as service_handle_seconds
+        filter (where inbound.is_answered) as service_handle_seconds
     from inbound
     left join offer_pitches
         on
@@ -198,7 +198,11 @@ available_days as (
             as capacity_date,
         sum(per_agent.available_seconds) as available_seconds
     from (
-        select tenant_id, agent_id, interval_start_at, max(available_seconds) as available_seconds
+        select
+            tenant_id,
+            agent_id,
+            interval_start_at,
+            max(available_seconds) as available_seconds
         from agent_intervals
         group by 1, 2, 3
     ) as per_agent
@@ -224,9 +228,15 @@ erlang_days as (
 
 days as (
 
-    select tenant_id, capacity_date from inbound_days
+    select
+        tenant_id,
+        capacity_date
+    from inbound_days
     union
-    select tenant_id, feed_date from feed_days
+    select
+        tenant_id,
+        feed_date
+    from feed_days
 
 ),
 

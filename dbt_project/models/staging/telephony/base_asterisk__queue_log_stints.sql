@@ -113,7 +113,10 @@ call_queues as (
 
 revisited_call_queues as (
 
-    select tenant_id, callid, queue_id
+    select
+        tenant_id,
+        callid,
+        queue_id
     from call_queues
     where
         enqueue_count > 1
