@@ -40,7 +40,9 @@ offers as (
 
 {% if build_window_ranges() is not none %}
 {%- set revalued = in_build_window('contact_date', after=reach) %}
-{%- set in_fcr_history = in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) %}
+{%- set in_fcr_history = in_build_window(
+    'first_entered_at', before=fcr_reach_days(0, 2), after=reach
+) %}
 {# the contacts this build re-values, and what the window functions read
    of their callers' history: the contacts within the FCR window before
    them (the repeat count) and those with offers within reach (the revenue

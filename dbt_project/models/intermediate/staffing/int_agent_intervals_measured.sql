@@ -83,8 +83,9 @@ agent_queues as (
 ),
 
 {% if rebuilt %}
-{# agents seen on a queue for the first time in the window: all their intervals #}
-new_queue_agents as (
+{# agents seen on a queue for the first time in the window: all their intervals
+   (ST03: sqlfluff renders this block apart from the final one that reads it) #}
+new_queue_agents as (  -- noqa: ST03
 
     select distinct
         tenant_id,
@@ -162,7 +163,8 @@ activity_buckets as (
 
     select
         *,
-        {{ interval_starts_spanned('starts_at', 'ends_at', 'interval_minutes') }} as interval_start_at
+        {{ interval_starts_spanned('starts_at', 'ends_at', 'interval_minutes') }}
+            as interval_start_at
     from activities
 
 ),
@@ -357,8 +359,8 @@ in_state as (
             and activity_queue_pieces.queue_id = state_pieces.queue_id
             and activity_queue_pieces.interval_start_at = state_pieces.interval_start_at
             and state_pieces.is_available
-            and state_pieces.piece_start_at < activity_queue_pieces.piece_end_at
-            and state_pieces.piece_end_at > activity_queue_pieces.piece_start_at
+            and activity_queue_pieces.piece_end_at > state_pieces.piece_start_at
+            and activity_queue_pieces.piece_start_at < state_pieces.piece_end_at
     group by 1, 2, 3, 4
 
 ),

@@ -77,11 +77,17 @@ final as (
 
     from dates
     left join shift_dates
-        on dates.tenant_id = shift_dates.tenant_id and dates.feed_date = shift_dates.feed_date
+        on
+            dates.tenant_id = shift_dates.tenant_id
+            and dates.feed_date = shift_dates.feed_date
     left join attendance_dates
-        on dates.tenant_id = attendance_dates.tenant_id and dates.feed_date = attendance_dates.feed_date
+        on
+            dates.tenant_id = attendance_dates.tenant_id
+            and dates.feed_date = attendance_dates.feed_date
     left join state_dates
-        on dates.tenant_id = state_dates.tenant_id and dates.feed_date = state_dates.feed_date
+        on
+            dates.tenant_id = state_dates.tenant_id
+            and dates.feed_date = state_dates.feed_date
 
 )
 
