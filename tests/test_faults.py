@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def test_corrupt_rows_are_rejected_by_line_and_rule_and_schema_drift_is_named(ho
         + "c5,q1,2026-03-02 25:04:00,abandoned,10,,\n"  # impossible time
         + "c8,客服,2026-03-02 09:07:00,abandoned,5,,\n"
     ).encode() + "c6,队列,2026-03-02 09:05:00,answered,10,100,\n".encode("gbk")  # GBK bytes in a UTF-8 file
-    body += "c7,q1,2026-03-02 09:06:00,answered,10,100,\n".encode()
+    body += b"c7,q1,2026-03-02 09:06:00,answered,10,100,\n"
     folder = home / "landing" / "telephony" / "shanghai_bank" / DAY.isoformat()
     folder.mkdir(parents=True)
     (folder / "corrupt.csv").write_bytes(body)

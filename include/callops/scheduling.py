@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from callops import alerts, runs, settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
 from callops.landing import (
-    Delivery,
     DayFolder,
+    Delivery,
     RefusedLink,
     Skipped,
     day_files,

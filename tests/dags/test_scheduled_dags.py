@@ -225,7 +225,7 @@ def test_dbt_layers_cover_every_model_in_order():
 def test_scheduled_feeds_are_the_loaders_feeds():
     from callops.load import registry
 
-    assert scheduling.FEEDS == registry.feeds()
+    assert registry.feeds() == scheduling.FEEDS
 
 
 def test_dag_files_import_only_the_sdk_and_callops():

@@ -43,9 +43,9 @@ from callops.load.base import (
     LoadError,
     clip,
     epoch_sql,
-    mostly_parses,
     first_failing_rule_sql,
     impossible_time_rules,
+    mostly_parses,
     text_sql,
     timestamp_sql,
 )

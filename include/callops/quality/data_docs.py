@@ -284,8 +284,8 @@ def _run_time(results: list) -> dt.datetime:
         if isinstance(run_time, str):
             run_time = dt.datetime.fromisoformat(run_time)
         if isinstance(run_time, dt.datetime):
-            times.append(run_time if run_time.tzinfo else run_time.replace(tzinfo=dt.timezone.utc))
-    return min(times) if times else dt.datetime.now(dt.timezone.utc)
+            times.append(run_time if run_time.tzinfo else run_time.replace(tzinfo=dt.UTC))
+    return min(times) if times else dt.datetime.now(dt.UTC)
 
 
 def _batch_identifier(result) -> str:
