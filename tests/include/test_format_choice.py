@@ -70,6 +70,16 @@ def test_the_header_decides_among_csv_contracts():
     assert choose(header + "a1,ready,2024-06-03 09:00:00,c1,q1,2024-06-03 09:00:00,answered,5\n")[0] is contacts_csv
 
 
+def test_a_csv_file_whose_first_line_is_blank_is_refused_naming_the_header_rule():
+    # The CSV contracts' line rule for a header that does not parse (here: an empty first line) named the
+    # LoadError from inside its except block, and Python clears that name when the block ends: format
+    # choice crashed with a NameError instead of refusing the file.
+    adapter, why = choose("\n" + CONTACTS)
+    assert adapter is None
+    assert "callops_contact_csv: empty file or empty header line" in why
+    assert "callops_agent_state_csv: empty file or empty header line" in why
+
+
 def test_a_ctr_record_cut_by_the_end_of_the_head_still_reads_as_ctr():
     record = CTR_RECORDS.splitlines()[0]
     assert choose(record[:300])[0] is connect_ctr  # no line break at the end: may stop short

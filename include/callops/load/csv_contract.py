@@ -84,7 +84,8 @@ class ContractAdapter:
         try:
             header, delimiter = parse_header(head.first_line)
         except LoadError as error:
-            return lambda number, line: str(error)
+            broken = str(error)  # `error` itself is gone once the except block ends
+            return lambda number, line: broken
         missing = [name for name in self.contract.required_columns if name not in header]
         if missing:
             return lambda number, line: f"the header lacks {', '.join(missing)}"
