@@ -456,7 +456,7 @@ def pandas_kpis(
     events["visit"] = events.groupby(["callid", "queue_id"], sort=False)["is_enter"].cumsum()
 
     def pick(mask, keep: str = "first"):  # events are in time order within a visit
-        return events[mask].drop_duplicates(keys, keep=keep).set_index(keys)
+        return events[mask].drop_duplicates(keys, keep=keep).set_index(keys)  # noqa: F821 (`del` only after its last call)
 
     connect = pick(events["event"] == "CONNECT")
     completed = pick(events["event"].isin(ANSWERED_ENDS))

@@ -125,6 +125,7 @@ def test_the_volume_band_blocks_a_small_day_only_when_complete_and_a_large_one_a
     kpis = pd.concat(rows, ignore_index=True).assign(answered_count=0, abandoned_count=0, short_abandoned_count=0,
                                                      answered_within_sl_count=0)  # fmt: skip
     con = duckdb.connect()
+    con.register("kpis", kpis)
     con.execute("create schema marts; create schema raw")
     con.execute("create table marts.rpt_daily_kpis as select * replace (cast(kpi_date as date) as kpi_date) from kpis")
     con.execute("create table raw.tenants as select unnest($1) as id, 3.0::double as volume_blocking_ratio, "
