@@ -113,8 +113,10 @@ def test_corrupt_rows_are_rejected_by_line_and_rule_and_schema_drift_is_named(ho
     folder.mkdir(parents=True)
     (folder / "corrupt.csv").write_bytes(body)
     # Schema drift: a renamed required column fails the file by name; an added column is kept.
-    deliver(home, "stockholm_telco", DAY.isoformat(), "renamed.csv", HEADER.replace("entered_at", "start_time") + "x,q,1,answered,1,1,\n")
-    deliver(home, "variant_tenant", DAY.isoformat(), "added.csv", HEADER.strip() + ",sentiment\n" + "v1,q1,2026-03-02 09:00:00,answered,1,1,,0.8\n")
+    renamed = HEADER.replace("entered_at", "start_time") + "x,q,1,answered,1,1,\n"
+    deliver(home, "stockholm_telco", DAY.isoformat(), "renamed.csv", renamed)
+    added = HEADER.strip() + ",sentiment\n" + "v1,q1,2026-03-02 09:00:00,answered,1,1,,0.8\n"
+    deliver(home, "variant_tenant", DAY.isoformat(), "added.csv", added)
     summary = pipeline.load_deliveries("r1", DAY, DAY)
     [failed] = summary["failed"]
     assert "renamed.csv" in failed and "entered_at" in failed

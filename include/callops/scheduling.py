@@ -478,8 +478,9 @@ def _deadline_reason(status: dict) -> str:
 
 def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict]:
     """Deadline alerts due at ``now``: for each tenant whose most recent publish deadline has passed,
-    its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each tenant-day is alerted once; deadlines that
-    passed before this CALLOPS_HOME was first watched are not (a new installation starts quiet)."""
+    its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each
+    tenant-day is alerted once; deadlines that passed before this CALLOPS_HOME was first watched are not (a
+    new installation starts quiet)."""
     from callops import warehouse
 
     config = config or load_config()

@@ -23,7 +23,8 @@ from tests.conftest import deliver
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QUEUE_LOG = (FIXTURES / "queue_log" / "all_verbs" / "queue_log").read_text()
 MASTER_CSV = (FIXTURES / "cdr" / "Master.csv").read_text()
-CTR_LINES = (FIXTURES / "connect" / "my-ctr-stream-1-2024-06-03-09-15-22-3f1c2a6e-6b1d-4c55-9f0e-2a7d3c1b5e90").read_text()
+CTR_FILE = "my-ctr-stream-1-2024-06-03-09-15-22-3f1c2a6e-6b1d-4c55-9f0e-2a7d3c1b5e90"
+CTR_LINES = (FIXTURES / "connect" / CTR_FILE).read_text()
 CTR_RECORDS = "".join(line + "\n" for line in CTR_LINES.splitlines() if '"ContactId": "' in line and line.endswith("}"))
 CONTACTS = "contact_id,queue_id,entered_at,outcome,wait_seconds\n" + "".join(
     f"c{i},q1,2024-06-03 09:{i:02d}:00,answered,{i}\n" for i in range(20)

@@ -581,4 +581,5 @@ def wide_header_rule(header: list[str], cut: bool = False) -> str | None:
     if len(header) <= MAX_COLUMNS:
         return None
     first = ", ".join(clip(name, 30) for name in header[:3])
-    return f"more than {MAX_COLUMNS:,} columns ({'at least ' if cut else ''}{len(header):,}): the header begins {first}, …"
+    count = f"{'at least ' if cut else ''}{len(header):,}"
+    return f"more than {MAX_COLUMNS:,} columns ({count}): the header begins {first}, …"
