@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-generative airflow docs clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative lint fix airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -27,7 +27,7 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv with the pinned dependencies (requirements.lock) and callops
 
-# The lock pins the runtime dependencies and the dev extra (pytest, pytest-xdist, check-jsonschema) alike.
+# The lock pins the runtime dependencies and the dev extra (test and lint tools) alike.
 LOCKED = $(shell grep -c '==' requirements.lock)
 # pip's own output, one line in 25 packages: it collects each package of the lock (downloading it on a
 # fresh clone), then installs them all at once, the longest part; its errors still reach stderr.
@@ -62,6 +62,23 @@ FAST_MARKERS := not dbt and not airflow and not gx and not integration
 
 test-fast: $(STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "$(FAST_MARKERS)"
+
+# `make lint`: ruff over the Python ([tool.ruff] in pyproject.toml), sqlfluff over the dbt project's models
+# and singular tests (.sqlfluff; macros are linted where the models call them), yamllint over the YAML
+# (.yamllint). Each runs even when one before it fails; CI runs it before the tests.
+SQL_PATHS := dbt_project/models dbt_project/tests
+LINT_PROCESSES ?= 2
+
+lint: $(STAMP) ## ruff, sqlfluff (dbt SQL) and yamllint; fails on any finding (CI runs it)
+	@failed=""; \
+	echo "ruff check"; $(BIN)/ruff check . || failed="$$failed ruff"; \
+	echo "sqlfluff lint"; $(BIN)/sqlfluff lint --processes $(LINT_PROCESSES) $(SQL_PATHS) || failed="$$failed sqlfluff"; \
+	echo "yamllint"; $(BIN)/yamllint --strict . || failed="$$failed yamllint"; \
+	if [ -n "$$failed" ]; then echo "make lint: findings from$$failed"; exit 1; fi
+
+fix: $(STAMP) ## apply ruff's and sqlfluff's automatic fixes (review the diff); `make lint` shows what is left
+	$(BIN)/ruff check --fix .
+	-$(BIN)/sqlfluff fix --processes $(LINT_PROCESSES) $(SQL_PATHS)
 
 # `make test-generative SEEDS=N`: N random delivery sequences more than CI's fixed seeds, each step's
 # incremental build compared with a full build (tests/generative.py); SEED=S replays one seed, STEPS=K

@@ -456,7 +456,7 @@ def pandas_kpis(
     events["visit"] = events.groupby(["callid", "queue_id"], sort=False)["is_enter"].cumsum()
 
     def pick(mask, keep: str = "first"):  # events are in time order within a visit
-        return events[mask].drop_duplicates(keys, keep=keep).set_index(keys)
+        return events[mask].drop_duplicates(keys, keep=keep).set_index(keys)  # noqa: F821 (`del` only after its last call)
 
     connect = pick(events["event"] == "CONNECT")
     completed = pick(events["event"].isin(ANSWERED_ENDS))
@@ -1396,12 +1396,12 @@ def run_bench(args: argparse.Namespace) -> int:
         record["workload"]["contacts"] = contacts
         say(f"  {record['floor']['seconds']:.1f} s, {contacts:,} contacts offered, "
             f"peak RSS {fmt_bytes(record['floor']['peak_rss_bytes'])}")
-        say(f"\n[c] pandas script: read_csv each file, concat, groupby")
+        say("\n[c] pandas script: read_csv each file, concat, groupby")
         record["pandas"] = run_reference(bench, "pandas", files, lines)
         say(f"  {record['pandas']['seconds']:.1f} s, peak RSS {fmt_bytes(record['pandas']['peak_rss_bytes'])}")
 
         # d. backfill
-        say(f"\n[d] backfill: setting up a fresh CALLOPS_HOME (Airflow metadata, dbt parse; not timed)")
+        say("\n[d] backfill: setting up a fresh CALLOPS_HOME (Airflow metadata, dbt parse; not timed)")
         record["setup"]["history_home_seconds"] = setup_home(bench, home)
         say(f"  set up in {fmt_seconds(record['setup']['history_home_seconds'])}; "
             f"callops run {start} to {last} ({len(files)} delivery days)")
@@ -1427,7 +1427,7 @@ def run_bench(args: argparse.Namespace) -> int:
         say(f"  {record['daily']['seconds']:.1f} s")
 
         # f. the same day on an empty warehouse
-        say(f"\n[f] the same day on an empty warehouse (fresh CALLOPS_HOME, same pseudonym key)")
+        say("\n[f] the same day on an empty warehouse (fresh CALLOPS_HOME, same pseudonym key)")
         empty_dir = empty_home / "landing" / "telephony" / TENANT_ID / daily_day.isoformat()
         empty_dir.mkdir(parents=True)
         for path in daily_on_history:

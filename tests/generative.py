@@ -155,7 +155,8 @@ def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
     first_days = rng.randint(*BACKFILL_DAYS)
     backfill = [deliver_day(day) for day in days[:first_days]]
     files = tuple(name for step in backfill for name in step.files)
-    sequence.append(Step("deliver", files, label=f"delivery days {days[0]}..{days[first_days - 1]} ({len(files)} files)"))
+    label = f"delivery days {days[0]}..{days[first_days - 1]} ({len(files)} files)"
+    sequence.append(Step("deliver", files, label=label))
     upcoming = days[first_days:]
     while len(sequence) < 1 + steps:
         choices = ["truncate", "correct", "empty"] + ["deliver"] * bool(upcoming)

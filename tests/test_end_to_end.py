@@ -106,8 +106,13 @@ def test_run_publishes_hand_computed_kpis(env):
 
 def test_bad_delivery_fails_the_run_names_the_file_and_good_data_still_publishes(env):
     before = published(env)
-    deliver(home(env), "acme_unknown", "2026-03-02", "contacts.csv", HEADER + "x1,q,2026-03-02 09:00:00,answered,1,1,0,0\n")
-    deliver(home(env), "shanghai_bank", "2026-03-02", "contacts.csv", HEADER + "d1,cards,2026-03-02 09:00:00,answered,1,50,0,10\n")
+    deliver(
+        home(env), "acme_unknown", "2026-03-02", "contacts.csv", HEADER + "x1,q,2026-03-02 09:00:00,answered,1,1,0,0\n"
+    )
+    deliver(
+        home(env), "shanghai_bank", "2026-03-02", "contacts.csv",
+        HEADER + "d1,cards,2026-03-02 09:00:00,answered,1,50,0,10\n",
+    )
     # 1 of 2 rows rejected: above the 1 % reject_threshold, so the delivery gate holds the whole file back.
     deliver(
         home(env),
@@ -118,7 +123,10 @@ def test_bad_delivery_fails_the_run_names_the_file_and_good_data_still_publishes
     )
     done = callops(env, "run", "--start", "2026-03-01", "--end", "2026-03-02")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "landing/telephony/acme_unknown/2026-03-02/contacts.csv: tenant 'acme_unknown' is not in callops.yml" in done.stdout
+    assert (
+        "landing/telephony/acme_unknown/2026-03-02/contacts.csv: tenant 'acme_unknown' is not in callops.yml"
+        in done.stdout
+    )
     assert "landing/telephony/shanghai_bank/2026-03-02/late.csv: held back by the delivery gate" in done.stdout
     assert "rule reject_threshold): 1 of 2 rows rejected (50.0%)" in done.stdout
     assert "result: FAILED" in done.stdout

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -109,13 +108,15 @@ def test_corrupt_rows_are_rejected_by_line_and_rule_and_schema_drift_is_named(ho
         + "c5,q1,2026-03-02 25:04:00,abandoned,10,,\n"  # impossible time
         + "c8,客服,2026-03-02 09:07:00,abandoned,5,,\n"
     ).encode() + "c6,队列,2026-03-02 09:05:00,answered,10,100,\n".encode("gbk")  # GBK bytes in a UTF-8 file
-    body += "c7,q1,2026-03-02 09:06:00,answered,10,100,\n".encode()
+    body += b"c7,q1,2026-03-02 09:06:00,answered,10,100,\n"
     folder = home / "landing" / "telephony" / "shanghai_bank" / DAY.isoformat()
     folder.mkdir(parents=True)
     (folder / "corrupt.csv").write_bytes(body)
     # Schema drift: a renamed required column fails the file by name; an added column is kept.
-    deliver(home, "stockholm_telco", DAY.isoformat(), "renamed.csv", HEADER.replace("entered_at", "start_time") + "x,q,1,answered,1,1,\n")
-    deliver(home, "variant_tenant", DAY.isoformat(), "added.csv", HEADER.strip() + ",sentiment\n" + "v1,q1,2026-03-02 09:00:00,answered,1,1,,0.8\n")
+    renamed = HEADER.replace("entered_at", "start_time") + "x,q,1,answered,1,1,\n"
+    deliver(home, "stockholm_telco", DAY.isoformat(), "renamed.csv", renamed)
+    added = HEADER.strip() + ",sentiment\n" + "v1,q1,2026-03-02 09:00:00,answered,1,1,,0.8\n"
+    deliver(home, "variant_tenant", DAY.isoformat(), "added.csv", added)
     summary = pipeline.load_deliveries("r1", DAY, DAY)
     [failed] = summary["failed"]
     assert "renamed.csv" in failed and "entered_at" in failed

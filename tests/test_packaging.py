@@ -48,7 +48,7 @@ def closure(requirements: list[str]) -> set[str]:
         try:
             requires = distribution(name).requires or []
         except PackageNotFoundError:
-            raise AssertionError(f"{requirement} is required but not installed (is it in requirements.lock?)")
+            raise AssertionError(f"{requirement} is required but not installed (is it in requirements.lock?)") from None
         for text in requires:
             child = Requirement(text)
             extras = requirement.extras or {""}

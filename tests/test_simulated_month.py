@@ -65,7 +65,9 @@ def month(tmp_path_factory: pytest.TempPathFactory):
         assert dbt.run_models().success
         with warehouse.connection() as con:
             after = _snapshot(con)
-            actions = con.execute("select action, count(*) from ops.run_files where run_id = 'second' group by 1").fetchall()
+            actions = con.execute(
+                "select action, count(*) from ops.run_files where run_id = 'second' group by 1"
+            ).fetchall()
         publish.publish("month")
         yield {
             "written": written, "first": first, "second": second, "before": before, "after": after,

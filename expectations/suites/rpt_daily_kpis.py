@@ -95,7 +95,8 @@ def candidate_sql(partitions: str) -> str:
     )
     select candidate.*,
         weekday_history.trailing_weekday_offered_count,
-        case when weekday_history.trailing_days >= {MIN_TRAILING_DAYS} and weekday_history.trailing_weekday_offered_count > 0
+        case when weekday_history.trailing_days >= {MIN_TRAILING_DAYS}
+                and weekday_history.trailing_weekday_offered_count > 0
             then candidate.offered_count / weekday_history.trailing_weekday_offered_count end as volume_ratio,
         volume_ratio <= tenants.volume_blocking_ratio
             and (volume_ratio >= 1 / tenants.volume_blocking_ratio or not candidate.is_day_complete)

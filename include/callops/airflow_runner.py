@@ -69,7 +69,9 @@ def _airflow(
     except OSError as error:
         handle = None
         tail.append(f"callops: the log {log} cannot be written: {error}\n")
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pass_fds) as child:
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pass_fds
+    ) as child:
         for line in child.stdout:
             tail.append(line.decode("utf-8", errors="replace"))
             if handle is not None:
@@ -112,7 +114,8 @@ def ensure_metadata_db() -> None:
         done = _airflow(*args)
         if done.returncode != 0:
             output = f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
-            if full := failures.disk_full(RuntimeError(output), f"preparing Airflow's metadata database (airflow {args[0]})", home):
+            doing = f"preparing Airflow's metadata database (airflow {args[0]})"
+            if full := failures.disk_full(RuntimeError(output), doing, home):
                 raise full
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{output}")
     marker.touch()
@@ -234,13 +237,19 @@ def serve(port: int, announce=print) -> int:
 
     with warehouse.file_lock(settings.run_lock_path(), "callops airflow", wait_seconds=0, holder=serving_holder(port)):
         if not port_is_free(port):
-            announce(f"callops airflow: 127.0.0.1:{port} is in use; choose another port (make airflow AIRFLOW_PORT=...)")
+            announce(
+                f"callops airflow: 127.0.0.1:{port} is in use; choose another port (make airflow AIRFLOW_PORT=...)"
+            )
             return 2
         ensure_metadata_db()
         password = admin_password()
         env = serve_environment(port)
-        announce(f"callops airflow: Airflow UI and REST API on http://127.0.0.1:{port} (CALLOPS_HOME={settings.home()})")
-        announce(f"  login: {ADMIN_USER} / {password}   (kept in {passwords_path()}; set {ADMIN_PASSWORD_ENV} to choose it)")
+        announce(
+            f"callops airflow: Airflow UI and REST API on http://127.0.0.1:{port} (CALLOPS_HOME={settings.home()})"
+        )
+        announce(
+            f"  login: {ADMIN_USER} / {password}   (kept in {passwords_path()}; set {ADMIN_PASSWORD_ENV} to choose it)"
+        )
         announce(f"  deliveries: drop them into {settings.landing_dir()}/<feed>/<tenant>/<YYYY-MM-DD>/")
         announce(f"  alerts: {settings.alerts_dir() / 'alerts.jsonl'}; Ctrl-C stops Airflow")
         # Its own session: Ctrl-C reaches this process only, which asks standalone once to stop (it

@@ -76,7 +76,8 @@ def failures_from_ops(run_prefix: str) -> list[dict]:
     with warehouse.writer_lock(wait_seconds=LOCK_WAIT_SECONDS), warehouse.connection(read_only=True) as con:
         for tenant, day, feed, name, action, message in con.execute(
             "select tenant_id, delivery_date, feed, file_name, action, message from ops.run_files "
-            "where starts_with(run_id, ?) and action in ('failed', 'held') order by delivery_date, tenant_id, file_name",
+            "where starts_with(run_id, ?) and action in ('failed', 'held') "
+            "order by delivery_date, tenant_id, file_name",
             [run_prefix],
         ).fetchall():
             display = f"landing/{feed}/{tenant}/{day.isoformat()}/{name}"
@@ -110,7 +111,8 @@ def failures_from_text(message: str, sensor_timeout: bool = False) -> list[dict]
             if sensor_timeout:
                 check = "delivery_arrived"
             else:
-                check = part.split(f"{match.group(0)}: ", 1)[-1].strip()[:300] if f"{match.group(0)}: " in part else None
+                prefix = f"{match.group(0)}: "
+                check = part.split(prefix, 1)[-1].strip()[:300] if prefix in part else None
             found.append(_failure(match.group("tenant"), match.group("day"), file, check, part.strip()[:1000]))
             break
     dbt_failed = re.search(r"dbt build(?: of the \w+ layer)? failed: (?P<nodes>.*)", message)

@@ -68,6 +68,7 @@ def main() -> None:
     gc.disable()  # imports make long-lived objects, not garbage cycles
     try:
         from airflow.__main__ import main as airflow_main  # first: it imports Airflow's configuration first
+        # isort: split
         import airflow.cli.commands.dag_command  # noqa: F401  (`dags test` imports it anyway)
 
         skipped = narrow_execution_api()

@@ -703,7 +703,11 @@ def validate_marts(run_id: str) -> dict:
         raise DataProblem(
             "candidate marts failed blocking checks, nothing published: " + "; ".join(r.describe() for r in blocking)
         )
-    return {"partitions": outcome.partitions, "checks": len(outcome.results), "warnings": [r.describe() for r in warnings]}
+    return {
+        "partitions": outcome.partitions,
+        "checks": len(outcome.results),
+        "warnings": [r.describe() for r in warnings],
+    }
 
 
 VALIDATING = "checking the candidate marts (Great Expectations)"

@@ -319,7 +319,8 @@ class LoadPace:
         return spent / (spent + left)
 
 
-_current: contextvars.ContextVar[Tracker] = contextvars.ContextVar("callops_progress", default=Tracker(None))
+# the default, shared by every context outside a step, keeps its state in memory only (path None)
+_current: contextvars.ContextVar[Tracker] = contextvars.ContextVar("callops_progress", default=Tracker(None))  # noqa: B039
 
 
 def current() -> Tracker:

@@ -279,7 +279,9 @@ def rollback(target: Path | None = None) -> dict:
     os.replace(staging, target)
     previous.unlink()
     _fsync(target.parent)
-    return {"path": str(target), "served": previous.name, "set_aside": f"rolled_back/{target.stem}.{stamp}{target.suffix}"}
+    return {
+        "path": str(target), "served": previous.name, "set_aside": f"rolled_back/{target.stem}.{stamp}{target.suffix}"
+    }
 
 
 REKEYED = "rekeyed.json"  # in versions/: when `callops rekey` removed the versions, and what was served then

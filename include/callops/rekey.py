@@ -113,7 +113,8 @@ def rekey(announce: Callable[[str], None] = print) -> str:
         pseudonym.record_fingerprint(con, secret, "rekeying")
         pipeline.write_tenants(con, config)
         recomputed = _recompute_in_place(con, secret)
-        announce("  recomputed from the clear numbers: " + ", ".join(f"{n:,} rows of {t}" for t, n in recomputed.items()))
+        counts = ", ".join(f"{n:,} rows of {t}" for t, n in recomputed.items())
+        announce(f"  recomputed from the clear numbers: {counts}")
         outcomes = []
         for delivery, sha256, gate_status, accepted_at in again:
             outcome = pipeline._load_one(con, config, delivery, run_id, secret, again=True)

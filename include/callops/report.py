@@ -89,7 +89,9 @@ def _run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | No
     ).fetchall()
     lines = ["", "per delivery day:"]
     if per_day:
-        columns = ["delivery_day", "tenant", "feed", "files", "loaded", "held", "unchanged", "failed", "rows", "rejected"]
+        columns = [
+            "delivery_day", "tenant", "feed", "files", "loaded", "held", "unchanged", "failed", "rows", "rejected"
+        ]
         # superseded and skipped records only when the run has some (each file's notes say which and why)
         shown = [(i, name) for i, name in ((10, "superseded"), (11, "skipped")) if any(row[i] for row in per_day)]
         lines.append(

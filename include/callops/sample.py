@@ -60,7 +60,8 @@ def contacts_for_day(tenant: Tenant, day: dt.date, calls_per_day: int, seed: int
         kind = rng.random()
         if kind < 0.06:
             ended = entered + dt.timedelta(seconds=rng.randint(30, 180))
-            rows.append({**base, "queue_id": "", "outcome": "ivr_contained", "entered_at": _iso(entered), "ended_at": _iso(ended)})
+            ivr = {"queue_id": "", "outcome": "ivr_contained", "entered_at": _iso(entered), "ended_at": _iso(ended)}
+            rows.append({**base, **ivr})
             continue
         if kind < 0.09:
             talk = round(rng.lognormvariate(math.log(150), 0.5))
@@ -107,7 +108,9 @@ def contacts_for_day(tenant: Tenant, day: dt.date, calls_per_day: int, seed: int
             stint.update(outcome="exit_key", wait_seconds=waited, ended_at=_iso(entered + dt.timedelta(seconds=waited)))
         elif patience < wait:
             waited = round(patience)
-            stint.update(outcome="abandoned", wait_seconds=waited, ended_at=_iso(entered + dt.timedelta(seconds=waited)))
+            stint.update(
+                outcome="abandoned", wait_seconds=waited, ended_at=_iso(entered + dt.timedelta(seconds=waited))
+            )
         else:
             waited = round(wait)
             answered = entered + dt.timedelta(seconds=waited)

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from callops import alerts, runs, settings
 from callops.config import SCHEDULED_FEEDS, Config, Tenant, load_config
 from callops.landing import (
-    Delivery,
     DayFolder,
+    Delivery,
     RefusedLink,
     Skipped,
     day_files,
@@ -478,8 +478,9 @@ def _deadline_reason(status: dict) -> str:
 
 def check_deadlines(now: dt.datetime, config: Config | None = None) -> list[dict]:
     """Deadline alerts due at ``now``: for each tenant whose most recent publish deadline has passed,
-    its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each tenant-day is alerted once; deadlines that
-    passed before this CALLOPS_HOME was first watched are not (a new installation starts quiet)."""
+    its delivery day was not published by then, or was but is still partial (``is_day_complete``). Each
+    tenant-day is alerted once; deadlines that passed before this CALLOPS_HOME was first watched are not (a
+    new installation starts quiet)."""
     from callops import warehouse
 
     config = config or load_config()

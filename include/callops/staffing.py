@@ -508,7 +508,9 @@ def _search_erlang_a(
     return found
 
 
-def _search_erlang_a_linear(load: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _search_erlang_a_linear(
+    load: np.ndarray, ratio: np.ndarray, theta_within: np.ndarray, target: np.ndarray
+) -> np.ndarray:
     """The plain upward scan (evaluates every N from ceil(target A)); the reference for _search_erlang_a."""
     found = np.full(load.shape, np.nan)
     rows = np.arange(load.size)

@@ -227,7 +227,7 @@ def file_lock(
     ``holder`` is written into the lock file after the pid, so a refused process can say who holds it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 (held while the caller runs; closed in the finally below)
     deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
     try:
         while True:

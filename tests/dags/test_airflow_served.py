@@ -188,11 +188,16 @@ def test_a_dropped_delivery_is_published_and_a_rest_triggered_build_succeeds(ser
     run_id = run["dag_run_id"]
 
     asset_run = api.wait_for(
-        "the asset-triggered build", lambda: finished("build_warehouse", run_type="asset_triggered"), DEADLINE_SECONDS, log
+        "the asset-triggered build",
+        lambda: finished("build_warehouse", run_type="asset_triggered"),
+        DEADLINE_SECONDS,
+        log,
     )
     assert asset_run["state"] == "success", api.states()
     published_after = time.monotonic() - dropped
-    rest_run = api.wait_for("the REST-triggered build", lambda: finished("build_warehouse", run_id), DEADLINE_SECONDS, log)
+    rest_run = api.wait_for(
+        "the REST-triggered build", lambda: finished("build_warehouse", run_id), DEADLINE_SECONDS, log
+    )
     rest_seconds = time.monotonic() - triggered
     assert rest_run["state"] == "success", api.states()
     events = api.call("GET", f"/api/v2/dags/build_warehouse/dagRuns/{asset_run['dag_run_id']}/upstreamAssetEvents")

@@ -43,9 +43,12 @@ def _uris(assets) -> set[str]:
 @pytest.mark.airflow
 def test_every_dag_parses_quickly_and_is_there(dagbag, config):
     assert dagbag.import_errors == {}
-    loads = {f"load_{feed}__{t.id}" for t in config.tenants for feed in scheduling.FEEDS if getattr(t, f"{feed}_arrival")}
+    loads = {
+        f"load_{feed}__{t.id}" for t in config.tenants for feed in scheduling.FEEDS if getattr(t, f"{feed}_arrival")
+    }
     assert loads, "the repository's callops.yml schedules at least the telephony feed"
-    assert set(dagbag.dag_ids) == {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"} | loads
+    fixed = {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"}
+    assert set(dagbag.dag_ids) == fixed | loads
     for stat in dagbag.dagbag_stats:
         assert stat.duration < dt.timedelta(seconds=2), stat
 
@@ -179,7 +182,8 @@ def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
 
         return record
 
-    for step in ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "finish_run"):
+    steps = ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "finish_run")
+    for step in steps:
         monkeypatch.setattr(pipeline, step, recording(step))
 
     def run(dag_id: str, run_id: str, params: dict | None = None, events: dict | None = None) -> None:
@@ -225,7 +229,7 @@ def test_dbt_layers_cover_every_model_in_order():
 def test_scheduled_feeds_are_the_loaders_feeds():
     from callops.load import registry
 
-    assert scheduling.FEEDS == registry.feeds()
+    assert registry.feeds() == scheduling.FEEDS
 
 
 def test_dag_files_import_only_the_sdk_and_callops():

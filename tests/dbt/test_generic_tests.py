@@ -28,7 +28,8 @@ def test_unique_combination_of_columns_reports_each_duplicate_key_once_nulls_inc
     )
     assert sorted(failing, key=str) == [(1, None, 2), (5, 6, 3)]
     assert run_inline(
-        "{{ test_unique_combination_of_columns(model='(select 1 as a union all select 2)', combination_of_columns=['a']) }}"
+        "{{ test_unique_combination_of_columns("
+        "model='(select 1 as a union all select 2)', combination_of_columns=['a']) }}"
     ) == []
 
 

@@ -91,8 +91,9 @@ def test_a_changed_setting_rebuilds_everything(built):
 
 def test_merge_ranges_joins_overlapping_and_adjacent_days():
     d = dt.date.fromisoformat
-    ranges = [(d("2026-03-05"), d("2026-03-07")), (d("2026-03-01"), d("2026-03-02")), (d("2026-03-08"), d("2026-03-09")),
-              (d("2026-03-06"), d("2026-03-06")), (d("2026-03-20"), d("2026-03-21"))]  # fmt: skip
+    ranges = [(d("2026-03-05"), d("2026-03-07")), (d("2026-03-01"), d("2026-03-02")),
+              (d("2026-03-08"), d("2026-03-09")), (d("2026-03-06"), d("2026-03-06")),
+              (d("2026-03-20"), d("2026-03-21"))]  # fmt: skip
     assert incremental.merge_ranges(ranges) == (
         (d("2026-03-01"), d("2026-03-02")),
         (d("2026-03-05"), d("2026-03-09")),
@@ -108,7 +109,9 @@ def test_an_incremental_build_selects_the_models_of_the_changed_feeds(built):
         con.execute("insert into ops.builds values ('built', ?, false, '[]', now())", [incremental.fingerprint(con)])
         con.execute("update ops.changed_partitions set validated_run_id = 'gate' where validated_run_id is null")
         nothing = incremental.plan(con)
-        qa_file = con.execute("select file_id from raw.manifest where feed = 'qa' order by file_id limit 1").fetchone()[0]
+        qa_file = con.execute(
+            "select file_id from raw.manifest where feed = 'qa' order by file_id limit 1"
+        ).fetchone()[0]
         con.execute("insert into ops.changed_partitions values ('accept', ?, 'east', ?, ?, now(), null)",
                     [qa_file, day, day])  # fmt: skip
         qa_only = incremental.plan(con)

@@ -74,7 +74,10 @@ def test_tenant_day_kpis_on_a_spring_forward_day(home):
         + "o1,out,outbound,2026-03-29 14:00:00,answered,0,300,,\n",
     )
     # An overlapping re-export carries a2 again: it counts once.
-    deliver(home, "stockholm_telco", "2026-03-29", "overlap.csv", FULL_HEADER + "a2,q1,inbound,2026-03-29 00:30:00,answered,12,200,,\n")
+    deliver(
+        home, "stockholm_telco", "2026-03-29", "overlap.csv",
+        FULL_HEADER + "a2,q1,inbound,2026-03-29 00:30:00,answered,12,200,,\n",
+    )
     build("r1", "2026-03-29", "2026-03-29")
     result = kpis("stockholm_telco")
     # 03-28: a1 only. offered 1, answered 1 within 10 s, ASA 5, AHT 100+20+30.
@@ -102,7 +105,10 @@ def test_fall_back_day_and_late_file_for_an_old_day(home):
     assert first[dt.date(2026, 10, 24)] == pytest.approx((1, 1, 0, 0, 1, 1.0, 1.0, 0.0, 4.0, 60.0))
     assert first[dt.date(2026, 10, 25)] == pytest.approx((3, 2, 1, 0, 1, 2 / 3, 1 / 3, 1 / 3, 12.0, 90.0))
     # A file delivered four days later still holds a contact of 2026-10-25: that date is recomputed.
-    deliver(home, "stockholm_telco", "2026-10-29", "late.csv", FULL_HEADER + "b4,q1,inbound,2026-10-25 15:00:00,answered,2,30,,\n")
+    deliver(
+        home, "stockholm_telco", "2026-10-29", "late.csv",
+        FULL_HEADER + "b4,q1,inbound,2026-10-25 15:00:00,answered,2,30,,\n",
+    )
     build("r2", "2026-10-29", "2026-10-29")
     second = kpis("stockholm_telco")
     assert second[dt.date(2026, 10, 24)] == first[dt.date(2026, 10, 24)]

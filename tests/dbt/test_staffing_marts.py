@@ -169,7 +169,9 @@ def test_erlang_columns_agree_exactly_with_callops_staffing(hand_built):
     assert [r["erlang_c_agents"] for r in plan] == expected_c.tolist()
     shrink = np.array([r["shrinkage_rate"] for r in plan], dtype=float)
     assert [r["required_agents_with_shrinkage"] for r in plan] == staffing.scheduled_agents(expected_c, shrink).tolist()
-    past = [r for r in rows("select * from marts.fct_queue_intervals where offered_count > 0 and aht_seconds is not null")]
+    past = [
+        r for r in rows("select * from marts.fct_queue_intervals where offered_count > 0 and aht_seconds is not null")
+    ]
     got = [r["erlang_c_agents"] for r in past]
     target = [0.8 if r["tenant_id"] == "shanghai_bank" else 0.8 for r in past]
     within = [r["service_level_seconds"] for r in past]

@@ -92,7 +92,11 @@ def test_volume_out_of_band_and_unrostered_agents_block_a_missing_roster_warns(s
     frame.loc[0, "is_volume_within_warning_band"] = False
     frame.loc[1, "unrostered_agent_count"] = 2
     frame.loc[2, "has_roster"] = False
-    results = {(r.check, r.column): (r.severity, r.failing_keys) for r in gate.validate_frame(suite, frame, AS_OF) if not r.success}
+    results = {
+        (r.check, r.column): (r.severity, r.failing_keys)
+        for r in gate.validate_frame(suite, frame, AS_OF)
+        if not r.success
+    }
     assert results == {
         ("expect_column_values_to_be_in_set", "is_volume_within_blocking_band"): ("blocking", ["a 2026-03-29"]),
         ("expect_column_values_to_be_in_set", "is_volume_within_warning_band"): ("warning", ["a 2026-03-29"]),
@@ -125,6 +129,7 @@ def test_the_volume_band_blocks_a_small_day_only_when_complete_and_a_large_one_a
     kpis = pd.concat(rows, ignore_index=True).assign(answered_count=0, abandoned_count=0, short_abandoned_count=0,
                                                      answered_within_sl_count=0)  # fmt: skip
     con = duckdb.connect()
+    con.register("kpis", kpis)
     con.execute("create schema marts; create schema raw")
     con.execute("create table marts.rpt_daily_kpis as select * replace (cast(kpi_date as date) as kpi_date) from kpis")
     con.execute("create table raw.tenants as select unnest($1) as id, 3.0::double as volume_blocking_ratio, "
@@ -133,7 +138,9 @@ def test_the_volume_band_blocks_a_small_day_only_when_complete_and_a_large_one_a
                 "from marts.rpt_daily_kpis where kpi_date = ?", [day])  # fmt: skip
     frame = gate.candidate_frame(con, suite)
     assert len(frame) == len(cases)
-    results = {(r.column, r.severity): r.failing_keys for r in gate.validate_frame(suite, frame, AS_OF) if not r.success}
+    results = {
+        (r.column, r.severity): r.failing_keys for r in gate.validate_frame(suite, frame, AS_OF) if not r.success
+    }
     assert results == {
         ("is_volume_within_blocking_band", "blocking"): [
             "large_complete 2026-03-30", "large_partial 2026-03-30", "small_complete 2026-03-30"

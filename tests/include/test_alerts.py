@@ -82,7 +82,12 @@ def test_a_failed_load_check_names_tenant_day_file_and_rule_at_the_webhook(home,
             "landing/telephony/acme_unknown/2026-03-02/contacts.csv",
             "tenant 'acme_unknown' is not in callops.yml (configured: shanghai_bank, stockholm_telco, variant_tenant)",
         ),
-        ("shanghai_bank", "2026-03-02", "landing/telephony/shanghai_bank/2026-03-02/late.csv", "delivery gate: reject_threshold"),
+        (
+            "shanghai_bank",
+            "2026-03-02",
+            "landing/telephony/shanghai_bank/2026-03-02/late.csv",
+            "delivery gate: reject_threshold",
+        ),
     ]
     assert (alert["tenant"], alert["day"], alert["file"]) == (
         "acme_unknown", "2026-03-02", "landing/telephony/acme_unknown/2026-03-02/contacts.csv"
@@ -197,5 +202,7 @@ def test_deadline_alerts_are_mailed_through_smtp(home, monkeypatch):
     (raw,) = mails
     mail = email.message_from_bytes(raw, policy=email.policy.default)
     assert mail["To"] == "ops@example.com"
-    assert mail["Subject"].startswith("callops deadline missed: tenant shanghai_bank, day 2026-03-01 not published by 08:00")
+    assert mail["Subject"].startswith(
+        "callops deadline missed: tenant shanghai_bank, day 2026-03-01 not published by 08:00"
+    )
     assert '"check": "publish_deadline"' in mail.get_content()

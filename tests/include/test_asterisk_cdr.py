@@ -57,7 +57,8 @@ def test_detects_master_csv_and_the_sql_export_but_not_other_files():
     example = (FIXTURES / "Master.csv").read_text().splitlines()[0]
     assert asterisk_cdr.detect(head(example + "\n")) == 1000
     assert asterisk_cdr.detect(head((FIXTURES / "cdr-export.csv").read_text(), "cdr.csv")) == 1000
-    assert asterisk_cdr.detect(head("contact_id,queue_id,entered_at,outcome\nc1,q1,2026-03-02 09:00:00,answered\n")) == 0
+    contacts_csv = "contact_id,queue_id,entered_at,outcome\nc1,q1,2026-03-02 09:00:00,answered\n"
+    assert asterisk_cdr.detect(head(contacts_csv)) == 0
     assert asterisk_cdr.detect(head("1717405200|1717405200.1|sales|NONE|ENTERQUEUE||1001|1\n")) == 0
     assert asterisk_cdr.detect(head('{"ContactId": "x"}\n')) == 0
 
@@ -252,7 +253,9 @@ def test_crlf_line_ends_and_a_line_that_is_not_utf8_keep_line_numbers_right(home
 
 def test_the_tenant_setting_cdr_usegmtime_reads_any_cdr_as_utc(home):
     config = home.parent / "callops.yml"
-    config.write_text(config.read_text().replace("timezone: Asia/Shanghai", "timezone: Asia/Shanghai\n    cdr_usegmtime: true"))
+    config.write_text(
+        config.read_text().replace("timezone: Asia/Shanghai", "timezone: Asia/Shanghai\n    cdr_usegmtime: true")
+    )
     deliver_fixture(home, "Master-gmt.csv", name="Master.csv")
     load()
     assert query("select strftime(entered_at, '%H:%M') from raw.telephony_contacts limit 1") == [("09:00",)]

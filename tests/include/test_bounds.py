@@ -222,7 +222,9 @@ def test_a_file_with_more_than_1000_columns_fails_whole_and_the_others_load(home
     # no header any format reads: the width rule still names why
     deliver(home, "shanghai_bank", DAY.isoformat(), "odd.csv", ",".join(f"c{i}" for i in range(1_001)) + "\n1\n")
     deliver(home, "stockholm_telco", DAY.isoformat(), "widest_allowed.csv", wide_csv(1_000))
-    deliver(home, "variant_tenant", DAY.isoformat(), "contacts.csv", CONTACTS + "v1,q1,2026-03-02 09:00:00,abandoned,,,5,\n")
+    deliver(
+        home, "variant_tenant", DAY.isoformat(), "contacts.csv", CONTACTS + "v1,q1,2026-03-02 09:00:00,abandoned,,,5,\n"
+    )
     summary = load()
     assert sorted(summary["failed"]) == [
         "landing/telephony/shanghai_bank/2026-03-02/odd.csv: more than 1,000 columns (1,001): "
@@ -241,7 +243,8 @@ def test_a_file_with_more_than_1000_columns_fails_whole_and_the_others_load(home
 @pytest.mark.parametrize("columns", [600, 1_000])
 def test_a_wide_file_within_the_bound_loads_with_its_raw_text(home, columns):
     """600 columns failed with DuckDB's "Max expression depth" (the quoted raw text was one long || chain)."""
-    deliver(home, "shanghai_bank", DAY.isoformat(), "wide.csv", wide_csv(columns).replace("w2,q1,2026-03-02", "w2,q1,2026-02-30"))
+    wide = wide_csv(columns).replace("w2,q1,2026-03-02", "w2,q1,2026-02-30")
+    deliver(home, "shanghai_bank", DAY.isoformat(), "wide.csv", wide)
     summary = load()
     assert summary["failed"] == []
     assert query("select count(*) from raw.telephony_contacts") == [(2,)]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from callops.config import ConfigError, Tenant, load_config
 from callops import settings
+from callops.config import ConfigError, Tenant, load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -168,7 +168,9 @@ def test_latest_version_wins_across_files_and_kpis_are_right(home):
     # LINES quarantines 4 of its 15 records on purpose; let the delivery gate pass it (its own tests
     # are in test_delivery_gate.py) so the figures below count the 11 accepted ones.
     config = home.parent / "callops.yml"
-    config.write_text(config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5"))
+    config.write_text(
+        config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5")
+    )
     deliver_fixture(home, LINES)
     deliver_fixture(home, CONCATENATED)  # an older copy of c-ans (no hold, no wrap-up)
     deliver_fixture(home, LATER)  # a newer c-dup (50 s wrap-up)

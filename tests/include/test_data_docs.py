@@ -146,10 +146,14 @@ def test_no_page_or_stylesheet_loads_scripts_styles_or_fonts_from_the_network(si
             for match in ATTRIBUTE.finditer(tag.group(0)):
                 if REMOTE.match(match.group(3).strip()):
                     offenders.append(f"{page.relative_to(site)}: {match.group(3)}")
-        offenders += [f"{page.relative_to(site)}: {m.group(2)}" for m in CSS_URL.finditer(text) if REMOTE.match(m.group(2))]
+        offenders += [
+            f"{page.relative_to(site)}: {m.group(2)}" for m in CSS_URL.finditer(text) if REMOTE.match(m.group(2))
+        ]
     for sheet in sorted(site.rglob("*.css")):
         text = sheet.read_text()
-        offenders += [f"{sheet.relative_to(site)}: {m.group(2)}" for m in CSS_URL.finditer(text) if REMOTE.match(m.group(2))]
+        offenders += [
+            f"{sheet.relative_to(site)}: {m.group(2)}" for m in CSS_URL.finditer(text) if REMOTE.match(m.group(2))
+        ]
         offenders += [f"{sheet.relative_to(site)}: @import" for m in re.finditer(r"@import\s", text)]
     assert offenders == []
 
@@ -250,7 +254,8 @@ def test_vendor_folder_matches_its_manifest():
     assert {asset.vendored_path for asset in data_docs.CDN_ASSETS.values()} <= vendored
     for package in manifest["packages"]:
         assert package["integrity"].startswith("sha512-")
-        assert any(not entry["path"].startswith(("dist/", "build/", "css/", "webfonts/")) for entry in package["files"]), (
+        built = ("dist/", "build/", "css/", "webfonts/")
+        assert any(not entry["path"].startswith(built) for entry in package["files"]), (
             f"{package['package']} has no license file"
         )
 

@@ -80,7 +80,9 @@ def test_accept_lets_the_held_rows_in_and_marks_their_days_for_the_gate(home, ca
     assert query("select gate_status from raw.manifest") == [("accepted",)]
     assert offered_by_tenant() == {"shanghai_bank": 8}
     spans = query("select run_id like 'accept_%', first_date, last_date from ops.changed_partitions order by 1")
-    assert spans == [(False, dt.date(2026, 3, 1), dt.date(2026, 3, 3)), (True, dt.date(2026, 3, 1), dt.date(2026, 3, 3))]
+    assert spans == [
+        (False, dt.date(2026, 3, 1), dt.date(2026, 3, 3)), (True, dt.date(2026, 3, 1), dt.date(2026, 3, 3))
+    ]
     # Accepting again, or a file that was never held, changes nothing and says so.
     assert cli.main(["accept", "dirty.csv"]) == 0
     assert "not held back (gate accepted)" in capsys.readouterr().out
@@ -90,7 +92,9 @@ def test_accept_lets_the_held_rows_in_and_marks_their_days_for_the_gate(home, ca
 
 def test_the_threshold_is_the_tenants_and_a_share_at_the_threshold_passes(home):
     config = home.parent / "callops.yml"
-    config.write_text(config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.2"))
+    config.write_text(
+        config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.2")
+    )
     deliver(home, "shanghai_bank", "2026-03-02", "dirty.csv", DIRTY)
     summary = pipeline.load_deliveries("r1", DAY, DAY)
     assert summary["held"] == []

@@ -83,7 +83,9 @@ def test_binary_and_broken_files_fail_by_name_and_the_rest_loads(home):
     write_bytes(home, "queue_log.2.gz", gzip.compress(b"1717400000|NONE|NONE|NONE|QUEUESTART|\n" * 100)[:40])
     summary = load()
     failed = "\n".join(summary["failed"])
-    assert "landing/telephony/shanghai_bank/2026-03-02/report.xlsx: the file is a zip archive or Excel workbook" in failed
+    assert (
+        "landing/telephony/shanghai_bank/2026-03-02/report.xlsx: the file is a zip archive or Excel workbook" in failed
+    )
     assert "dump.bin: the file is binary (it holds NUL bytes)" in failed
     assert "queue_log.2.gz: cannot be read" in failed
     assert summary["rows_loaded"] == 2

@@ -28,7 +28,9 @@ def test_a_disk_full_error_is_named_with_what_was_written_and_the_room_left_wher
     # DuckDB's words (no OSError left), in a chain; the path it names lies outside the step's folder
     try:
         try:
-            raise duckdb.IOException(f'IO Error: Could not write file "{tmp_path}/build.duckdb.wal": No space left on device')
+            raise duckdb.IOException(
+                f'IO Error: Could not write file "{tmp_path}/build.duckdb.wal": No space left on device'
+            )
         except duckdb.Error as inner:
             raise RuntimeError("checkpoint failed") from inner
     except RuntimeError as chained:

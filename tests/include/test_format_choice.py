@@ -23,7 +23,8 @@ from tests.conftest import deliver
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QUEUE_LOG = (FIXTURES / "queue_log" / "all_verbs" / "queue_log").read_text()
 MASTER_CSV = (FIXTURES / "cdr" / "Master.csv").read_text()
-CTR_LINES = (FIXTURES / "connect" / "my-ctr-stream-1-2024-06-03-09-15-22-3f1c2a6e-6b1d-4c55-9f0e-2a7d3c1b5e90").read_text()
+CTR_FILE = "my-ctr-stream-1-2024-06-03-09-15-22-3f1c2a6e-6b1d-4c55-9f0e-2a7d3c1b5e90"
+CTR_LINES = (FIXTURES / "connect" / CTR_FILE).read_text()
 CTR_RECORDS = "".join(line + "\n" for line in CTR_LINES.splitlines() if '"ContactId": "' in line and line.endswith("}"))
 CONTACTS = "contact_id,queue_id,entered_at,outcome,wait_seconds\n" + "".join(
     f"c{i},q1,2024-06-03 09:{i:02d}:00,answered,{i}\n" for i in range(20)
@@ -68,6 +69,16 @@ def test_the_header_decides_among_csv_contracts():
     # A header with the required columns of two contracts: the one it has more columns of reads it.
     header = "agent_id,state,event_at,contact_id,queue_id,entered_at,outcome,wait_seconds\n"
     assert choose(header + "a1,ready,2024-06-03 09:00:00,c1,q1,2024-06-03 09:00:00,answered,5\n")[0] is contacts_csv
+
+
+def test_a_csv_file_whose_first_line_is_blank_is_refused_naming_the_header_rule():
+    # The CSV contracts' line rule for a header that does not parse (here: an empty first line) named the
+    # LoadError from inside its except block, and Python clears that name when the block ends: format
+    # choice crashed with a NameError instead of refusing the file.
+    adapter, why = choose("\n" + CONTACTS)
+    assert adapter is None
+    assert "callops_contact_csv: empty file or empty header line" in why
+    assert "callops_agent_state_csv: empty file or empty header line" in why
 
 
 def test_a_ctr_record_cut_by_the_end_of_the_head_still_reads_as_ctr():

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from callops import pipeline, pseudonym, warehouse
 from tests.conftest import deliver
 
@@ -108,7 +106,9 @@ def test_corrected_redelivery_replaces_what_the_file_contributed(home):
     load("r1")
     path.write_text(HEADER + "c1,q1,2026-03-02 09:00:00,answered,12,100,\nc2,q1,2026-03-02 09:05:00,answered,5,50,\n")
     load("r2")
-    assert query("select contact_id, wait_seconds from raw.telephony_contacts order by 1") == [("c1", 12.0), ("c2", 5.0)]
+    assert query("select contact_id, wait_seconds from raw.telephony_contacts order by 1") == [
+        ("c1", 12.0), ("c2", 5.0)
+    ]
     assert query("select count(*) from raw.rejects") == [(0,)]
     assert query("select action from ops.run_files where run_id = 'r2'") == [("replaced",)]
 
@@ -118,7 +118,10 @@ def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(h
     deliver(home, "unknown_brand", "2026-03-02", "x.csv", HEADER + "c1,q1,2026-03-02 09:00:00,answered,10,100,\n")
     deliver(home, "shanghai_bank", "2026-03-02", "no_outcome.csv", "contact_id,queue_id,entered_at\nc1,q1,2026-03-02\n")
     deliver(home, "shanghai_bank", "2026-03-02", "notes.txt", "these are not contacts\n")
-    deliver(home, "shanghai_bank", "2026-03-02", "b.csv", HEADER + "c2,q1,2026-03-02 09:00:00,answered,10,100,\n", feed="crm")
+    deliver(
+        home, "shanghai_bank", "2026-03-02", "b.csv", HEADER + "c2,q1,2026-03-02 09:00:00,answered,10,100,\n",
+        feed="crm",
+    )
     summary = load()
     failed = "\n".join(summary["failed"])
     assert "landing/telephony/unknown_brand/2026-03-02/x.csv: tenant 'unknown_brand' is not in callops.yml" in failed
@@ -133,7 +136,10 @@ def test_whole_file_failures_name_the_file_and_rule_and_other_files_still_load(h
 
 
 def test_missing_required_column_is_named(home):
-    deliver(home, "shanghai_bank", "2026-03-02", "c.csv", "contact_id,queue_id,entered_at,outcome_code\nc1,q1,2026-03-02,answered\n")
+    deliver(
+        home, "shanghai_bank", "2026-03-02", "c.csv",
+        "contact_id,queue_id,entered_at,outcome_code\nc1,q1,2026-03-02,answered\n",
+    )
     summary = load()
     assert summary["failed"] == [
         "landing/telephony/shanghai_bank/2026-03-02/c.csv: missing required column(s) outcome for "
@@ -152,7 +158,8 @@ def test_unknown_extra_column_loads_and_is_reported(home):
     summary = load()
     assert summary["rows_loaded"] == 1
     assert query("select extra_columns from raw.manifest") == [(["skill_group"],)]
-    assert "unknown column(s) kept in `extra`, not modelled: skill_group" in query("select message from ops.run_files")[0][0]
+    message = query("select message from ops.run_files")[0][0]
+    assert "unknown column(s) kept in `extra`, not modelled: skill_group" in message
     assert query("select extra->>'skill_group' from raw.telephony_contacts") == [("vip",)]
 
 
@@ -182,7 +189,10 @@ def test_common_export_variants_load(home):
     )
     summary = load()
     assert summary["rows_loaded"] == 2
-    rows = query("select contact_id, outcome, wait_seconds, talk_seconds, strftime(entered_at, '%H:%M') from raw.telephony_contacts order by 1")
+    rows = query(
+        "select contact_id, outcome, wait_seconds, talk_seconds, strftime(entered_at, '%H:%M') "
+        "from raw.telephony_contacts order by 1"
+    )
     assert rows == [("c1", "answered", 42.0, 185.0, "01:00"), ("c2", "abandoned", 15.5, None, "01:30")]
     assert query("select line, reason from raw.rejects") == [(4, "wait_seconds is not a number of seconds: 1:30")]
 
@@ -211,7 +221,10 @@ def test_caller_numbers_are_pseudonymised_with_the_keyed_hmac(home, monkeypatch)
 
 
 def test_the_same_caller_has_unrelated_pseudonyms_in_two_tenants(home):
-    row = "contact_id,queue_id,entered_at,outcome,wait_seconds,caller_number\nc1,q1,2026-03-02 09:00:00,abandoned,3,+8613800000000\n"
+    row = (
+        "contact_id,queue_id,entered_at,outcome,wait_seconds,caller_number\n"
+        "c1,q1,2026-03-02 09:00:00,abandoned,3,+8613800000000\n"
+    )
     deliver(home, "shanghai_bank", "2026-03-02", "a.csv", row)
     deliver(home, "stockholm_telco", "2026-03-02", "a.csv", row)
     load()

@@ -156,7 +156,8 @@ def partial(tmp_path_factory: pytest.TempPathFactory):
                                "and step = 'build'")[0][0],
                  "message": str(blocked.value), "spillover": kpis(SPILLOVER_DAY),
                  "accuracy": forecast_accuracy(SPILLOVER_DAY),
-                 "incremental": {table: snapshot(table) for table in ("rpt_daily_kpis", "fct_forecast_accuracy_daily")}}  # fmt: skip
+                 "incremental": {table: snapshot(table)
+                                 for table in ("rpt_daily_kpis", "fct_forecast_accuracy_daily")}}  # fmt: skip
         assert dbt.build("--full-refresh").success
         full = {table: snapshot(table) for table in ("rpt_daily_kpis", "fct_forecast_accuracy_daily")}
         yield {"first": first, "published": published, "accuracy": accuracy, "alerted": alerted,

@@ -375,7 +375,9 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_bui
             t("2026-03-02 01:29:20"), t("2026-03-02 01:29:35"), t("2026-03-02 01:31:15"),
         ),
     }
-    extra = dict(query("select contact_id, extra from staging.base_asterisk__queue_log_stints where queue_id = 'sales'"))
+    extra = dict(
+        query("select contact_id, extra from staging.base_asterisk__queue_log_stints where queue_id = 'sales'")
+    )
     assert json.loads(extra["1772413300.1"]) == {
         "did": "+862150000000",
         "terminal_event": "COMPLETECALLER",
@@ -385,7 +387,8 @@ def test_stints_are_assembled_per_callid_and_queue_from_every_verb(all_verbs_bui
     }
     assert query(
         "select count(*), count(caller_id_hash), count(caller_number), count(hold_seconds), "
-        "count(after_call_work_seconds), min(source_format), min(direction) from staging.base_asterisk__queue_log_stints"
+        "count(after_call_work_seconds), min(source_format), min(direction) "
+        "from staging.base_asterisk__queue_log_stints"
     ) == [(17, 16, 0, 0, 0, "asterisk_queue_log", "inbound")]
     assert query(
         "select caller_id_hash from staging.base_asterisk__queue_log_stints where contact_id = '1772413300.1'"

@@ -89,7 +89,9 @@ CTR_CONCATENATED = CONNECT / "my-ctr-stream-1-2024-06-03-09-20-07-8e2b4c1d-0a9f-
 CTR_LATER = CONNECT / "my-ctr-stream-1-2024-06-03-09-45-51-c4d5e6f7-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
 
 
-def ctr(contact: str, updated: str, channel: str = "VOICE", method: str = "INBOUND", enqueued: str = "01:00:05Z") -> str:
+def ctr(
+    contact: str, updated: str, channel: str = "VOICE", method: str = "INBOUND", enqueued: str = "01:00:05Z"
+) -> str:
     return (
         f'{{"ContactId": "{contact}", "Channel": "{channel}", "InitiationMethod": "{method}", '
         f'"InitiationTimestamp": "2024-06-03T01:00:00Z", '
@@ -121,7 +123,9 @@ CTR_VERSIONS = "\n".join(
 
 def test_connect_records_are_loaded_rejected_superseded_or_skipped(home):
     config = home.parent / "callops.yml"  # the delivery gate holds CTR_LINES (4 of 15 rejected): let it pass
-    config.write_text(config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5"))
+    config.write_text(
+        config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5")
+    )
     day = "2024-06-03"
     versions = deliver(home, TENANT, day, "my-ctr-stream-1-2024-06-03-10-00-00-versions", CTR_VERSIONS)
     for fixture in (CTR_LINES, CTR_CONCATENATED, CTR_LATER):
@@ -331,7 +335,9 @@ def test_a_warehouse_of_the_previous_release_gains_the_counts_null_for_its_old_r
     with duckdb.connect(str(path)) as con:
         con.execute(PREVIOUS_RELEASE_DDL)
     config = home.parent / "callops.yml"
-    config.write_text(config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5"))
+    config.write_text(
+        config.read_text().replace("name: Shanghai test bank", "name: Shanghai test bank\n    reject_threshold: 0.5")
+    )
     land(home, "telephony", "2024-06-03", CTR_LINES)
     assert load("2024-06-03")["failed"] == []
     published = publish_run_log()

@@ -51,7 +51,9 @@ def test_scheduling_keys_have_defaults(tmp_path):
 
 def test_unquoted_yaml_times_are_read_as_written(tmp_path):
     # YAML 1.1 reads 6:30 as the base-60 number 390.
-    path = write_config(tmp_path, "tenants:\n  - {id: a, name: A, timezone: UTC, qa_arrival: 6:30, publish_deadline: '9:05'}\n")
+    path = write_config(
+        tmp_path, "tenants:\n  - {id: a, name: A, timezone: UTC, qa_arrival: 6:30, publish_deadline: '9:05'}\n"
+    )
     tenant = load_config(path).tenant("a")
     assert (tenant.qa_arrival, tenant.publish_deadline) == ("06:30", "09:05")
 
@@ -115,7 +117,9 @@ def test_the_sensor_waits_until_the_local_publish_deadline_of_the_next_day():
     late = dt.datetime(2026, 3, 30, 12, tzinfo=UTC)
     assert plan.wait_until(day, late) == late + scheduling.MIN_WAIT
     open_ended = scheduling.LoadPlan("qa", "t", "T", "UTC", "05:00", "")
-    assert open_ended.wait_until(day, early) == dt.datetime(2026, 3, 29, 5, tzinfo=UTC) + scheduling.WAIT_WITHOUT_DEADLINE
+    assert open_ended.wait_until(day, early) == (
+        dt.datetime(2026, 3, 29, 5, tzinfo=UTC) + scheduling.WAIT_WITHOUT_DEADLINE
+    )
 
 
 # --- the landing zone -----------------------------------------------------------------------------
@@ -129,7 +133,9 @@ def test_landing_scan_skips_hidden_in_flight_and_unsettled_files(home):
     fresh = deliver(home, "stockholm_telco", "2026-03-01", "contacts.csv", GOOD)
     files = scheduling.landing_files()
     assert [f.path for f in files] == [good, fresh]
-    assert [f.display for f in scheduling.settled(files, 30)] == ["landing/telephony/shanghai_bank/2026-03-01/contacts.csv"]
+    assert [f.display for f in scheduling.settled(files, 30)] == [
+        "landing/telephony/shanghai_bank/2026-03-01/contacts.csv"
+    ]
 
 
 def test_remembered_files_are_pending_again_only_when_their_content_changes(home):
@@ -163,7 +169,9 @@ def test_landing_trigger_fires_on_untried_files_or_reports_quiet(home):
     classpath, kwargs = LandingTrigger(landing, index, time.time() + 5, 0.05, 30).serialize()
     assert classpath == "callops.triggers.LandingTrigger"
     event = _first_event(LandingTrigger(**kwargs))
-    assert event == {"status": "new", "count": 1, "feeds": ["qa"], "files": ["landing/qa/variant_tenant/2026-03-04/x.csv"]}
+    assert event == {
+        "status": "new", "count": 1, "feeds": ["qa"], "files": ["landing/qa/variant_tenant/2026-03-04/x.csv"]
+    }
 
 
 def _first_event(trigger) -> dict:
@@ -268,7 +276,9 @@ def test_load_tasks_emit_the_feed_asset_only_when_something_new_was_loaded(home)
     aged(deliver(home, "nobody", "2026-03-02", "contacts.csv", GOOD))
     with pytest.raises(AirflowFailException) as failed:
         tasks.load_new(context("r3"), "telephony")
-    assert "landing/telephony/nobody/2026-03-02/contacts.csv: tenant 'nobody' is not in callops.yml" in str(failed.value)
+    assert (
+        "landing/telephony/nobody/2026-03-02/contacts.csv: tenant 'nobody' is not in callops.yml" in str(failed.value)
+    )
     with pytest.raises(AirflowFailException):
         tasks.check_load({"failed": ["landing/x: broken"], "held": []})
     assert tasks.check_load({"failed": [], "held": [], "files": 2}) == {"files": 2, "problems": 0}

@@ -33,8 +33,8 @@ class Column:
     """One column of a CSV contract.
 
     kind: text | enum (``values``, lower-cased) | integer | number | seconds
-    (number or h:mm:ss, at most 24 hours unless ``maximum`` says otherwise) | timestamp (offset honoured, else tenant-local) |
-    date | boolean (true/false, yes/no, 1/0, 是/否) | list (``;``- or
+    (number or h:mm:ss, at most 24 hours unless ``maximum`` says otherwise) | timestamp (offset honoured, else
+    tenant-local) | date | boolean (true/false, yes/no, 1/0, 是/否) | list (``;``- or
     ``|``-separated within the field) | phone (stored as ``<name>_hash``, withheld numbers null)
     | personal (free personal text such as a name, stored as ``<name>_hash``).
     """

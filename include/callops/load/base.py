@@ -346,7 +346,7 @@ class EmptyFile:
         return 1 if not head.text.strip() else 0
 
     @staticmethod
-    def load(ctx: "LoadContext") -> FileLoad:
+    def load(ctx: LoadContext) -> FileLoad:
         return FileLoad(notes=["empty file: nothing to load"])
 
 
@@ -424,7 +424,7 @@ class LoadContext:
 # --- physical lines -------------------------------------------------------------------------------
 
 
-def read_physical_lines(ctx: "LoadContext") -> None:
+def read_physical_lines(ctx: LoadContext) -> None:
     """Temp table ``physical_lines(line, text)``: every line of the file, numbered from 1, blank ones null.
 
     DuckDB's CSV reader skips blank lines, so record numbers are not line
@@ -461,7 +461,7 @@ def read_physical_lines(ctx: "LoadContext") -> None:
     )
 
 
-def map_record_lines(ctx: "LoadContext", name: str, first_line: int, broken: str) -> None:
+def map_record_lines(ctx: LoadContext, name: str, first_line: int, broken: str) -> None:
     """Temp table ``name(line, text, row_index)``: the physical line of each record the reader accepted.
 
     The records are the non-blank lines from ``first_line`` on, less the lines
@@ -581,4 +581,5 @@ def wide_header_rule(header: list[str], cut: bool = False) -> str | None:
     if len(header) <= MAX_COLUMNS:
         return None
     first = ", ".join(clip(name, 30) for name in header[:3])
-    return f"more than {MAX_COLUMNS:,} columns ({'at least ' if cut else ''}{len(header):,}): the header begins {first}, …"
+    count = f"{'at least ' if cut else ''}{len(header):,}"
+    return f"more than {MAX_COLUMNS:,} columns ({count}): the header begins {first}, …"

@@ -84,7 +84,8 @@ class ContractAdapter:
         try:
             header, delimiter = parse_header(head.first_line)
         except LoadError as error:
-            return lambda number, line: str(error)
+            broken = str(error)  # `error` itself is gone once the except block ends
+            return lambda number, line: broken
         missing = [name for name in self.contract.required_columns if name not in header]
         if missing:
             return lambda number, line: f"the header lacks {', '.join(missing)}"
@@ -215,7 +216,8 @@ def _parsed_sql(column: Column) -> str:
     if column.kind == "boolean":
         return boolean_sql(name)
     if column.kind == "list":
-        return f"list_filter(list_transform(regexp_split_to_array({text_sql(name)}, '[;|]'), lambda x: trim(x)), lambda x: x <> '')"
+        items = f"regexp_split_to_array({text_sql(name)}, '[;|]')"
+        return f"list_filter(list_transform({items}, lambda x: trim(x)), lambda x: x <> '')"
     raise AssertionError(column.kind)
 
 
@@ -234,7 +236,9 @@ def _column_rules(column: Column, run_date: dt.date) -> list[tuple[str, str]]:
         )
     elif column.kind in ("integer", "number", "seconds"):
         noun = {"integer": "a whole number", "number": "a number", "seconds": "a number of seconds"}[column.kind]
-        rules.append((f"{raw} is not null and ({name} is null or not isfinite({name}))", f"'{name} is not {noun}: ' || {raw}"))
+        rules.append(
+            (f"{raw} is not null and ({name} is null or not isfinite({name}))", f"'{name} is not {noun}: ' || {raw}")
+        )
         if column.minimum is not None:
             rules.append((f"{name} < {column.minimum}", f"'{name} is below {column.minimum:g}: ' || {raw}"))
         if column.kind == "seconds" and column.maximum is None:

@@ -45,9 +45,9 @@ from callops.load.base import (
     LoadError,
     clip,
     epoch_sql,
-    mostly_parses,
     first_failing_rule_sql,
     impossible_time_rules,
+    mostly_parses,
     text_sql,
     timestamp_sql,
 )
@@ -340,7 +340,7 @@ def _verbs_sql() -> str:
                 values += [sql_literal(name), str(position), str(required).lower(), sql_literal(unit)]
             else:
                 values += ["cast(null as varchar)", "cast(null as integer)", "false", "cast(null as varchar)"]
-        for typed, fields in TYPED_COLUMNS.items():
+        for fields in TYPED_COLUMNS.values():
             name = fields.get(verb)
             slot = next((n for n, (field, _, _) in enumerate(numbers, start=1) if field == name), None)
             divisor = 1000.0 if name and name.endswith("_ms") else 1.0

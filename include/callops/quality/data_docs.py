@@ -99,13 +99,13 @@ CDN_ASSETS: dict[str, Asset] = {
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": Asset(
         "bootstrap-table", "1.19.1", "dist/bootstrap-table.min.js"
     ),
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": Asset(
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": Asset(  # noqa: E501 (a URL)
         "bootstrap-table", "1.19.1", "dist/extensions/filter-control/bootstrap-table-filter-control.min.js"
     ),
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": Asset(
         "bootstrap-table", "1.19.0", "dist/extensions/filter-control/bootstrap-table-filter-control.css"
     ),
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": Asset(
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": Asset(  # noqa: E501 (a URL)
         "bootstrap-table", "1.19.0", "dist/extensions/filter-control/bootstrap-table-filter-control.min.css"
     ),
     "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": Asset(
@@ -121,7 +121,7 @@ CDN_ASSETS: dict[str, Asset] = {
 # so dark mode shows the light logo too.
 REMOTE_IMAGES: dict[str, str] = {
     "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png": "static/images/logo-long.png",
-    "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/full_logo_dark.png": "static/images/logo-long.png",
+    "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/full_logo_dark.png": "static/images/logo-long.png",  # noqa: E501
 }
 
 LICENSE_FILE = re.compile(r"^(licen[cs]e|copying|notice)([.-].*)?$", re.IGNORECASE)
@@ -284,8 +284,8 @@ def _run_time(results: list) -> dt.datetime:
         if isinstance(run_time, str):
             run_time = dt.datetime.fromisoformat(run_time)
         if isinstance(run_time, dt.datetime):
-            times.append(run_time if run_time.tzinfo else run_time.replace(tzinfo=dt.timezone.utc))
-    return min(times) if times else dt.datetime.now(dt.timezone.utc)
+            times.append(run_time if run_time.tzinfo else run_time.replace(tzinfo=dt.UTC))
+    return min(times) if times else dt.datetime.now(dt.UTC)
 
 
 def _batch_identifier(result) -> str:
@@ -512,7 +512,10 @@ def site_references(site_dir: Path) -> list[Reference]:
                 if key == "style":
                     references.extend(_css_references(value, page))
                 elif key in _RESOURCE_ATTRIBUTES.get(name, ()):
-                    urls = [part.split()[0] for part in value.split(",") if part.strip()] if key == "srcset" else [value]
+                    if key == "srcset":
+                        urls = [part.split()[0] for part in value.split(",") if part.strip()]
+                    else:
+                        urls = [value]
                     references.extend(Reference(page, item.strip(), "resource") for item in urls)
                 elif key == "href":
                     references.append(Reference(page, value.strip(), "link"))

@@ -13,8 +13,8 @@ quantiles. The figure is SVG, drawn here without a plotting library (matplotlib 
 from __future__ import annotations
 
 import argparse
-import math
 import datetime as dt
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path

@@ -29,8 +29,8 @@ import numpy as np
 
 from callops.contracts import hr, marketing, qa
 from callops.simulate.model import (
-    O_ANSWERED,
     BREAKS,
+    O_ANSWERED,
     POOL_QUEUES,
     QUEUES,
     DayCalls,

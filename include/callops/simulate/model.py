@@ -442,7 +442,6 @@ class _QueueSim:
         self.billing_timeout = billing_timeout
 
     def run(self, queue_entry, first_queue, contained, draws, shifts, breaks) -> dict:  # noqa: C901 - one hot loop
-        n = len(queue_entry)
         patience = draws["patience"].tolist()
         talk = draws["talk"].tolist()
         hold = draws["hold"].tolist()

@@ -40,7 +40,9 @@ offers as (
 
 {% if build_window_ranges() is not none %}
 {%- set revalued = in_build_window('contact_date', after=reach) %}
-{%- set in_fcr_history = in_build_window('first_entered_at', before=fcr_reach_days(0, 2), after=reach) %}
+{%- set in_fcr_history = in_build_window(
+    'first_entered_at', before=fcr_reach_days(0, 2), after=reach
+) %}
 {# the contacts this build re-values, and what the window functions read
    of their callers' history: the contacts within the FCR window before
    them (the repeat count) and those with offers within reach (the revenue
@@ -56,7 +58,9 @@ revalued_contacts as (
 
 revalued_callers as (
 
-    select distinct tenant_id, caller_id_hash
+    select distinct
+        tenant_id,
+        caller_id_hash
     from revalued_contacts
     where caller_id_hash is not null
 
@@ -163,7 +167,9 @@ joined as (
    sums run over the contacts of callers with offers only #}
 offer_callers as (
 
-    select distinct tenant_id, caller_id_hash
+    select distinct
+        tenant_id,
+        caller_id_hash
     from joined
     where
         caller_id_hash is not null

@@ -95,7 +95,7 @@ covered as (
     inner join deliveries
         on
             month_ends.tenant_id = deliveries.tenant_id
-            and deliveries.delivery_date >= month_ends.month_start_date
+            and month_ends.month_start_date <= deliveries.delivery_date
             and deliveries.delivery_date
             <= month_ends.month_end_date + {{ covered_days_after_month }}
 

@@ -44,10 +44,16 @@ window_contacts as (
    contact's caller loses a repeat) and after it #}
 window_callers as (
 
-    select tenant_id, caller_id_hash from window_contacts
+    select
+        tenant_id,
+        caller_id_hash
+    from window_contacts
     where caller_id_hash is not null
     union
-    select tenant_id, caller_id_hash from {{ this }}
+    select
+        tenant_id,
+        caller_id_hash
+    from {{ this }}
     where
         caller_id_hash is not null
         and {{ in_build_window('first_entered_at') }}
@@ -86,7 +92,9 @@ tenants as (
 tenant_ends as (
 
     -- the whole history's end, not the window's
-    select tenant_id, max(first_entered_at) as tenant_last_entered_at
+    select
+        tenant_id,
+        max(first_entered_at) as tenant_last_entered_at
     from {{ ref('int_contacts_rolled_up') }}
     group by 1
 

@@ -17,7 +17,11 @@ with
 
 state_changes as (
 
-    select tenant_id, agent_id, queue_id, event_at as seen_at
+    select
+        tenant_id,
+        agent_id,
+        queue_id,
+        event_at as seen_at
     from {{ ref('stg_telephony__agent_state_events') }}
     where
         queue_id is not null
@@ -27,7 +31,11 @@ state_changes as (
 
 answered_stints as (
 
-    select tenant_id, agent_id, queue_id, entered_at as seen_at
+    select
+        tenant_id,
+        agent_id,
+        queue_id,
+        entered_at as seen_at
     from {{ ref('stg_telephony__contacts') }}
     where
         direction = 'inbound'

@@ -121,7 +121,9 @@ tenant_days as (
         date_diff(
             'day',
             date '1970-01-01',
-            cast({{ to_local('agent_tenant_intervals.interval_start_at', 'tenants.timezone') }} as date)
+            cast({{ to_local(
+                'agent_tenant_intervals.interval_start_at', 'tenants.timezone'
+            ) }} as date)
         ) as day_number,
         sum(agent_tenant_intervals.paid_seconds) as paid_seconds,
         sum(agent_tenant_intervals.paid_unavailable_seconds) as paid_unavailable_seconds
@@ -134,7 +136,10 @@ tenant_days as (
 
 tenant_grid_days as (
 
-    select distinct tenant_id, day_number, is_future
+    select distinct
+        tenant_id,
+        day_number,
+        is_future
     from grid
 
 ),

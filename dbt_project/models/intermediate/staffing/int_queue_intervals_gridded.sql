@@ -39,8 +39,10 @@ tenant_spans as (
         queues.tenant_id,
         any_value(tenants.timezone) as timezone,
         any_value(tenants.interval_minutes) as interval_minutes,
-        cast(min({{ to_local('queues.first_entered_at', 'tenants.timezone') }}) as date) as first_date,
-        cast(max({{ to_local('queues.last_entered_at', 'tenants.timezone') }}) as date) as last_date
+        cast(min({{ to_local('queues.first_entered_at', 'tenants.timezone') }}) as date)
+            as first_date,
+        cast(max({{ to_local('queues.last_entered_at', 'tenants.timezone') }}) as date)
+            as last_date
     from queues
     inner join tenants
         on queues.tenant_id = tenants.tenant_id

@@ -14,14 +14,18 @@ tenants as (
 
 shift_dates as (
 
-    select distinct tenant_id, shift_date as feed_date
+    select distinct
+        tenant_id,
+        shift_date as feed_date
     from {{ ref('stg_hr__shifts') }}
 
 ),
 
 attendance_dates as (
 
-    select distinct tenant_id, work_date as feed_date
+    select distinct
+        tenant_id,
+        work_date as feed_date
     from {{ ref('stg_hr__attendance') }}
 
 ),
@@ -40,11 +44,20 @@ state_dates as (
 
 dates as (
 
-    select tenant_id, feed_date from shift_dates
+    select
+        tenant_id,
+        feed_date
+    from shift_dates
     union
-    select tenant_id, feed_date from attendance_dates
+    select
+        tenant_id,
+        feed_date
+    from attendance_dates
     union
-    select tenant_id, feed_date from state_dates
+    select
+        tenant_id,
+        feed_date
+    from state_dates
 
 ),
 
@@ -64,11 +77,17 @@ final as (
 
     from dates
     left join shift_dates
-        on dates.tenant_id = shift_dates.tenant_id and dates.feed_date = shift_dates.feed_date
+        on
+            dates.tenant_id = shift_dates.tenant_id
+            and dates.feed_date = shift_dates.feed_date
     left join attendance_dates
-        on dates.tenant_id = attendance_dates.tenant_id and dates.feed_date = attendance_dates.feed_date
+        on
+            dates.tenant_id = attendance_dates.tenant_id
+            and dates.feed_date = attendance_dates.feed_date
     left join state_dates
-        on dates.tenant_id = state_dates.tenant_id and dates.feed_date = state_dates.feed_date
+        on
+            dates.tenant_id = state_dates.tenant_id
+            and dates.feed_date = state_dates.feed_date
 
 )
 

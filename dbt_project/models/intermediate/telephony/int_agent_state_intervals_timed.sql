@@ -21,7 +21,10 @@ agent_state_events as (
 
 agent_queues as (
 
-    select distinct tenant_id, agent_id, queue_id
+    select distinct
+        tenant_id,
+        agent_id,
+        queue_id
     from agent_state_events
     where queue_id is not null
 
@@ -37,8 +40,7 @@ scoped as (
     union all
 
     {# changes for all queues, applied to each of the agent's queues #}
-    select
-        agent_state_events.* replace (agent_queues.queue_id as queue_id)
+    select agent_state_events.* replace (agent_queues.queue_id as queue_id)
     from agent_state_events
     inner join agent_queues
         on

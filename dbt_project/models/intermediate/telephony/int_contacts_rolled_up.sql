@@ -72,13 +72,14 @@ rolled_up as (
         -- null when any counted stint's wait is unknown (a format without
         -- queue wait, e.g. Asterisk CDR): never a partial sum
         case
-            when bool_and(wait_seconds is not null) filter (
-                where outcome <> 'ivr_contained'
-                and (
-                    first_answered_stint_at is null
-                    or entered_at <= first_answered_stint_at
+            when
+                bool_and(wait_seconds is not null) filter (
+                    where outcome <> 'ivr_contained'
+                    and (
+                        first_answered_stint_at is null
+                        or entered_at <= first_answered_stint_at
+                    )
                 )
-            )
                 then sum(wait_seconds) filter (
                     where outcome <> 'ivr_contained'
                     and (

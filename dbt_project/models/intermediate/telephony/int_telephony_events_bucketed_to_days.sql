@@ -19,7 +19,9 @@ with
 
 queue_log_events as (
 
-    select tenant_id, event_at
+    select
+        tenant_id,
+        event_at
     from {{ ref('stg_asterisk__queue_log_events') }}
     where {{ in_build_window('event_at') }}
 
@@ -27,7 +29,9 @@ queue_log_events as (
 
 agent_state_events as (
 
-    select tenant_id, event_at
+    select
+        tenant_id,
+        event_at
     from {{ ref('stg_telephony__agent_state_events') }}
     where {{ in_build_window('event_at') }}
 
@@ -35,7 +39,11 @@ agent_state_events as (
 
 contacts as (
 
-    select tenant_id, entered_at, answered_at, ended_at
+    select
+        tenant_id,
+        entered_at,
+        answered_at,
+        ended_at
     from {{ ref('stg_telephony__contacts') }}
     where {{ in_build_window('entered_at') }}
 
@@ -43,10 +51,16 @@ contacts as (
 
 dated_events as (
 
-    select tenant_id, cast(event_at as date) as event_date, event_at
+    select
+        tenant_id,
+        cast(event_at as date) as event_date,
+        event_at
     from queue_log_events
     union all
-    select tenant_id, cast(event_at as date) as event_date, event_at
+    select
+        tenant_id,
+        cast(event_at as date) as event_date,
+        event_at
     from agent_state_events
     union all
     select

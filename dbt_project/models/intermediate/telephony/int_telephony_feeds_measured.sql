@@ -28,7 +28,9 @@ deliveries as (
 
 event_extents as (
 
-    select tenant_id, max(last_event_at) as last_event_at
+    select
+        tenant_id,
+        max(last_event_at) as last_event_at
     from event_days
     group by 1
 
@@ -36,7 +38,9 @@ event_extents as (
 
 delivery_extents as (
 
-    select tenant_id, max(delivery_date) as last_delivery_date
+    select
+        tenant_id,
+        max(delivery_date) as last_delivery_date
     from deliveries
     group by 1
 

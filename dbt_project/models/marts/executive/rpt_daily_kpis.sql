@@ -6,7 +6,8 @@
     meta={'window_column': 'kpi_date', 'whole_when_changed': ['qa', 'hr']},
 ) }}
 -- depends_on: {{ ref('stg_config__tenants') }} (fcr_reach_days)
-{#- on_schema_change fail: a contracted mart; a changed project builds whole (callops.incremental) -#}
+{#- on_schema_change fail: a contracted mart; a changed project builds whole
+    (callops.incremental) -#}
 {#- the days a change can reach: its own, and those the FCR reach before it (their FCR flags) -#}
 {%- set reach = fcr_reach_days(0, 2) -%}
 {#- and those after it whose forecast it changes (the forecast WAPE) -#}
@@ -72,7 +73,9 @@ agent_intervals as (
 
     select * from {{ ref('int_agent_intervals_measured') }}
     -- UTC intervals of the local days (a day is at most 14 h off UTC)
-    where {{ in_build_window('interval_start_at', before=reach ~ ' + 1', after=forecast_reach ~ ' + 1') }}
+    where {{ in_build_window(
+        'interval_start_at', before=reach ~ ' + 1', after=forecast_reach ~ ' + 1'
+    ) }}
 
 ),
 
@@ -155,6 +158,18 @@ forecast_daily as (
 
 ),
 
+evaluation_dates as (
+
+    -- the date of the contact an evaluation evaluated
+    select
+        tenant_id,
+        evaluation_id,
+        min(contact_date) as contact_date
+    from qa_criteria
+    group by 1, 2
+
+),
+
 qa_daily as (
 
     -- an evaluation counts on the date of the contact it evaluated (its own
@@ -166,11 +181,7 @@ qa_daily as (
         ) as kpi_date,
         avg(qa_evaluations.qa_score) as qa_score
     from qa_evaluations
-    left join (
-        select tenant_id, evaluation_id, min(contact_date) as contact_date
-        from qa_criteria
-        group by 1, 2
-    ) as evaluation_dates
+    left join evaluation_dates
         on
             qa_evaluations.tenant_id = evaluation_dates.tenant_id
             and qa_evaluations.evaluation_id = evaluation_dates.evaluation_id
@@ -211,6 +222,12 @@ fcr_daily as (
 
 ),
 
+rostered_tenants as (
+
+    select distinct tenant_id from roster
+
+),
+
 agents_daily as (
 
     -- agents who answered a stint of the day's contacts, and those of them
@@ -227,15 +244,15 @@ agents_daily as (
                 )
         end as unrostered_agent_count
     from handled_stints
-    left join (select distinct tenant_id from roster) as rostered_tenants
+    left join rostered_tenants
         on handled_stints.tenant_id = rostered_tenants.tenant_id
     left join roster
         on
             handled_stints.tenant_id = roster.tenant_id
             and handled_stints.agent_id = roster.agent_id
-            and coalesce(roster.hire_date <= handled_stints.contact_date, true)
+            and coalesce(handled_stints.contact_date >= roster.hire_date, true)
             and coalesce(
-                roster.termination_date >= handled_stints.contact_date, true
+                handled_stints.contact_date <= roster.termination_date, true
             )
     where handled_stints.agent_id is not null
     group by 1, 2
@@ -289,38 +306,41 @@ rated as (
         counted.service_level_variant,
 
         -- numerics
-        offered_count,
-        answered_count,
-        abandoned_count,
-        short_abandoned_count,
-        answered_within_sl_count,
-        abandoned_within_sl_count,
-        ivr_contained_count,
-        {{ answer_rate('answered_count', 'offered_count') }} as answer_rate,
+        counted.offered_count,
+        counted.answered_count,
+        counted.abandoned_count,
+        counted.short_abandoned_count,
+        counted.answered_within_sl_count,
+        counted.abandoned_within_sl_count,
+        counted.ivr_contained_count,
+        {{ answer_rate('counted.answered_count', 'counted.offered_count') }}
+            as answer_rate,
         {{ service_level_rate(
             'counted.service_level_variant',
-            'answered_within_sl_count',
-            'abandoned_within_sl_count',
-            'short_abandoned_count',
-            'answered_count',
-            'offered_count'
+            'counted.answered_within_sl_count',
+            'counted.abandoned_within_sl_count',
+            'counted.short_abandoned_count',
+            'counted.answered_count',
+            'counted.offered_count'
         ) }} as service_level_rate,
         {{ abandon_rate(
-            'abandoned_count', 'short_abandoned_count', 'offered_count'
+            'counted.abandoned_count',
+            'counted.short_abandoned_count',
+            'counted.offered_count'
         ) }} as abandon_rate,
-        asa_seconds,
-        aht_seconds,
+        counted.asa_seconds,
+        counted.aht_seconds,
         counted.service_level_seconds,
-        vip_offered_count,
-        vip_answered_count,
-        vip_answered_within_sl_count,
+        counted.vip_offered_count,
+        counted.vip_answered_count,
+        counted.vip_answered_within_sl_count,
         {{ service_level_rate(
             'counted.service_level_variant',
-            'vip_answered_within_sl_count',
-            'vip_abandoned_within_sl_count',
-            'vip_short_abandoned_count',
-            'vip_answered_count',
-            'vip_offered_count'
+            'counted.vip_answered_within_sl_count',
+            'counted.vip_abandoned_within_sl_count',
+            'counted.vip_short_abandoned_count',
+            'counted.vip_answered_count',
+            'counted.vip_offered_count'
         ) }} as vip_service_level_rate,
         tenants.vip_service_level_seconds,
         tenants.service_level_target,

@@ -4,7 +4,8 @@
     unique_key=['tenant_id', 'capacity_date'],
     meta={'window_column': 'capacity_date', 'whole_when_changed': ['hr', 'marketing']},
 ) }}
-{#- the days after a change whose forecast it changes (the Erlang workload of an interval whose AHT is the forecast's) -#}
+{#- the days after a change whose forecast it changes (the Erlang workload of an
+    interval whose AHT is the forecast's) -#}
 {%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant x local date with contacts or staffing feeds: seed
@@ -36,7 +37,9 @@ outbound_stints as (
 
     select * from {{ ref('stg_telephony__contacts') }}
     -- a contact's stints, dated by its first (local day at most 14 h off UTC)
-    where direction = 'outbound' and {{ in_build_window('entered_at', before=1, after=forecast_reach ~ ' + 1') }}
+    where
+        direction = 'outbound'
+        and {{ in_build_window('entered_at', before=1, after=forecast_reach ~ ' + 1') }}
 
 ),
 
@@ -100,7 +103,7 @@ inbound_days as (
         count(*) filter (where inbound.is_answered) as answered_count,
         count(inbound.handle_seconds) filter (where inbound.is_answered) as handled_count,
         sum(inbound.handle_seconds - coalesce(offer_pitches.pitch_seconds, 0))
-            filter (where inbound.is_answered) as service_handle_seconds
+        filter (where inbound.is_answered) as service_handle_seconds
     from inbound
     left join offer_pitches
         on
@@ -198,7 +201,11 @@ available_days as (
             as capacity_date,
         sum(per_agent.available_seconds) as available_seconds
     from (
-        select tenant_id, agent_id, interval_start_at, max(available_seconds) as available_seconds
+        select
+            tenant_id,
+            agent_id,
+            interval_start_at,
+            max(available_seconds) as available_seconds
         from agent_intervals
         group by 1, 2, 3
     ) as per_agent
@@ -224,9 +231,15 @@ erlang_days as (
 
 days as (
 
-    select tenant_id, capacity_date from inbound_days
+    select
+        tenant_id,
+        capacity_date
+    from inbound_days
     union
-    select tenant_id, feed_date from feed_days
+    select
+        tenant_id,
+        feed_date
+    from feed_days
 
 ),
 
@@ -256,7 +269,9 @@ factors as (
             as scheduled_agent_count,
         case
             when feed_days.has_shifts
-                then {{ safe_divide('shift_days.paid_seconds', 'shift_days.scheduled_agent_count') }}
+                then {{ safe_divide(
+                    'shift_days.paid_seconds', 'shift_days.scheduled_agent_count'
+                ) }}
         end as shift_seconds,
         case
             when feed_days.has_shifts and feed_days.has_attendance
@@ -264,25 +279,43 @@ factors as (
         end as attendance_rate,
         case
             when feed_days.has_shifts and feed_days.has_agent_states
-                then {{ safe_divide('coalesce(available_days.available_seconds, 0)', 'shift_days.attended_seconds') }}
+                then {{ safe_divide(
+                    'coalesce(available_days.available_seconds, 0)',
+                    'shift_days.attended_seconds'
+                ) }}
         end as online_utilisation_rate,
-        1 - {{ safe_divide('erlang_days.erlang_workload_seconds', 'erlang_days.erlang_agent_seconds') }}
-            as redundancy_loss_rate
+        1 - {{ safe_divide(
+            'erlang_days.erlang_workload_seconds', 'erlang_days.erlang_agent_seconds'
+        ) }} as redundancy_loss_rate
     from days
     left join inbound_days
-        on days.tenant_id = inbound_days.tenant_id and days.capacity_date = inbound_days.capacity_date
+        on
+            days.tenant_id = inbound_days.tenant_id
+            and days.capacity_date = inbound_days.capacity_date
     left join outbound_days
-        on days.tenant_id = outbound_days.tenant_id and days.capacity_date = outbound_days.capacity_date
+        on
+            days.tenant_id = outbound_days.tenant_id
+            and days.capacity_date = outbound_days.capacity_date
     left join offer_days
-        on days.tenant_id = offer_days.tenant_id and days.capacity_date = offer_days.capacity_date
+        on
+            days.tenant_id = offer_days.tenant_id
+            and days.capacity_date = offer_days.capacity_date
     left join shift_days
-        on days.tenant_id = shift_days.tenant_id and days.capacity_date = shift_days.capacity_date
+        on
+            days.tenant_id = shift_days.tenant_id
+            and days.capacity_date = shift_days.capacity_date
     left join available_days
-        on days.tenant_id = available_days.tenant_id and days.capacity_date = available_days.capacity_date
+        on
+            days.tenant_id = available_days.tenant_id
+            and days.capacity_date = available_days.capacity_date
     left join erlang_days
-        on days.tenant_id = erlang_days.tenant_id and days.capacity_date = erlang_days.capacity_date
+        on
+            days.tenant_id = erlang_days.tenant_id
+            and days.capacity_date = erlang_days.capacity_date
     left join feed_days
-        on days.tenant_id = feed_days.tenant_id and days.capacity_date = feed_days.feed_date
+        on
+            days.tenant_id = feed_days.tenant_id
+            and days.capacity_date = feed_days.feed_date
 
 ),
 

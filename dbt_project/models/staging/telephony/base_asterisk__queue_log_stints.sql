@@ -113,7 +113,10 @@ call_queues as (
 
 revisited_call_queues as (
 
-    select tenant_id, callid, queue_id
+    select
+        tenant_id,
+        callid,
+        queue_id
     from call_queues
     where
         enqueue_count > 1
@@ -124,7 +127,7 @@ revisited_call_queues as (
 visit_events as (
 
     select
-        *,
+        call_events.*,
         cast(null as bigint) as visit_number
     from call_events
     anti join revisited_call_queues using (tenant_id, callid, queue_id)
@@ -132,12 +135,12 @@ visit_events as (
     union all by name
 
     select
-        *,
-        sum(case when event = 'ENTERQUEUE' then 1 else 0 end) over (
+        call_events.*,
+        sum(case when call_events.event = 'ENTERQUEUE' then 1 else 0 end) over (
             partition by tenant_id, callid, queue_id
             order by
-                event_at,
-                case when event = 'ENTERQUEUE' then 0 else 1 end
+                call_events.event_at,
+                case when call_events.event = 'ENTERQUEUE' then 0 else 1 end
             rows between unbounded preceding and current row
         ) as visit_number
     from call_events
@@ -242,7 +245,7 @@ visits as (
                 false
             ) as is_dumped
         from grouped_visits
-    )
+    ) as dump_flagged_visits
 
 ),
 

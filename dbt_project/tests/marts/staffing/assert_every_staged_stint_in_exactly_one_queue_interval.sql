@@ -114,12 +114,13 @@ failures as (
         case
             when not has_interval
                 then 'no interval of the queue holds these stints'
-            when first_entered_at < interval_start_at
+            when
+                first_entered_at < interval_start_at
                 or last_entered_at >= interval_end_at
                 then 'stints counted in an interval that does not hold them'
             when next_interval_start_at < interval_end_at
                 then 'overlaps the next interval of the queue'
-            when offered_count is distinct from stint_count
+            when (offered_count is distinct from stint_count)
                 then 'offered_count is not the number of its stints'
         end as broken_rule
     from matched
