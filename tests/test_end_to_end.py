@@ -87,7 +87,8 @@ def test_run_publishes_hand_computed_kpis(env):
     assert kpis.split()[1] == "2026-03-01" and " 5  50.0% (>= 80% in 20 s)" in kpis, done.stdout
     assert "60.0% (>= 95%)" in kpis and "25.0% (<= 5%)" in kpis
     # a warning publishes and is listed: these tenants send no roster
-    assert lines[lines.index("problems   1") + 1].startswith("  [warning] rpt_daily_kpis: expect_column_values_to_be_in_set on has_roster")
+    warning = lines[lines.index("problems   1") + 1]
+    assert warning.startswith("  [warning] rpt_daily_kpis: expect_column_values_to_be_in_set on has_roster")
     assert "result: success" in lines
     # the per-day table is in the run log (and `--verbose`)
     (log,) = (home(env) / "runs").glob("*.log")
