@@ -1,7 +1,7 @@
 """The `callops` command.
 
     callops run --start YYYY-MM-DD --end YYYY-MM-DD   run the pipeline through Airflow
-    callops airflow [--port P]                        serve the scheduled DAGs (airflow standalone, make airflow)
+    callops airflow [--port P]                        serve the scheduled DAGs (Airflow's components, make airflow)
     callops sample --start D --end D                  write a sample delivery for the configured tenants
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
@@ -352,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     airflow = commands.add_parser(
         "airflow",
-        help="serve the scheduled DAGs: airflow standalone on 127.0.0.1 over this CALLOPS_HOME (make airflow)",
+        help="serve the scheduled DAGs: Airflow's API server, scheduler, DAG processor and triggerer on 127.0.0.1 "
+        "over this CALLOPS_HOME until Ctrl-C (make airflow)",
     )
     airflow.add_argument(
         "--port", type=int, default=None, help="UI/API port (default: $AIRFLOW_PORT, $CALLOPS_AIRFLOW_PORT or 8080)"
