@@ -1,9 +1,11 @@
-"""Embedded Airflow: SQLite metadata under CALLOPS_HOME/airflow, no servers.
+"""Embedded Airflow: SQLite metadata under CALLOPS_HOME/airflow.
 
 `callops run` triggers ``callops_pipeline`` as one DAG run with
 ``airflow dags test`` in a child process (the whole run in-process, with the
 real scheduler logic, task states and XComs, recorded in the metadata DB),
-through callops.dag_test (Airflow's CLI, made cheaper to start).
+through callops.dag_test (Airflow's CLI, made cheaper to start): no servers.
+`callops airflow` (make airflow) serves the scheduled DAGs: Airflow's API server, scheduler, DAG
+processor and triggerer, started and stopped in order (:func:`serve`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import collections
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -94,20 +98,20 @@ def _airflow(
 SETUP_SECONDS = 30
 
 
-def _migrated_marker() -> Path:
+def migrated_marker() -> Path:
     return settings.airflow_home() / f".callops-migrated-{version('apache-airflow')}"
 
 
 def metadata_db_ready() -> bool:
     """Whether :func:`ensure_metadata_db` has nothing to do (it ran for this Airflow version)."""
-    return _migrated_marker().exists()
+    return migrated_marker().exists()
 
 
 def ensure_metadata_db() -> None:
     """Migrate the SQLite metadata DB once per Airflow version, and create the writer pool."""
     home = settings.airflow_home()
     home.mkdir(parents=True, exist_ok=True)
-    marker = _migrated_marker()
+    marker = migrated_marker()
     if marker.exists():
         return
     for args in (("db", "migrate"), ("pools", "set", WRITER_POOL, "1", "callops: one writer of the build warehouse")):
@@ -205,7 +209,7 @@ def serve_environment(port: int) -> dict[str, str]:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_path()),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            # standalone starts its components as `airflow <component>`: this interpreter's airflow
+            # `airflow` on the PATH of the components and their tasks is this interpreter's
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         }
     )
@@ -227,13 +231,235 @@ def serving_holder(port: int) -> str:
     return f"Airflow (make airflow) serving http://127.0.0.1:{port}"
 
 
-def serve(port: int, announce=print) -> int:
-    """Run `airflow standalone` (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:port over
-    this CALLOPS_HOME until interrupted, holding the run lock: `callops run` is refused meanwhile, and
-    this is refused while a `callops run` is going. Returns the exit code."""
+# The components `callops airflow` runs, each `airflow <component> <args>`: the API server first, and the
+# others only once it answers, so that no task starts before the execution API can take its state.
+API_SERVER = "api-server"
+AFTER_API = (
+    ("scheduler", ("--skip-serve-logs",)),  # LocalExecutor: task logs are local files the API server reads
+    ("dag-processor", ()),
+    ("triggerer", ("--skip-serve-logs",)),
+)
+API_START_SECONDS = 300  # the API server's first start on a busy 2-core machine takes about a minute
+STOP_SECONDS = 60  # after Ctrl-C, running tasks get this long to finish before their processes are killed
+HEALTH_PATHS = ("/api/v2/monitor/health", "/execution/health")  # the UI's and REST API's, and the tasks'
+COMPONENT_LOG_MAX_BYTES = 50 * 1024 * 1024  # then <component>.log moves to <component>.log.1
+# An Airflow log line: `2026-03-02T08:26:31.020721Z [warning  ] text [logger] key=value ...`
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \[(?P<level>[a-z]+)\s*\] (?P<text>.*)$")
+CONSOLE_LEVELS = ("warning", "error", "critical")
+TASK_FINISHED = re.compile(
+    r"TaskInstance Finished: dag_id=(?P<dag_id>[^,]+), task_id=(?P<task_id>[^,]+), run_id=(?P<run_id>.+?), "
+    r"map_index=(?P<map_index>-?\d+),.* run_duration=(?P<seconds>[^,]+), state=(?P<state>[a-z_]+),"
+    r".* try_number=(?P<try_number>\d+), max_tries=(?P<max_tries>\d+),"
+)
+RUN_FAILED = re.compile(r"Marking run <DagRun (?P<dag_id>\S+) @ (?P<at>.+?), state:\w+.*> failed")
+TASK_OUTCOMES = ("success", "failed", "up_for_retry", "upstream_failed", "skipped")
+
+
+def component_logs_dir() -> Path:
+    """Where `callops airflow` keeps each component's full output (<component>.log)."""
+    return settings.airflow_home() / "logs"
+
+
+def console_line(component: str, line: str) -> str | None:
+    """What the console shows of one line of a component's output: a task's outcome, a DAG run that
+    failed, a warning or an error (Python's warnings, for developers, stay in the log); else None."""
+    parsed = LOG_LINE.match(line)
+    if parsed is None:
+        return line if re.match(r"(ERROR|CRITICAL|WARNING)\b", line) else None
+    level, text = parsed.group("level"), parsed.group("text")
+    if finished := TASK_FINISHED.search(text):
+        state = finished.group("state")
+        if state not in TASK_OUTCOMES:
+            return None  # deferred, up_for_reschedule ...: still going
+        task = f"{finished.group('dag_id')}.{finished.group('task_id')}"
+        if finished.group("map_index") != "-1":
+            task += f"[{finished.group('map_index')}]"
+        outcome = state.replace("_", " ")
+        if state == "up_for_retry":
+            tries = int(finished.group("max_tries")) + 1
+            outcome = f"failed, will retry (try {finished.group('try_number')} of {tries})"
+        elif state in ("success", "failed") and finished.group("seconds") not in ("None", ""):
+            outcome += f" in {float(finished.group('seconds')):.0f} s"
+        return f"task {task} ({finished.group('run_id')}): {outcome}"
+    if failed := RUN_FAILED.search(text):
+        return f"DAG run {failed.group('dag_id')} ({failed.group('at').split(': ', 1)[-1]}): failed"
+    if level not in CONSOLE_LEVELS or "[py.warnings]" in text:
+        return None
+    text = re.sub(r" loc=\S+", "", text)
+    return f"{component} {level}: {text[:500]}"
+
+
+class _Component:
+    """One Airflow component in its own session: its output goes whole to <component>.log and, filtered
+    (console_line), to the console; stopping it reaches every process it started, whatever their group."""
+
+    def __init__(self, name: str, args: tuple[str, ...], env: dict[str, str], console) -> None:
+        import threading
+
+        self.name = name
+        self.log_path = component_logs_dir() / f"{name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.console = console
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", name, *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's Ctrl-C reaches callops only, which stops the components in order
+        )
+        self.reader = threading.Thread(target=self._pump, name=f"callops-{name}-output", daemon=True)
+        self.reader.start()
+
+    def _open_log(self):
+        try:
+            handle = self.log_path.open("ab", buffering=0)
+        except OSError as error:
+            self.console(f"callops airflow: {self.log_path} cannot be written ({error}); the {self.name}'s log is lost")
+            return None
+        return handle
+
+    def _pump(self) -> None:
+        handle = self._open_log()
+        for raw in self.process.stdout:
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.tail.append(line)
+            if handle is not None:
+                try:
+                    handle.write(raw)
+                    if handle.tell() > COMPONENT_LOG_MAX_BYTES:
+                        handle.close()
+                        os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
+                        handle = self._open_log()
+                except OSError as error:
+                    self.console(f"callops airflow: {self.log_path} stopped here ({error})")
+                    with contextlib.suppress(OSError):
+                        handle.close()
+                    handle = None
+            if (shown := console_line(self.name, line)) is not None:
+                self.console(f"{time.strftime('%H:%M:%S')} {shown}")
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def terminate(self) -> None:
+        """Ask the component to stop (SIGTERM to its own process: it stops what it started)."""
+        import signal
+
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+
+    def leftovers(self) -> list[int]:
+        """Every process still in the component's session (its own, its workers', its tasks')."""
+        import psutil
+
+        found = []
+        for pid in psutil.pids():
+            with contextlib.suppress(OSError):
+                if os.getsid(pid) == self.process.pid:
+                    found.append(pid)
+        return found
+
+    def kill(self) -> None:
+        import signal
+
+        for _ in range(10):
+            pids = self.leftovers()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.reader.join(timeout=5)
+
+
+def _api_answers(url: str) -> bool:
+    import urllib.request
+
+    for path in HEALTH_PATHS:
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as response:
+                if response.status != 200:
+                    return False
+        except OSError:
+            return False
+    return True
+
+
+def _wait(components: list[_Component], seconds: float, until) -> bool:
+    """Wait until every component has exited, ``seconds`` have passed or ``until`` is set."""
+    deadline = time.monotonic() + seconds
+    while any(c.running() for c in components) and time.monotonic() < deadline and not until.is_set():
+        time.sleep(0.2)
+    return not any(c.running() for c in components)
+
+
+@contextlib.contextmanager
+def _terminal_to_own_group():
+    """Started by another program in a terminal's foreground (`make airflow`), take the terminal for a
+    process group of our own: Ctrl-C then reaches this process alone, which stops Airflow in order and
+    exits 0, and make, never interrupted itself, exits 0 too (GNU make reports any Ctrl-C it receives as
+    "Interrupt" and dies of it, whatever its command does). The terminal goes back to that group on exit.
+    Yields the parent's pid when it did (serve stops if that parent goes away), else None."""
     import signal
 
+    try:
+        group, handed = os.getpgrp(), os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp() != os.getpid()
+    except OSError:
+        handed = False
+    if not handed:
+        yield None
+        return
+    parent = os.getppid()
+    # a group in the background that sets the terminal's foreground gets SIGTTOU: ignored meanwhile
+    quiet = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(0, os.getpgrp())
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, group)  # back where the terminal's Ctrl-C arrives
+        signal.signal(signal.SIGTTOU, quiet)
+        yield None
+        return
+    # Ctrl-Z now stops this process alone, and make would wait on it forever with the terminal held
+    stay = signal.signal(signal.SIGTSTP, signal.SIG_IGN)
+    try:
+        yield parent
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(0, group)
+        signal.signal(signal.SIGTSTP, stay)
+        signal.signal(signal.SIGTTOU, quiet)
+
+
+def serve(port: int, announce=print) -> int:
+    """Serve the scheduled DAGs on 127.0.0.1:port over this CALLOPS_HOME until Ctrl-C (or SIGTERM), holding
+    the run lock: `callops run` is refused meanwhile, and this is refused while a `callops run` is going.
+
+    The API server starts first; the scheduler, DAG processor and triggerer only once it answers
+    (HEALTH_PATHS), so no DAG is parsed, unpaused or run before tasks can report to it. Ctrl-C stops
+    the scheduler, DAG processor and triggerer (running tasks get STOP_SECONDS to finish), then the API
+    server, then kills whatever they left; a second Ctrl-C kills at once. Returns 0 when stopped so, 1
+    when a component failed. The console shows a banner, then task outcomes, warnings and errors; every
+    component's whole output is in component_logs_dir()/<component>.log."""
+    import signal
+    import threading
+
     from callops import warehouse
+
+    stop, force = threading.Event(), threading.Event()
+
+    def on_signal(_signum, _frame):
+        (force if stop.is_set() else stop).set()
 
     with warehouse.file_lock(settings.run_lock_path(), "callops airflow", wait_seconds=0, holder=serving_holder(port)):
         if not port_is_free(port):
@@ -241,38 +467,87 @@ def serve(port: int, announce=print) -> int:
                 f"callops airflow: 127.0.0.1:{port} is in use; choose another port (make airflow AIRFLOW_PORT=...)"
             )
             return 2
-        ensure_metadata_db()
-        password = admin_password()
-        env = serve_environment(port)
-        announce(
-            f"callops airflow: Airflow UI and REST API on http://127.0.0.1:{port} (CALLOPS_HOME={settings.home()})"
-        )
-        announce(
-            f"  login: {ADMIN_USER} / {password}   (kept in {passwords_path()}; set {ADMIN_PASSWORD_ENV} to choose it)"
-        )
-        announce(f"  deliveries: drop them into {settings.landing_dir()}/<feed>/<tenant>/<YYYY-MM-DD>/")
-        announce(f"  alerts: {settings.alerts_dir() / 'alerts.jsonl'}; Ctrl-C stops Airflow")
-        # Its own session: Ctrl-C reaches this process only, which asks standalone once to stop (it
-        # stops its components on SIGINT; a second one would cut that short). A second Ctrl-C kills it.
-        child = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "standalone"],
-            env=env,
-            start_new_session=True,
-            # a shell's background job starts with SIGINT ignored; standalone needs it to stop cleanly
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        stopping = []
-
-        def forward(_signum, _frame):
-            if stopping:
-                os.killpg(child.pid, signal.SIGKILL)  # standalone and its components (one group)
-            else:
-                stopping.append(True)
-                child.send_signal(signal.SIGINT)
-
-        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+        previous = {sig: signal.signal(sig, on_signal) for sig in stopping}
         try:
-            return child.wait()
+            with _terminal_to_own_group() as parent:
+                return _serve(port, announce, stop, force, parent)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _serve(port: int, announce, stop, force, parent: int | None) -> int:
+    import threading
+
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{port}"
+    lock = threading.Lock()
+
+    def console(text: str) -> None:
+        with lock:
+            announce(text)
+
+    announce(f"callops airflow: starting Airflow on {url} (CALLOPS_HOME={settings.home()})")
+    if not migrated_marker().exists():
+        announce("  first start: creating Airflow's metadata database (one-off, about 30 s)")
+    try:
+        ensure_metadata_db()
+    except RuntimeError:
+        if stop.is_set():  # Ctrl-C reached `airflow db migrate` too
+            announce("callops airflow: stopped before Airflow started")
+            return 0
+        raise
+    password = admin_password()
+    env = serve_environment(port)
+    announce(
+        f"  login: {ADMIN_USER} / {password}   (kept in {passwords_path()}; set {ADMIN_PASSWORD_ENV} to choose it)"
+    )
+    announce(f"  deliveries: drop them into {settings.landing_dir()}/<feed>/<tenant>/<YYYY-MM-DD>/")
+    announce(f"  alerts: {settings.alerts_dir() / 'alerts.jsonl'}")
+    announce(f"  Airflow's logs: {component_logs_dir()}/<component>.log (here: task outcomes, warnings, errors)")
+    components: list[_Component] = []
+    failed = None
+    try:
+        api = _Component(API_SERVER, ("--port", str(port), "--host", "127.0.0.1"), env, console)
+        components.append(api)
+        while not stop.is_set() and not _api_answers(url):
+            if not api.running() or time.monotonic() - started > API_START_SECONDS:
+                failed = api
+                break
+            stop.wait(0.5)
+        if failed is None and not stop.is_set():
+            components += [_Component(name, args, env, console) for name, args in AFTER_API]
+            console(
+                f"callops airflow: Airflow UI and REST API on {url}, up after {time.monotonic() - started:.0f} s; "
+                "scheduling starts now. Ctrl-C stops Airflow"
+            )
+        while failed is None and not stop.is_set():
+            failed = next((c for c in components if not c.running()), None)
+            if parent is not None and os.getppid() != parent:
+                stop.set()  # make went away (its terminal closed, or it was killed): stop too
+            stop.wait(0.5)
+        if failed is not None:
+            why = "did not answer" if failed.running() else f"exited with code {failed.process.returncode}"
+            console(f"callops airflow: the Airflow {failed.name} {why}; its last lines ({failed.log_path}):")
+            for line in list(failed.tail)[-10:]:
+                console(f"  {line[:300]}")
+        else:
+            console(
+                f"callops airflow: stopping Airflow (running tasks get up to {STOP_SECONDS} s to finish; "
+                "Ctrl-C again stops at once)"
+            )
+        # the API server last: the tasks still running report their state through it
+        others = components[1:]
+        for component in others:
+            component.terminate()
+        _wait(others, STOP_SECONDS, force)
+        api.terminate()
+        _wait(components, 20, force)
+    finally:
+        for component in components:
+            component.kill()
+    if failed is not None:
+        return 1
+    console("callops airflow: stopped" + (" at once" if force.is_set() else ""))
+    return 0

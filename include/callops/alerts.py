@@ -8,9 +8,12 @@ were held back, blocking gate checks) and from the exception's text (landing pat
 - logged (logger ``callops.alerts``, so it is in the task log) and appended to
   ``CALLOPS_HOME/alerts/alerts.jsonl``;
 - POSTed as JSON to ``CALLOPS_ALERT_WEBHOOK_URL`` when set (the ``text`` field suits Slack and
-  Mattermost incoming webhooks; the rest is structured);
-- e-mailed to ``CALLOPS_ALERT_EMAIL`` (comma-separated) when set, through the SMTP server of
-  Airflow's ``[smtp]`` settings (``AIRFLOW__SMTP__SMTP_HOST`` ...).
+  Mattermost incoming webhooks; the rest is structured), through a ``BaseNotifier``;
+- e-mailed to ``CALLOPS_ALERT_EMAIL`` (comma-separated) when set, through providers-smtp's
+  ``SmtpNotifier``: Airflow's SMTP connection (``smtp_default``), or one built from Airflow's
+  ``[smtp]`` settings (``AIRFLOW__SMTP__SMTP_HOST`` ...) where none is configured.
+
+The notifiers are in callops.notifiers (imported when an alert is sent: Airflow loads only then).
 
 A callback must never fail the task a second time: every delivery problem is logged and swallowed.
 """
@@ -20,20 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
-import smtplib
-import urllib.request
 from collections.abc import Mapping
-from email.message import EmailMessage
 from typing import Any
 
 from callops import runs, settings
 
 log = logging.getLogger("callops.alerts")
 
-WEBHOOK_TIMEOUT_SECONDS = 10
-SMTP_TIMEOUT_SECONDS = 10
 LOCK_WAIT_SECONDS = 60  # how long the callback waits for the warehouse to read the run's details
 MAX_FAILURES = 50
 LANDING_PATH = re.compile(
@@ -238,13 +235,14 @@ def on_failure(context: Mapping[str, Any]) -> None:
     if getattr(context.get("exception"), "callops_alerted", False):
         return  # the task sent its own alerts (the deadline watch)
     try:
-        send(describe_failure(context))
+        send(describe_failure(context), context)
     except Exception:  # noqa: BLE001 - never fail the callback
         log.exception("callops alert: could not build or send the alert")
 
 
-def send(alert: dict) -> dict:
-    """Log, record, POST and mail one alert; returns what was delivered where."""
+def send(alert: dict, context: Mapping[str, Any] | None = None) -> dict:
+    """Log, record, POST and mail one alert; returns what was delivered where. ``context``: the Airflow
+    context of the failed task, when there is one (the notifiers get it)."""
     delivered: dict[str, Any] = {"logged": True}
     log.error("%s", alert["text"])
     try:
@@ -255,46 +253,39 @@ def send(alert: dict) -> dict:
     except OSError as error:
         log.warning("callops alert: could not append to alerts.jsonl: %s", error)
     if url := settings.alert_webhook_url():
-        delivered["webhook"] = post_webhook(url, alert)
+        delivered["webhook"] = post_webhook(url, alert, context)
     if recipients := settings.alert_email():
-        delivered["email"] = send_email(recipients, alert)
+        delivered["email"] = send_email(recipients, alert, context)
     return delivered
 
 
-def post_webhook(url: str, alert: Mapping[str, Any]) -> str:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(alert, default=str).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "callops-alerts"},
-        method="POST",
-    )
+def mail_subject(alert: Mapping[str, Any]) -> str:
+    return alert["text"].splitlines()[0][:200]
+
+
+def mail_body(alert: Mapping[str, Any]) -> str:
+    return alert["text"] + "\n\n" + json.dumps(alert, indent=2, default=str)
+
+
+def post_webhook(url: str, alert: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
+    """Through callops.notifiers.WebhookNotifier."""
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
-            return f"HTTP {response.status}"
+        from callops.notifiers import WebhookNotifier
+
+        notifier = WebhookNotifier(url, alert)
+        notifier.notify(dict(context or {}))
+        return f"HTTP {notifier.status}"
     except Exception as error:  # noqa: BLE001 - an unreachable webhook must not fail the callback
         log.warning("callops alert: webhook POST failed: %s", error)
         return f"failed: {error}"
 
 
-def send_email(recipients: str, alert: Mapping[str, Any]) -> str:
-    """Through Airflow's [smtp] settings, read from the environment (AIRFLOW__SMTP__*)."""
-    env = os.environ.get
-    host = env("AIRFLOW__SMTP__SMTP_HOST", "localhost")
-    port = int(env("AIRFLOW__SMTP__SMTP_PORT", "25"))
-    message = EmailMessage()
-    message["Subject"] = alert["text"].splitlines()[0][:200]
-    message["From"] = env("AIRFLOW__SMTP__SMTP_MAIL_FROM", "callops@localhost")
-    message["To"] = recipients
-    message.set_content(alert["text"] + "\n\n" + json.dumps(alert, indent=2, default=str))
+def send_email(recipients: str, alert: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
+    """Through callops.notifiers.MailNotifier (providers-smtp's SmtpNotifier)."""
     try:
-        smtp_class = smtplib.SMTP_SSL if env("AIRFLOW__SMTP__SMTP_SSL", "False").lower() == "true" else smtplib.SMTP
-        with smtp_class(host, port, timeout=SMTP_TIMEOUT_SECONDS) as server:
-            if smtp_class is smtplib.SMTP and env("AIRFLOW__SMTP__SMTP_STARTTLS", "False").lower() == "true":
-                server.starttls()
-            user, password = env("AIRFLOW__SMTP__SMTP_USER"), env("AIRFLOW__SMTP__SMTP_PASSWORD")
-            if user and password:
-                server.login(user, password)
-            server.send_message(message)
+        from callops.notifiers import MailNotifier
+
+        MailNotifier(to=recipients, subject=mail_subject(alert), body=mail_body(alert)).notify(dict(context or {}))
         return f"sent to {recipients}"
     except Exception as error:  # noqa: BLE001
         log.warning("callops alert: e-mail to %s failed: %s", recipients, error)

@@ -2,7 +2,7 @@
 
     callops run --start YYYY-MM-DD --end YYYY-MM-DD [--verbose]
                                                       run the pipeline through Airflow, print a summary
-    callops airflow [--port P]                        serve the scheduled DAGs (airflow standalone, make airflow)
+    callops airflow [--port P]                        serve the scheduled DAGs (Airflow's components, make airflow)
     callops sample --start D --end D                  write a sample delivery for the configured tenants
     callops simulate --tenants N --days D --start D   simulate deliveries in the real telephony formats
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
@@ -406,8 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     airflow = _command(
-        commands, "airflow", "serve the scheduled DAGs over this CALLOPS_HOME: Airflow's UI and API on 127.0.0.1 "
-        "(make airflow); Ctrl-C stops it",
+        commands, "airflow", "serve the scheduled DAGs over this CALLOPS_HOME: Airflow's API server, scheduler, "
+        "DAG processor and triggerer on 127.0.0.1 until Ctrl-C (make airflow)",
     )
     airflow.add_argument(
         "--port", type=int, default=None, metavar="PORT",

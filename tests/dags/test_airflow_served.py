@@ -1,10 +1,12 @@
 """`callops airflow` (make airflow) end to end: the embedded Airflow (api-server, scheduler,
 dag-processor, triggerer) serves every DAG on 127.0.0.1; a delivery dropped into the landing zone
 is loaded, built, gated and published by itself; the build DAG triggered through the REST API
-with a range succeeds; `callops run` is refused meanwhile."""
+with a range succeeds; `callops run` is refused meanwhile. A first start on a fresh home runs nothing
+before the API server answers, keeps the console short, and Ctrl-C stops every process with exit 0."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -17,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from tests.conftest import TEST_CONFIG, deliver
@@ -27,6 +30,9 @@ CALLOPS = str(Path(sys.executable).parent / "callops")
 HEADER = "contact_id,queue_id,entered_at,outcome,wait_seconds,talk_seconds,hold_seconds,after_call_work_seconds\n"
 PASSWORD = "served-test-password"
 DEADLINE_SECONDS = 480
+SERVED_DAGS = {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"} | {
+    f"load_telephony__{tenant}" for tenant in ("shanghai_bank", "stockholm_telco", "variant_tenant")
+}
 
 
 def free_port() -> int:
@@ -112,23 +118,26 @@ def served(tmp_path_factory):
     api = Api(port)
     try:
         api.wait_until_up(process, log, timeout=120)
+
+        def parsed() -> bool | None:
+            return api.call("GET", "/api/v2/dags?limit=100")["total_entries"] >= len(SERVED_DAGS) or None
+
+        # the DAG processor starts once the API answers: its first parse of the DAG files takes a moment
+        api.wait_for("every DAG parsed", parsed, 180, log)
         yield {"api": api, "env": env, "home": home, "log": log, "started": started, "process": process}
     finally:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)  # a second one kills standalone's process group
+            process.send_signal(signal.SIGINT)  # a second one kills every component at once
             process.wait(timeout=30)
 
 
 def test_every_dag_is_served_unpaused_and_the_writer_pool_has_one_slot(served):
     api = served["api"]
     dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
-    expected = {"callops_pipeline", "build_warehouse", "load_landing", "publish_deadline_watch"} | {
-        f"load_telephony__{tenant}" for tenant in ("shanghai_bank", "stockholm_telco", "variant_tenant")
-    }
-    assert set(dags) == expected
+    assert set(dags) == SERVED_DAGS
     assert not any(d["is_paused"] for d in dags.values())
     assert api.call("GET", "/api/v2/importErrors")["total_entries"] == 0
     assert api.call("GET", "/api/v2/pools/duckdb_writer")["slots"] == 1
@@ -226,3 +235,98 @@ def test_a_dropped_delivery_is_published_and_a_rest_triggered_build_succeeds(ser
     assert kpis == (3, 2, 1)
     assert any(r.startswith("load_landing__") and status == "success" for r, status in runs.items())
     assert f"build_warehouse__{run_id}" in runs
+
+
+def _answers(base: str) -> bool:
+    """Both the public API and the tasks' execution API answer (what callops waits for)."""
+    try:
+        for path in ("/api/v2/monitor/health", "/execution/health"):
+            with urllib.request.urlopen(base + path, timeout=2) as response:
+                if response.status != 200:
+                    return False
+    except OSError:
+        return False
+    return True
+
+
+def _processes_of(home: Path) -> list[psutil.Process]:
+    """Every process running with this CALLOPS_HOME in its environment (however it was started)."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.environ().get("CALLOPS_HOME") == str(home):
+                found.append(process)
+    return found
+
+
+def test_a_first_start_runs_nothing_before_the_api_answers_and_ctrl_c_stops_everything(tmp_path):
+    """A fresh CALLOPS_HOME (the metadata database created on the way): the scheduler, DAG processor and
+    triggerer start only once the API server answers, no task fails, the console shows a short banner
+    and task outcomes (no traceback, no component chatter), and Ctrl-C, sent to the process group as a
+    terminal does, stops every process callops started and exits 0."""
+    (tmp_path / "callops.yml").write_text(TEST_CONFIG)
+    home = tmp_path / "data"
+    env = dict(os.environ)
+    env.pop("AIRFLOW_HOME", None)
+    env.update(
+        CALLOPS_HOME=str(home), CALLOPS_CONFIG=str(tmp_path / "callops.yml"), CALLOPS_AIRFLOW_ADMIN_PASSWORD=PASSWORD
+    )
+    port = free_port()
+    api = Api(port)
+    console = tmp_path / "console.txt"
+    with console.open("w") as handle:
+        # its own process group, as a shell starts a command: SIGINT to the group is a terminal's Ctrl-C
+        process = subprocess.Popen(
+            [CALLOPS, "airflow", "--port", str(port)], env=env, stdin=subprocess.DEVNULL, stdout=handle,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while not _answers(api.base):
+            assert process.poll() is None, console.read_text()
+            assert time.monotonic() < deadline, f"the API did not answer in 300 s:\n{console.read_text()}"
+            time.sleep(0.5)
+        answered_at = dt.datetime.now(dt.UTC)
+        api.wait_until_up(process, console, timeout=120)
+
+        def task_instances() -> list[dict]:
+            return api.call("GET", "/api/v2/dags/~/dagRuns/~/taskInstances?limit=200")["task_instances"]
+
+        def watched() -> dict | None:
+            done = [t for t in task_instances() if (t["task_id"], t["state"]) == ("check_deadlines", "success")]
+            return done[0] if done else None
+
+        # the deadline watch runs at once (its latest 15-minute interval): a task that started and finished
+        api.wait_for("publish_deadline_watch.check_deadlines to succeed", watched, 180, console)
+        def on_console() -> bool | None:
+            return "check_deadlines (scheduled__" in console.read_text() or None
+
+        # the scheduler reports it a moment later, and the console shows it
+        api.wait_for("the outcome on the console", on_console, 60, console)
+        jobs = api.call("GET", "/api/v2/jobs?limit=100")["jobs"]
+        started = {job["job_type"]: dt.datetime.fromisoformat(job["start_date"]) for job in jobs}
+        tis = task_instances()
+        children = psutil.Process(process.pid).children(recursive=True)
+        shown = console.read_text()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+    returncode = process.wait(timeout=120)
+
+    assert {"SchedulerJob", "DagProcessorJob", "TriggererJob"} <= set(started), jobs
+    assert all(at >= answered_at for at in started.values()), (answered_at, started)
+    assert all(dt.datetime.fromisoformat(t["start_date"]) >= answered_at for t in tis if t["start_date"]), tis
+    assert not [t for t in tis if t["state"] in ("failed", "up_for_retry", "upstream_failed")], tis
+    assert "Traceback" not in shown, shown
+    lines = shown.splitlines()
+    assert len(lines) <= 20, shown
+    assert lines[0].startswith(f"callops airflow: starting Airflow on {api.base}")
+    assert f"login: admin / {PASSWORD}" in shown and f"Airflow UI and REST API on {api.base}" in shown
+    assert "check_deadlines (scheduled__" in shown and "): success" in shown
+    assert (home / "airflow" / "logs" / "scheduler.log").read_text().count("TaskInstance Finished") >= 1
+
+    assert returncode == 0, console.read_text()
+    assert console.read_text().splitlines()[-1] == "callops airflow: stopped"
+    assert len(children) >= 4  # the four components, at least
+    assert not [p for p in children if p.is_running()], children
+    assert _processes_of(home) == []

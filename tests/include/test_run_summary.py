@@ -262,6 +262,6 @@ def test_the_first_run_says_once_that_airflow_sets_up_its_metadata(home, monkeyp
     first = capsys.readouterr().out
     assert first.count("Airflow sets up its metadata database (a one-off, up to about 30 s)") == 1
     settings.airflow_home().mkdir(parents=True, exist_ok=True)
-    airflow_runner._migrated_marker().touch()  # what ensure_metadata_db leaves behind
+    airflow_runner.migrated_marker().touch()  # what ensure_metadata_db leaves behind
     assert cli.main(["run", "--start", "2026-03-01", "--end", "2026-03-01"]) == 0
     assert "metadata database" not in capsys.readouterr().out
