@@ -489,8 +489,8 @@ def _serve(port: int, announce, stop, force, parent: int | None) -> int:
             announce(text)
 
     announce(f"callops airflow: starting Airflow on {url} (CALLOPS_HOME={settings.home()})")
-    if not migrated_marker().exists():
-        announce("  first start: creating Airflow's metadata database (one-off, about 30 s)")
+    if not metadata_db_ready():
+        announce(f"  first start: creating Airflow's metadata database (one-off, up to about {SETUP_SECONDS} s)")
     try:
         ensure_metadata_db()
     except RuntimeError:
