@@ -84,13 +84,11 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-_now = utc_now
-
 
 def record_step(con: duckdb.DuckDBPyConnection, run_id: str, step: str, status: str, detail: object) -> None:
     con.execute(
         "insert into ops.run_steps values (?, ?, ?, ?, ?)",
-        [run_id, step, status, _now(), json.dumps(detail, default=str)],
+        [run_id, step, status, utc_now(), json.dumps(detail, default=str)],
     )
 
 
@@ -113,7 +111,7 @@ def record_failure(run_id: str, step: str, message: str, since: dt.datetime) -> 
         ).fetchone()[0]
         failure = json.dumps({"failure": message})
         if recorded is None:
-            con.execute("insert into ops.run_steps values (?, ?, 'failed', ?, ?)", [run_id, step, _now(), failure])
+            con.execute("insert into ops.run_steps values (?, ?, 'failed', ?, ?)", [run_id, step, utc_now(), failure])
         else:
             con.execute(
                 "update ops.run_steps set detail = json_merge_patch(detail, ?) "
@@ -147,11 +145,11 @@ def load_deliveries(run_id: str, start: dt.date, end: dt.date) -> dict:
         # One run at a time writes (run lock, single-slot pool): another run still marked running died.
         con.execute(
             "update ops.runs set status = 'interrupted', finished_at = ? where status = 'running' and run_id <> ?",
-            [_now(), run_id],
+            [utc_now(), run_id],
         )
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
-            [run_id, start, end, _now()],
+            [run_id, start, end, utc_now()],
         )
         write_tenants(con, config)
         # files and rows done of total, for the `callops run` waiting on this task (callops.progress)
@@ -222,7 +220,7 @@ def load_selected(
         secret = checked_key(con)  # before any delivery is opened
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
-            [run_id, days[0] if days else None, days[-1] if days else None, _now()],
+            [run_id, days[0] if days else None, days[-1] if days else None, utc_now()],
         )
         write_tenants(con, config)
         outcomes = _refuse_links(con, run_id, refused) + _load_files(con, config, deliveries, run_id, secret)
@@ -244,7 +242,7 @@ def load_selected(
         record_step(con, run_id, "load", status, summary)
         con.execute(
             "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
-            [_now(), status, json.dumps({"steps": {"load": status}, "problems": problems}), run_id],
+            [utc_now(), status, json.dumps({"steps": {"load": status}, "problems": problems}), run_id],
         )
     return summary
 
@@ -257,7 +255,7 @@ def record_loads(
     with warehouse.session() as con:
         con.execute(
             "insert or replace into ops.runs values (?, ?, ?, ?, null, 'running', null)",
-            [run_id, first, last, _now()],
+            [run_id, first, last, utc_now()],
         )
         detail = {"load_runs": load_runs, "asset_events": asset_events}
         record_step(con, run_id, "load", "success", detail)
@@ -312,7 +310,7 @@ def _load_one(
         "size_bytes": stat.st_size,
         "sha256": sha256,
         "received_at": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None),
-        "loaded_at": _now(),
+        "loaded_at": utc_now(),
         "rows_loaded": 0,
         "rows_rejected": 0,
         "rows_superseded": 0,
@@ -445,7 +443,7 @@ def run_date(con: duckdb.DuckDBPyConnection, run_id: str) -> dt.date:
     loaders' latest valid timestamp is a day after it; never now(), so every file of a run is judged by
     the same day, however long the run takes."""
     row = con.execute("select cast(started_at as date) from ops.runs where run_id = ?", [run_id]).fetchone()
-    return row[0] if row and row[0] else _now().date()
+    return row[0] if row and row[0] else utc_now().date()
 
 
 def delivery_gate(loaded, tenant: Tenant) -> str | None:
@@ -478,7 +476,7 @@ def record_changed_partitions(
     last = max(span[1] for span in spans) + dt.timedelta(days=1)
     con.execute(
         "insert into ops.changed_partitions values (?, ?, ?, ?, ?, ?, null)",
-        [run_id, file_id, tenant_id, first, last, _now()],
+        [run_id, file_id, tenant_id, first, last, utc_now()],
     )
 
 
@@ -577,13 +575,13 @@ def accept_delivery(reference: str) -> str:
         if gate_status != "held":
             return f"{display}: not held back (gate {gate_status or 'passed'}); nothing to accept"
         con.execute(
-            "update raw.manifest set gate_status = 'accepted', accepted_at = ? where file_id = ?", [_now(), file_id]
+            "update raw.manifest set gate_status = 'accepted', accepted_at = ? where file_id = ?", [utc_now(), file_id]
         )
         record_changed_partitions(
-            con, f"accept_{_now():%Y%m%dT%H%M%S}", file_id, tenant_id, registry.file_dates(con, file_id)
+            con, f"accept_{utc_now():%Y%m%dT%H%M%S}", file_id, tenant_id, registry.file_dates(con, file_id)
         )
         if feed == "telephony":
-            accepted = f"accept_{_now():%Y%m%dT%H%M%S}"
+            accepted = f"accept_{utc_now():%Y%m%dT%H%M%S}"
             record_changed_partitions(con, accepted, file_id, tenant_id, partial_days(con, tenant_id))
     return f"{display}: accepted despite the delivery gate ({reason}); the next `callops run` publishes its rows"
 
@@ -617,7 +615,7 @@ def build_marts(run_id: str, full_reason: str | None = None, layer: str | None =
             with warehouse.connection() as con:
                 record_step(con, run_id, "build", "success" if result.success else "failed", detail)
                 if result.success and layer in (None, runs.DBT_LAYERS[-1]):
-                    incremental.record(con, run_id, plan, _now())
+                    incremental.record(con, run_id, plan, utc_now())
         except Exception:
             if full is None:
                 raise
@@ -673,7 +671,7 @@ def validate_marts(run_id: str) -> dict:
     """
     from callops.quality import gate  # Great Expectations: imported when the gate runs (callops.tasks warms it up)
 
-    started = _now()
+    started = utc_now()
     with failures.writing(VALIDATING, settings.warehouse_dir(), keep=(DataProblem,)), warehouse.session() as con:
         outcome = gate.validate_candidates(con)
         # written first: a run that cannot write them (a full disk) leaves its partitions to check again
@@ -809,7 +807,7 @@ def finish_run(run_id: str) -> dict:
         status = "failed" if problems else "success"
         con.execute(
             "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
-            [_now(), status, json.dumps({"steps": steps, "problems": problems}), run_id],
+            [utc_now(), status, json.dumps({"steps": steps, "problems": problems}), run_id],
         )
     if problems:
         raise DataProblem("run failed: " + "; ".join(problems))
