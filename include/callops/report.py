@@ -278,6 +278,7 @@ def _brief_problems(
 
 
 def _check_line(item: dict) -> str:
+    """One failed gate check: severity, table, check and column, its first failing keys, its notes."""
     keys = f" at {', '.join(item['failing_keys'])}" if item.get("failing_keys") else ""
     more = item.get("unexpected_count", 0) - len(item.get("failing_keys") or [])
     keys += f" and {more} more" if more > 0 and keys else ""
@@ -362,12 +363,7 @@ def _step_detail(step: str, detail: object) -> str:
         checks = detail.get("checks") or []
         failed = [d for d in checks if not d.get("success")]
         text = f"  ({len(checks)} checks on {detail.get('partitions', 0)} changed tenant-days, {len(failed)} failed)"
-        for item in failed:
-            keys = f" at {', '.join(item['failing_keys'])}" if item.get("failing_keys") else ""
-            more = item.get("unexpected_count", 0) - len(item.get("failing_keys") or [])
-            keys += f" and {more} more" if more > 0 and keys else ""
-            why = f": {item['notes']}" if item.get("notes") else ""
-            text += f"\n      [{item['severity']}] {item['table']}: {item['check']} on {item['column']}{keys}{why}"
+        text += "".join(f"\n      {_check_line(item)}" for item in failed)
         if detail.get("data_docs"):
             text += f"\n      Data Docs: {detail['data_docs']}"
         return text
