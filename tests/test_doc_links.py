@@ -11,7 +11,7 @@ inside the checkout:
 - a section quoted after the README or a page of ``docs/`` (``README "Quickstart"``,
   ``docs/operations.md, "Backfill"``), and a ``section "..."`` inside one of them: a heading of that
   document that starts with the quoted words;
-- and nothing points outside the checkout (``../shared``).
+- and no relative path climbs out of the checkout (``../`` past its root: a sibling folder a clone lacks).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ SKIPPED = (
     "include/callops/quality/data_docs_vendor/", "docs/bench/", "docs/data/", "requirements.lock",
     "tests/test_doc_links.py",  # its own examples of what it finds
 )
-OUTSIDE = re.compile(r"\.\./shared\b|\bshared/data\b")
+# a relative path that starts by going up: it must stay inside the checkout
+CLIMB = re.compile(r"(?<![\w./-])((?:\.\./)+[\w.-]+(?:/[\w.-]+)*)")
+OUTSIDE = re.compile(r"\bshared/data\b")  # the development notes' data folder, however it is reached
 URL = re.compile(r"https?://[^\s)>\"'`]+")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # a document's name or path; not one inside a pattern (`_<dir>__docs.md`, `*.md`) or a longer path
@@ -101,7 +103,8 @@ def problems_in(path: Path, text: str | None = None) -> list[str]:
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
         where = f"{relative}:{number}"
-        if OUTSIDE.search(line):
+        climbs_out = any(not (path.parent / climb).resolve().is_relative_to(REPO) for climb in CLIMB.findall(line))
+        if climbs_out or OUTSIDE.search(line):
             found.append(f"{where}: points outside the repository: {line.strip()}")
         if path.suffix == ".md":
             for target in LINK.findall(line):
@@ -162,12 +165,12 @@ def test_the_check_finds_what_a_clone_lacks():
     """The scan itself, on a page of docs/ given this text: each kind of dangling reference is found."""
     page = REPO / "docs" / "kpis.md"
     text = (
-        'See DOMAIN.md, [the README](../README.md#no-such-heading), README "No such section", [gone](gone.md),\n'
-        'section "Nowhere on this page", and ../shared/data/anonymous_bank.\n'
+        'See NOTES.md, [the README](../README.md#no-such-heading), README "No such section", [gone](gone.md),\n'
+        'section "Nowhere on this page", and ../../beside/data/month.\n'
         'Fine: DECISIONLOG.md, docs/formats.md, [the README](../README.md#callops), README "Quickstart".\n'
     )
     found = problems_in(page, text)
-    assert any("names DOMAIN.md" in problem for problem in found), found
+    assert any("names NOTES.md" in problem for problem in found), found
     assert any("README.md#no-such-heading" in problem for problem in found), found
     assert any('no section "No such section"' in problem for problem in found), found
     assert any("links gone.md, which does not exist" in problem for problem in found), found
