@@ -68,29 +68,53 @@ def _airflow(
     if log is None:
         return subprocess.run(command, env=env, capture_output=True, text=True, pass_fds=pass_fds)
     tail = collections.deque(maxlen=TAIL_LINES) if tail is None else tail
-    try:
-        handle = log.open("ab", buffering=0)
-    except OSError as error:
-        handle = None
-        tail.append(f"callops: the log {log} cannot be written: {error}\n")
+    sink = _AppendLog(log, lambda what, error: tail.append(f"callops: the log {log} {what}: {error}\n"))
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pass_fds
     ) as child:
         for line in child.stdout:
             tail.append(line.decode("utf-8", errors="replace"))
-            if handle is not None:
-                try:
-                    handle.write(line)
-                except OSError as error:
-                    tail.append(f"callops: the log {log} stopped here: {error}\n")
-                    with contextlib.suppress(OSError):
-                        handle.close()
-                    handle = None
+            sink.write(line)
         returncode = child.wait()
-    if handle is not None:
-        with contextlib.suppress(OSError):
-            handle.close()
+    sink.close()
     return subprocess.CompletedProcess(command, returncode)
+
+
+class _AppendLog:
+    """A log a child's output is appended to, line by line. It stops at the first error (a full disk),
+    which goes to ``said(what, error)`` ("cannot be written" on opening, "stopped here" later); the
+    child's output still goes on. With ``max_bytes``, the log moves to <name>.1 once it is that large
+    and a new one starts."""
+
+    def __init__(self, path: Path, said, max_bytes: int | None = None) -> None:
+        self.path, self.said, self.max_bytes = path, said, max_bytes
+        self.handle = self._open()
+
+    def _open(self):
+        try:
+            return self.path.open("ab", buffering=0)
+        except OSError as error:
+            self.said("cannot be written", error)
+            return None
+
+    def write(self, raw: bytes) -> None:
+        if self.handle is None:
+            return
+        try:
+            self.handle.write(raw)
+            if self.max_bytes is not None and self.handle.tell() > self.max_bytes:
+                self.handle.close()
+                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+                self.handle = self._open()
+        except OSError as error:
+            self.said("stopped here", error)
+            self.close()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.handle = None
 
 
 # What setting up the metadata DB (a new CALLOPS_HOME, or a new Airflow version) takes on a fresh clone:
@@ -312,36 +336,21 @@ class _Component:
         self.reader = threading.Thread(target=self._pump, name=f"callops-{name}-output", daemon=True)
         self.reader.start()
 
-    def _open_log(self):
-        try:
-            handle = self.log_path.open("ab", buffering=0)
-        except OSError as error:
+    def _log_problem(self, what: str, error: OSError) -> None:
+        if what == "cannot be written":
             self.console(f"callops airflow: {self.log_path} cannot be written ({error}); the {self.name}'s log is lost")
-            return None
-        return handle
+        else:
+            self.console(f"callops airflow: {self.log_path} {what} ({error})")
 
     def _pump(self) -> None:
-        handle = self._open_log()
+        sink = _AppendLog(self.log_path, self._log_problem, COMPONENT_LOG_MAX_BYTES)
         for raw in self.process.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
             self.tail.append(line)
-            if handle is not None:
-                try:
-                    handle.write(raw)
-                    if handle.tell() > COMPONENT_LOG_MAX_BYTES:
-                        handle.close()
-                        os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
-                        handle = self._open_log()
-                except OSError as error:
-                    self.console(f"callops airflow: {self.log_path} stopped here ({error})")
-                    with contextlib.suppress(OSError):
-                        handle.close()
-                    handle = None
+            sink.write(raw)
             if (shown := console_line(self.name, line)) is not None:
                 self.console(f"{time.strftime('%H:%M:%S')} {shown}")
-        if handle is not None:
-            with contextlib.suppress(OSError):
-                handle.close()
+        sink.close()
 
     def running(self) -> bool:
         return self.process.poll() is None
