@@ -8,7 +8,7 @@
     callops kpis [--tenant T] [--start D] [--end D]   print the published daily KPIs
     callops rejects [--tenant T] [--date D]           list quarantined rows (D = delivery day)
     callops accept <file>                             let a held-back delivery into the marts
-    callops rollback                                  serve the previous published version again
+    callops rollback [--tenant T]                     serve the previous published version again
     callops rekey                                     rotate the pseudonymisation key deliberately
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
                    [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
@@ -277,15 +277,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     try:
         with warehouse.writer_lock(wait_seconds=args.wait):
-            done = publish.rollback()
+            done = publish.rollback(tenant=args.tenant)
     except publish.PublishError as error:
         _print(f"callops rollback: {error}")
         return 1
     except warehouse.LockBusy as busy:
         _print(f"callops rollback: a run is publishing ({busy}); try again when it has finished")
         return 3
-    _print(f"callops rollback: {done['path']} now serves {done['served']}")
-    _print(f"  the version it replaced is kept as published/versions/{done['set_aside']}")
+    if args.tenant:
+        _print(f"callops rollback: tenant {args.tenant}'s file {done['path']} now serves {done['served']}")
+        _print(f"  and {done['center']} serves that version's rows of {args.tenant} (the other tenants' are unchanged)")
+        _print(
+            f"  the versions replaced are kept as {done['set_aside']} and {done['center_set_aside']} under versions/"
+        )
+    else:
+        _print(f"callops rollback: {done['path']} now serves {done['served']}")
+        for tenant, served in done["tenants"].items():
+            _print(f"  tenant {tenant}: {served}")
+        _print(f"  the version it replaced is kept as published/versions/{done['set_aside']}")
     _print("  the next successful `callops run` publishes the build warehouse's marts again")
     return 0
 
@@ -478,7 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accept.set_defaults(handler=cmd_accept)
 
-    rollback = _command(commands, "rollback", "serve the previous published version of the marts again")
+    rollback = _command(
+        commands, "rollback", "serve the previous published version of the marts again (every tenant's file too)"
+    )
+    rollback.add_argument(
+        "--tenant", metavar="TENANT_ID", default=None,
+        help="roll back this tenant alone: its file, and its rows in the center file",
+    )
     rollback.add_argument(
         "--wait", type=float, default=60, metavar="SECONDS", help="how long to wait for a publish in progress"
     )

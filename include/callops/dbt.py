@@ -27,6 +27,8 @@ class DbtResult:
     nodes: int = 0
     failures: list[str] = field(default_factory=list)
     error: str | None = None
+    tests: list[str] = field(default_factory=list)  # the data tests run (node names)
+    test_failures: list = field(default_factory=list)  # the failed ones, per tenant of their failing rows
 
 
 def environment(build_db: Path | None = None) -> dict[str, str]:

@@ -614,6 +614,7 @@ def build_marts(run_id: str, full_reason: str | None = None, layer: str | None =
         try:
             with warehouse.connection() as con:
                 record_step(con, run_id, "build", "success" if result.success else "failed", detail)
+                record_test_failures(con, run_id, result, every_test=layer is None)
                 if result.success and layer in (None, runs.DBT_LAYERS[-1]):
                     incremental.record(con, run_id, plan, utc_now())
         except Exception:
@@ -628,6 +629,27 @@ def build_marts(run_id: str, full_reason: str | None = None, layer: str | None =
     if layer is not None:
         return {"layer": layer, "nodes": result.nodes, "models": models, "plan": plan.describe()}
     return {"nodes": result.nodes, "plan": plan.describe()}
+
+
+def record_test_failures(con: duckdb.DuckDBPyConnection, run_id: str, result, every_test: bool) -> None:
+    """The data tests of a build that failed, one row per test and tenant of its failing rows, in
+    ops.check_results (``checked_by`` dbt): the gate holds those tenants back (validate_marts). They
+    replace what an earlier build of the same run recorded for the same tests (``every_test``: all)."""
+    if every_test:
+        con.execute("delete from ops.check_results where run_id = ? and checked_by = 'dbt'", [run_id])
+    elif result.tests:
+        con.execute(
+            "delete from ops.check_results where run_id = ? and checked_by = 'dbt' and check_name in "
+            "(select unnest(?))",
+            [run_id, list(result.tests)],
+        )
+    rows = [
+        [run_id, f.table, f.test, f.column, f.severity, False, f.unexpected_count, f.failing_keys[:100], f.notes,
+         utc_now(), f.tenant_id, "dbt"]
+        for f in result.test_failures
+    ]
+    if rows:
+        con.executemany(f"insert into ops.check_results ({CHECK_COLUMNS}) values ({_marks(CHECK_COLUMNS)})", rows)
 
 
 def dbt_layer_args(layer: str, plan: incremental.BuildPlan | None = None) -> list[str]:
@@ -663,41 +685,49 @@ def _dbt_disk_full(result) -> failures.DiskFull | None:
 
 
 def validate_marts(run_id: str) -> dict:
-    """Great Expectations gate on the changed partitions of the candidate marts.
+    """Great Expectations gate on the changed partitions of the candidate marts, tenant by tenant.
 
-    Blocking failures stop publication (and leave their partitions pending, so later runs check
-    them again); warnings publish and are reported. Every result is kept in ``ops.check_results``
-    and rendered as offline Data Docs under ``CALLOPS_HOME/data_docs/<run_id>/``.
+    A tenant with a blocking failure (of the gate, or of a dbt data test of this run's build) is held
+    back: its partitions stay pending (later runs check them again) and the publish serves its last
+    good figures, while the other tenants' new data is published; the run fails, naming the tenant,
+    its days and the checks. A blocking failure that names no tenant, or that holds back every tenant
+    with a change, publishes nothing. Warnings publish and are reported. Every result is kept in
+    ``ops.check_results`` and rendered as offline Data Docs under ``CALLOPS_HOME/data_docs/<run_id>/``.
     """
     from callops.quality import gate  # Great Expectations: imported when the gate runs (callops.tasks warms it up)
 
     started = utc_now()
     with failures.writing(VALIDATING, settings.warehouse_dir(), keep=(DataProblem,)), warehouse.session() as con:
         outcome = gate.validate_candidates(con)
+        changed = {row[0] for row in con.execute(f"select distinct tenant_id from {gate.PARTITIONS}").fetchall()}
         # written first: a run that cannot write them (a full disk) leaves its partitions to check again
         docs = _write_data_docs(outcome.validations, run_id)
-        blocking, warnings = outcome.blocking, outcome.warnings
+        blocking = outcome.blocking + gate.blocking(dbt_check_results(con, run_id))
+        warnings = outcome.warnings
+        held = sorted({r.tenant_id for r in blocking if r.tenant_id is not None})
+        # a failure naming no tenant holds back every one; so does one holding back every changed tenant
+        stopped = any(r.tenant_id is None for r in blocking) or (bool(held) and not changed - set(held))
         status = "failed" if blocking else ("warning" if warnings else "success")
         rows = [
             [run_id, r.table, r.check, r.column, r.severity, r.success, r.unexpected_count,
-             r.failing_keys[:100], r.notes, started]
+             r.failing_keys[:100], r.notes, started, r.tenant_id, r.checked_by]
             for r in outcome.results
         ]
         if rows:  # none when no gated mart has a row on the changed days (or nothing changed)
-            con.executemany("insert into ops.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        if not blocking:
+            con.executemany(f"insert into ops.check_results ({CHECK_COLUMNS}) values ({_marks(CHECK_COLUMNS)})", rows)
+        if not stopped:
             con.execute(
                 "update ops.changed_partitions set validated_run_id = ? "
-                "where validated_run_id is null and recorded_at <= ?",
-                [run_id, started],
+                "where validated_run_id is null and recorded_at <= ? and tenant_id not in (select unnest(?))",
+                [run_id, started, held],
             )
         detail = {
             "partitions": outcome.partitions,
             "checks": [dataclasses.asdict(r) | {"failing_keys": r.failing_keys[:10]} for r in outcome.results],
             "data_docs": docs,
-        }
+        } | ({"held_back": held, "failure": held_back_text(blocking)} if blocking and not stopped else {})
         record_step(con, run_id, "validate", status, detail)
-    if blocking:
+    if stopped:
         raise DataProblem(
             "candidate marts failed blocking checks, nothing published: " + "; ".join(r.describe() for r in blocking)
         )
@@ -705,7 +735,47 @@ def validate_marts(run_id: str) -> dict:
         "partitions": outcome.partitions,
         "checks": len(outcome.results),
         "warnings": [r.describe() for r in warnings],
-    }
+    } | ({"held_back": held} if held else {})
+
+
+CHECK_COLUMNS = (
+    "run_id, table_name, check_name, column_name, severity, success, unexpected_count, failing_keys, notes, "
+    "checked_at, tenant_id, checked_by"
+)
+
+
+def _marks(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
+
+
+def held_back_text(blocking: list) -> str:
+    """The tenants a gate held back, each with its failed checks (the days are in their keys)."""
+    by_tenant: dict[str, list[str]] = {}
+    for result in blocking:
+        by_tenant.setdefault(result.tenant_id, []).append(result.describe())
+    return "; ".join(
+        f"tenant {tenant} held back, its last good figures stay published: " + "; ".join(lines)
+        for tenant, lines in sorted(by_tenant.items())
+    )
+
+
+def dbt_check_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list:
+    """The failed data tests of this run's dbt build, as the gate's results (recorded by build_marts)."""
+    from callops.quality import gate
+
+    return [
+        gate.CheckResult(
+            table=table, check=check, column=column, severity=severity, success=success,
+            unexpected_count=count or 0, failing_keys=list(keys or []), notes=notes, tenant_id=tenant,
+            checked_by="dbt",
+        )
+        for table, check, column, severity, success, count, keys, notes, tenant in con.execute(
+            "select table_name, check_name, column_name, severity, success, unexpected_count, failing_keys, notes, "
+            "tenant_id from ops.check_results where run_id = ? and checked_by = 'dbt' "
+            "order by table_name, check_name, tenant_id",
+            [run_id],
+        ).fetchall()
+    ]
 
 
 VALIDATING = "checking the candidate marts (Great Expectations)"
@@ -777,24 +847,23 @@ STEP_FAILURES = {
 
 
 def finish_run(run_id: str) -> dict:
-    """Close the run record; fail (no retry) if any file or step failed."""
+    """Close the run record; fail (no retry) if any file or step failed. Each tenant the run touched
+    gets its own outcome (``ops.run_tenants``): its files and checks, and a step that failed for all."""
     with failures.writing("closing the run record", settings.warehouse_dir()), warehouse.session() as con:
         # a step's failure recorded by callops.tasks (a full disk, a fault) says why in detail.failure
         latest = con.execute(
-            "select step, arg_max(status, finished_at), arg_max(detail->>'failure', finished_at) "
-            "from ops.run_steps where run_id = ? group by 1",
+            "select step, arg_max(status, finished_at), arg_max(detail->>'failure', finished_at), "
+            "arg_max(detail->'held_back', finished_at) from ops.run_steps where run_id = ? group by 1",
             [run_id],
         ).fetchall()
-        steps = {step: status for step, status, _ in latest}
-        why = {step: failure for step, _, failure in latest if failure}
-        failed_files = [
-            row[0]
-            for row in con.execute(
-                "select message from ops.run_files where run_id = ? and action in ('failed', 'held') "
-                "order by file_name",
-                [run_id],
-            ).fetchall()
-        ]
+        steps = {step: status for step, status, _, _ in latest}
+        why = {step: failure for step, _, failure, _ in latest if failure}
+        held = {step for step, _, _, tenants in latest if tenants}  # a gate that held back some tenants only
+        failed_files = con.execute(
+            "select tenant_id, message from ops.run_files where run_id = ? and action in ('failed', 'held') "
+            "order by file_name",
+            [run_id],
+        ).fetchall()
         problems = [
             f"{step} failed: {why[step]}" if step in why else STEP_FAILURES.get(step, f"step {step} failed")
             for step, status in steps.items()
@@ -803,7 +872,13 @@ def finish_run(run_id: str) -> dict:
         if steps.get("publish") != "success":
             problems.append("nothing published: the served marts are unchanged")
         problems += [f"{step} did not run" for step in ("load", "build", "validate") if step not in steps]
-        problems += failed_files
+        problems += [message for _, message in failed_files]
+        # what failed for every tenant: a step (the gate only when it held back all), or nothing published
+        for_all = [
+            step for step, status in steps.items()
+            if status == "failed" and step not in held and (step != "load" or step in why)
+        ] + [step for step in ("load", "build", "validate", "publish") if step not in steps]
+        _record_tenant_outcomes(con, run_id, failed_files, for_all)
         status = "failed" if problems else "success"
         con.execute(
             "update ops.runs set finished_at = ?, status = ?, detail = ? where run_id = ?",
@@ -813,3 +888,44 @@ def finish_run(run_id: str) -> dict:
         raise DataProblem("run failed: " + "; ".join(problems))
     return {"status": status, "steps": steps}
 
+
+def _record_tenant_outcomes(
+    con: duckdb.DuckDBPyConnection, run_id: str, failed_files: list[tuple[str, str]], for_all: list[str]
+) -> None:
+    """Each tenant's outcome of the run in ops.run_tenants: its held or failed files, its failed blocking
+    checks, and the steps that failed for every tenant, named without another tenant's detail."""
+    from callops.quality import gate
+
+    checks = [
+        gate.CheckResult(
+            table=table, check=check, column=column, severity="blocking", success=False,
+            unexpected_count=count or 0, failing_keys=list(keys or []), notes=notes, tenant_id=tenant,
+        )
+        for table, check, column, count, keys, notes, tenant in con.execute(
+            "select distinct table_name, check_name, column_name, unexpected_count, failing_keys, notes, tenant_id "
+            "from ops.check_results where run_id = ? and not success and severity = 'blocking' "
+            "and tenant_id is not null order by table_name, check_name, column_name",
+            [run_id],
+        ).fetchall()
+    ]
+    tenants = {
+        row[0] for row in con.execute(
+            "select tenant_id from ops.run_tenants where run_id = ? union select tenant_id from ops.run_files "
+            "where run_id = ? and tenant_id is not null",
+            [run_id, run_id],
+        ).fetchall()
+    } | {check.tenant_id for check in checks}
+    everyone = [f"the run failed for every tenant ({', '.join(for_all)})"] if for_all else []
+    now = utc_now()
+    for tenant in sorted(tenants):
+        problems = [message for owner, message in failed_files if owner == tenant]
+        problems += [check.describe() for check in checks if check.tenant_id == tenant] + everyone
+        con.execute(
+            "insert into ops.run_tenants (run_id, tenant_id, recorded_at) select ?, ?, ? where not exists "
+            "(select 1 from ops.run_tenants where run_id = ? and tenant_id = ?)",
+            [run_id, tenant, now, run_id, tenant],
+        )
+        con.execute(
+            "update ops.run_tenants set status = ?, problems = ?, recorded_at = ? where run_id = ? and tenant_id = ?",
+            ["failed" if problems else "success", problems, now, run_id, tenant],
+        )

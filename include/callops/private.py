@@ -9,14 +9,19 @@ owner-only whatever the umask of whoever started callops: every process that wor
 :func:`harden` takes group and other permissions off what an earlier release (or another
 umask) left there, at every command. The one file for others to read is
 ``published/callops.duckdb`` (0644, in a 0755 folder); its earlier versions
-(``published/versions/``) are owner-only.
+(``published/versions/``) are owner-only. Each tenant's file (``published/tenants/``)
+is owner-only too, unless ``CALLOPS_PUBLISHED_GROUP`` names a group: then that group
+may read the tenants' files (0640 in a 0750 folder), and only those; their earlier
+versions stay owner-only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from callops import settings
@@ -35,7 +40,54 @@ def restrict_umask() -> None:
 
 def private_paths(home: Path | None = None) -> list[Path]:
     home = home or settings.home()
-    return [home / name for name in PRIVATE_DIRS] + [home / "published" / "versions"]
+    return [home / name for name in PRIVATE_DIRS] + [
+        home / "published" / "versions", home / "published" / "tenants" / "versions"
+    ]
+
+
+class GroupError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """Who may read the tenants' published files: their owner, and the group ``gid`` when set."""
+
+    gid: int | None = None
+    group: str = ""
+
+    def folder(self, path: Path) -> None:
+        self._apply(path, 0o750 if self.gid is not None else 0o700)
+
+    def file(self, path: Path) -> None:
+        self._apply(path, 0o640 if self.gid is not None else 0o600)
+
+    def _apply(self, path: Path, mode: int) -> None:
+        if self.gid is not None and path.stat().st_gid != self.gid:
+            try:
+                os.chown(path, -1, self.gid)
+            except PermissionError as error:
+                raise GroupError(
+                    f"{path}: cannot give it to group {self.group} ({settings.PUBLISHED_GROUP_ENV}): the user callops "
+                    "runs as must be a member of that group"
+                ) from error
+        os.chmod(path, mode)
+
+
+def tenant_access() -> TenantAccess:
+    """``CALLOPS_PUBLISHED_GROUP`` resolved (a name or a number); an unknown group is a GroupError."""
+    name = settings.published_group()
+    if not name:
+        return TenantAccess()
+    try:
+        return TenantAccess(grp.getgrnam(name).gr_gid, name)
+    except KeyError:
+        if name.isdigit():
+            return TenantAccess(int(name), name)
+        raise GroupError(
+            f"{settings.PUBLISHED_GROUP_ENV}={name}: no such group on this machine; the tenants' published files "
+            "stay owner-only until it names an existing group (or is unset)"
+        ) from None
 
 
 def _restrict(path: Path, mode: int) -> None:
@@ -81,3 +133,19 @@ def harden(home: Path | None = None) -> None:
     with contextlib.suppress(OSError):
         if stat.S_ISREG(published.lstat().st_mode):
             publish_mode(published)
+    _harden_tenants(home / "published" / "tenants")
+
+
+def _harden_tenants(folder: Path) -> None:
+    """The tenants' files as CALLOPS_PUBLISHED_GROUP says now (a group unset or unknown: owner-only)."""
+    if not folder.is_dir():
+        return
+    try:
+        access = tenant_access()
+    except GroupError:
+        access = TenantAccess()
+    with contextlib.suppress(OSError, GroupError):
+        access.folder(folder)
+        for path in folder.glob("*.duckdb"):
+            if stat.S_ISREG(path.lstat().st_mode):
+                access.file(path)

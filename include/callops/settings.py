@@ -32,6 +32,7 @@ LOAD_WORKERS_ENV = "CALLOPS_LOAD_WORKERS"
 ALERT_WEBHOOK_URL_ENV = "CALLOPS_ALERT_WEBHOOK_URL"
 ALERT_EMAIL_ENV = "CALLOPS_ALERT_EMAIL"
 LANDING_POLL_SECONDS_ENV = "CALLOPS_LANDING_POLL_SECONDS"
+PUBLISHED_GROUP_ENV = "CALLOPS_PUBLISHED_GROUP"
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 DEFAULT_DUCKDB_THREADS = 2
@@ -93,6 +94,11 @@ def published_dir() -> Path:
 
 def published_db_path() -> Path:
     return published_dir() / "callops.duckdb"
+
+
+def published_group() -> str:
+    """The group that may read the tenants' published files (empty: their owner alone)."""
+    return os.environ.get(PUBLISHED_GROUP_ENV, "").strip()
 
 
 def data_docs_dir() -> Path:

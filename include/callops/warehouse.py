@@ -147,6 +147,19 @@ create table if not exists ops.check_results (
     notes varchar,
     checked_at timestamp
 );
+-- the tenant a result decides for (null: every tenant; results of releases before per-tenant gates),
+-- and what checked: great_expectations (the mart gate; null before dbt results were kept) | dbt
+alter table ops.check_results add column if not exists tenant_id varchar;
+alter table ops.check_results add column if not exists checked_by varchar;
+
+create table if not exists ops.run_tenants (  -- what a run did for each tenant it touched (callops.publish)
+    run_id varchar not null,
+    tenant_id varchar not null,
+    publish_action varchar,               -- published | held_back (its last good figures kept); null: not published
+    status varchar,                       -- success | failed, for this tenant (null while the run goes on)
+    problems varchar[],                   -- this tenant's problems; a step that failed for all names no other tenant
+    recorded_at timestamp
+);
 
 create table if not exists ops.builds (    -- one row per successful dbt build (callops.incremental)
     run_id varchar not null,

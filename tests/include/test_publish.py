@@ -7,10 +7,12 @@ import duckdb
 from callops import publish, settings, warehouse
 
 
-def candidate(value: int) -> None:
+def candidate(value: int, tenant: str = "shanghai_bank") -> None:
     con = warehouse.connect()
     con.execute("create schema if not exists marts")
-    con.execute(f"create or replace table marts.rpt_daily_kpis as select {value} as offered_count")
+    con.execute(
+        f"create or replace table marts.rpt_daily_kpis as select '{tenant}' as tenant_id, {value} as offered_count"
+    )
     con.execute("create schema if not exists staging")
     con.execute("create or replace table staging.private as select 'secret' as caller_number")
     con.close()
@@ -19,7 +21,7 @@ def candidate(value: int) -> None:
 def test_publish_copies_only_marts_and_keeps_readers_of_the_old_file_working(home):
     candidate(1)
     first = publish.publish("run-1")
-    assert first["tables"] == {"rpt_daily_kpis": 1, "runs": 0, "run_deliveries": 0, "run_checks": 0}
+    assert first["tables"] == {"rpt_daily_kpis": 1, "runs": 0, "run_tenants": 1, "run_deliveries": 0, "run_checks": 0}
     target = settings.published_db_path()
     reader = duckdb.connect(str(target), read_only=True)
     try:
@@ -59,7 +61,9 @@ def test_the_marts_descriptions_are_published_as_table_and_column_comments(home)
         assert published.execute(
             "select column_name, comment from duckdb_columns() where table_name = 'rpt_daily_kpis' "
             "order by column_index"
-        ).fetchall() == [("offered_count", None), ("answer_rate", "Answer rate (接通率) = answered / offered.")]
+        ).fetchall() == [
+            ("tenant_id", None), ("offered_count", None), ("answer_rate", "Answer rate (接通率) = answered / offered.")
+        ]
     finally:
         published.close()
 
@@ -102,7 +106,8 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
     )
     con.execute(
         "insert into ops.check_results values ('r-failed', 'rpt_daily_kpis', 'expect_column_values_to_be_between', "
-        "'answer_rate', 'blocking', false, 1, ['shanghai_bank 2026-03-02'], 'answer_rate is a 0-1 rate', now())"
+        "'answer_rate', 'blocking', false, 1, ['shanghai_bank 2026-03-02'], 'answer_rate is a 0-1 rate', now(), "
+        "'shanghai_bank', 'great_expectations')"
     )
     con.close()
     candidate(1)
@@ -111,8 +116,8 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
     try:
         run = reader.execute(
             "select run_id, status, delivery_count, held_count, rows_rejected, rows_superseded, rows_skipped, "
-            "check_count, blocking_failed_count, deliveries[1].file_name, deliveries[1].rows_skipped, "
-            "checks[1].failing_keys from marts.runs"
+            "check_count, blocking_failed_count, deliveries->>'$[0].file_name', deliveries->>'$[0].rows_skipped', "
+            "checks->'$[0].failing_keys' from marts.runs"
         ).fetchall()
         delivery = reader.execute(
             "select file_name, rows_loaded, rows_rejected, rows_superseded, rows_skipped from marts.run_deliveries"
@@ -120,6 +125,6 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
         checks = reader.execute("select check_name, severity, success from marts.run_checks").fetchall()
     finally:
         reader.close()
-    assert run == [("r-failed", "failed", 1, 1, 2, 1, 3, 1, 1, "dirty.csv", 3, ["shanghai_bank 2026-03-02"])]
+    assert run == [("r-failed", "failed", 1, 1, 2, 1, 3, 1, 1, "dirty.csv", "3", '["shanghai_bank 2026-03-02"]')]
     assert delivery == [("dirty.csv", 8, 2, 1, 3)]
     assert checks == [("expect_column_values_to_be_between", "blocking", False)]

@@ -6,6 +6,12 @@ One suite module per gated table (``expectations/suites/<table>.py``) exposing
 the build warehouse into small DataFrames (marts are aggregates) and validated
 with an ephemeral context; results name the check, the severity and the keys
 (tenant, day) of the failing rows.
+
+The tenant is the unit of the gate: every check's outcome is given per tenant of
+the candidate rows (``CheckResult.tenant_id``), from the failing rows' keys, so one
+client's bad day holds back that client alone. A failing check whose rows name
+no tenant (an expectation on the table as a whole) has ``tenant_id`` None and
+holds back every tenant.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from callops.quality import suites
 MAX_KEYS_REPORTED = 10
 
 
+TENANT_COLUMN = "tenant_id"  # every gated mart's first key and partition column
+
+
 @dataclass
 class CheckResult:
     table: str
@@ -35,6 +44,8 @@ class CheckResult:
     unexpected_count: int = 0
     failing_keys: list[str] = field(default_factory=list)
     notes: str | None = None
+    tenant_id: str | None = None  # the tenant it decides for; None: every tenant (rows naming none)
+    checked_by: str = "great_expectations"  # or "dbt" (a data test of the build)
 
     def describe(self) -> str:
         where = f" on {self.column}" if self.column else ""
@@ -79,27 +90,56 @@ def run_suite(module: ModuleType, frame, as_of: dt.date | None = None):
     )
 
 
-def check_results(module: ModuleType, outcome, max_keys: int | None = MAX_KEYS_REPORTED) -> list[CheckResult]:
-    """One CheckResult per expectation of a suite's validation result."""
+def check_results(
+    module: ModuleType, outcome, max_keys: int | None = MAX_KEYS_REPORTED, tenants: list[str] | None = None
+) -> list[CheckResult]:
+    """One CheckResult per expectation of a suite's validation result; with ``tenants`` (those of the
+    validated rows), one per expectation and tenant, from the tenant column of its failing rows."""
     results = []
     for item in outcome.results:
         config = item.expectation_config
         meta = config.meta or {}
         detail = item.result or {}
-        keys = [_format_key(row, module.KEY_COLUMNS) for row in (detail.get("unexpected_index_list") or [])]
-        results.append(
-            CheckResult(
-                table=module.TABLE,
-                check=config.type,
-                column=config.kwargs.get("column")
-                or ("/".join(filter(None, [config.kwargs.get("column_A"), config.kwargs.get("column_B")])) or None),
-                severity=meta.get("severity", "blocking"),
-                success=bool(item.success),
-                unexpected_count=int(detail.get("unexpected_count") or 0),
-                failing_keys=sorted(set(keys))[:max_keys],
-                notes=config.notes,
+        rows = detail.get("unexpected_index_list")
+        common = {
+            "table": module.TABLE,
+            "check": config.type,
+            "column": config.kwargs.get("column")
+            or ("/".join(filter(None, [config.kwargs.get("column_A"), config.kwargs.get("column_B")])) or None),
+            "severity": meta.get("severity", "blocking"),
+            "notes": config.notes,
+        }
+        # every failing row names one of the validated tenants (a null tenant names none)
+        attributable = tenants is not None and (
+            item.success
+            or (
+                isinstance(rows, list)
+                and all(isinstance(row, dict) and row.get(TENANT_COLUMN) in tenants for row in rows)
             )
         )
+        if not attributable:
+            keys = [_format_key(row, module.KEY_COLUMNS) for row in (rows or [])]
+            results.append(
+                CheckResult(
+                    **common,
+                    success=bool(item.success),
+                    unexpected_count=int(detail.get("unexpected_count") or 0),
+                    failing_keys=sorted(set(keys))[:max_keys],
+                )
+            )
+            continue
+        for tenant in tenants:
+            mine = [row for row in (rows or []) if row[TENANT_COLUMN] == tenant]
+            keys = [_format_key(row, module.KEY_COLUMNS) for row in mine]
+            results.append(
+                CheckResult(
+                    **common,
+                    success=not mine,
+                    unexpected_count=len(mine),
+                    failing_keys=sorted(set(keys))[:max_keys],
+                    tenant_id=tenant,
+                )
+            )
     return results
 
 
@@ -164,11 +204,15 @@ class GateOutcome:
 
     @property
     def blocking(self) -> list[CheckResult]:
-        return [r for r in self.results if not r.success and r.severity == "blocking"]
+        return blocking(self.results)
 
     @property
     def warnings(self) -> list[CheckResult]:
         return [r for r in self.results if not r.success and r.severity != "blocking"]
+
+
+def blocking(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if not r.success and r.severity == "blocking"]
 
 
 def validate_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> GateOutcome:
@@ -182,5 +226,6 @@ def validate_candidates(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = 
             continue
         outcome = run_suite(module, frame, as_of)
         validations.append(outcome)
-        results.extend(check_results(module, outcome, max_keys=None))
+        tenants = sorted(frame[TENANT_COLUMN].dropna().unique()) if TENANT_COLUMN in frame else None
+        results.extend(check_results(module, outcome, max_keys=None, tenants=tenants))
     return GateOutcome(partitions, results, validations)
