@@ -702,8 +702,9 @@ def validate_marts(run_id: str) -> dict:
         changed = {row[0] for row in con.execute(f"select distinct tenant_id from {gate.PARTITIONS}").fetchall()}
         # written first: a run that cannot write them (a full disk) leaves its partitions to check again
         docs = _write_data_docs(outcome.validations, run_id)
-        blocking = outcome.blocking + gate.blocking(dbt_check_results(con, run_id))
-        warnings = outcome.warnings
+        tested = dbt_check_results(con, run_id)  # the build's failed data tests, per tenant
+        blocking = outcome.blocking + gate.blocking(tested)
+        warnings = outcome.warnings + [r for r in tested if not r.success and r.severity != "blocking"]
         held = sorted({r.tenant_id for r in blocking if r.tenant_id is not None})
         # a failure naming no tenant holds back every one; so does one holding back every changed tenant
         stopped = any(r.tenant_id is None for r in blocking) or (bool(held) and not changed - set(held))
@@ -723,7 +724,9 @@ def validate_marts(run_id: str) -> dict:
             )
         detail = {
             "partitions": outcome.partitions,
-            "checks": [dataclasses.asdict(r) | {"failing_keys": r.failing_keys[:10]} for r in outcome.results],
+            "checks": [
+                dataclasses.asdict(r) | {"failing_keys": r.failing_keys[:10]} for r in [*outcome.results, *tested]
+            ],
             "data_docs": docs,
         } | ({"held_back": held, "failure": held_back_text(blocking)} if blocking and not stopped else {})
         record_step(con, run_id, "validate", status, detail)

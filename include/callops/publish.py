@@ -188,7 +188,8 @@ def _write_center(
     con: duckdb.DuckDBPyConnection, catalog: str, staging: Path, run_id: str, held: list[str], served: Path
 ) -> tuple[dict[str, int], list[str]]:
     """The center's candidate at ``staging``: the build's marts, the held-back tenants' rows from the
-    ``served`` file, the run log. Returns rows per table and every tenant it holds or is configured."""
+    ``served`` file, the run log. Returns rows per table and the tenants: every one configured or with
+    rows (a delivery for a tenant callops.yml does not name is no tenant: it failed to load)."""
     marts = {name: columns for name, columns in _tables(con, catalog).items() if name not in RUN_LOG_SQL}
     if not marts:
         raise PublishError(f"{catalog}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
@@ -219,7 +220,6 @@ def _write_center(
         _copy_comments(con, catalog, "pub", list(marts))
         tenants = sorted(
             {row[0] for row in con.execute("select id from raw.tenants").fetchall()}
-            | {row[0] for row in con.execute("select distinct tenant_id from ops.run_files").fetchall() if row[0]}
             | _tenants_in(con, "pub", list(marts))
             | set(held)
         )

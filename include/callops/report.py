@@ -187,7 +187,12 @@ def _brief(con: duckdb.DuckDBPyConnection, run_id: str, steps: list[tuple[str, s
     published = latest.get("publish", ("", {}))
     if published[0] == "success":
         path, tables = published[1].get("path"), published[1].get("tables") or {}
-        lines.append(f"published  {len(tables)} tables, {sum(tables.values()):,} rows, to {path}")
+        files, held = published[1].get("tenants") or {}, published[1].get("held_back") or []
+        lines.append(
+            f"published  {len(tables)} tables, {sum(tables.values()):,} rows, to {path}"
+            + (f" and {len(files)} tenant file(s) in tenants/ beside it" if files else "")
+            + (f"; held back, their last good figures kept: {', '.join(held)}" if held else "")
+        )
     else:
         lines.append("published  nothing: the served marts are unchanged")
     if published[0] == "success" and tenants:
@@ -248,7 +253,12 @@ def _brief_problems(
             (blocking if check.get("severity") == "blocking" else warnings).append(_check_line(check))
         if status != "failed":
             continue
-        if detail.get("failure"):
+        if step == "validate" and detail.get("held_back"):
+            failed.append(
+                f"{step:<9} held back {', '.join(detail['held_back'])}: their last good figures stay published, "
+                "the other tenants' new figures are published (the failed checks below)"
+            )
+        elif detail.get("failure"):
             failed.append(f"{step:<9} failed: {detail['failure']}")
         elif step == "build":
             failed.append(f"{step:<9} failed" + (f": {detail['error']}" if detail.get("error") else ""))
@@ -369,7 +379,13 @@ def _step_detail(step: str, detail: object) -> str:
         return text
     if step == "publish" and isinstance(detail, dict):
         tables = ", ".join(f"marts.{t} {n} rows" for t, n in (detail.get("tables") or {}).items())
-        return f"  ({detail.get('path')}: {tables})"
+        held = detail.get("held_back") or []
+        tenants = "".join(
+            f"\n      tenant {tenant}: {item['path']}, {item['rows']} rows"
+            + (" (held back: its last good figures)" if tenant in held else "")
+            for tenant, item in (detail.get("tenants") or {}).items()
+        )
+        return f"  ({detail.get('path')}: {tables})" + tenants
     return ""
 
 

@@ -111,7 +111,8 @@ def test_a_blocking_gate_check_and_a_dbt_test_are_named_with_tenant_and_day(home
     with warehouse.session() as con:
         con.execute(
             "insert into ops.check_results values (?, 'rpt_daily_kpis', 'expect_column_values_to_be_between', "
-            "'service_level_rate', 'blocking', false, 1, ['stockholm_telco 2026-03-02'], 'rates are 0-1', now())",
+            "'service_level_rate', 'blocking', false, 1, ['stockholm_telco 2026-03-02'], 'rates are 0-1', now(), "
+            "'stockholm_telco', 'great_expectations')",
             [run],
         )
         con.execute(
