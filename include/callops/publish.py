@@ -102,7 +102,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
             with warehouse.connection(build_db) as con:
                 catalog = con.execute("select current_database()").fetchone()[0]
                 held = held_back(con, run_id)
-                counts, tenants = _write_center(con, catalog, center, run_id, held, target)
+                counts, tenants = _write_center(con, catalog, build_db, center, run_id, held, target)
                 written.append((center, target))
                 tenant_counts = {}
                 for tenant in tenants:
@@ -185,18 +185,19 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: b
 
 
 def _write_center(
-    con: duckdb.DuckDBPyConnection, catalog: str, staging: Path, run_id: str, held: list[str], served: Path
+    con: duckdb.DuckDBPyConnection, catalog: str, build_db: Path, staging: Path, run_id: str, held: list[str],
+    served: Path,
 ) -> tuple[dict[str, int], list[str]]:
     """The center's candidate at ``staging``: the build's marts, the held-back tenants' rows from the
     ``served`` file, the run log. Returns rows per table and the tenants: every one configured or with
     rows (a delivery for a tenant callops.yml does not name is no tenant: it failed to load)."""
     marts = {name: columns for name, columns in _tables(con, catalog).items() if name not in RUN_LOG_SQL}
     if not marts:
-        raise PublishError(f"{catalog}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
+        raise PublishError(f"{build_db}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
     untenanted = sorted(name for name, columns in marts.items() if TENANT_COLUMN not in dict(columns))
     if untenanted:
         raise PublishError(
-            f"{PUBLISHED_SCHEMA}.{', '.join(untenanted)}: no {TENANT_COLUMN} column, so no tenant's file can hold "
+            f"{build_db}: {PUBLISHED_SCHEMA}.{', '.join(untenanted)}: no {TENANT_COLUMN} column, so no tenant's file can hold "
             "its rows; every published mart carries the tenant it belongs to"
         )
     _attach(con, staging, "pub")
