@@ -23,6 +23,9 @@ from callops import failures, private, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
+# The oldest DuckDB that reads every published table (tests/test_simulated_month.py reads one with it;
+# requirements/duckdb-oldest.txt pins it for that test).
+OLDEST_DUCKDB_READER = "1.0.0"
 KEEP_VERSIONS = 5
 
 
@@ -125,8 +128,13 @@ def _copy_comments(con, catalog: str, tables: list[str]) -> None:
             statements.append(
                 f'comment on column pub.{PUBLISHED_SCHEMA}."{table}"."{column}" is {_comment(comment)}'
             )
+    _execute_at_once(con, statements)
+
+
+def _execute_at_once(con, statements: list[str]) -> None:
+    """``statements`` in one transaction: a comment committed on its own costs a commit each (2 s for
+    the marts' 500)."""
     if statements:
-        # one transaction: a comment committed on its own costs a commit each (2 s for the marts' 500)
         con.execute("begin")
         try:
             con.execute(";\n".join(statements))
@@ -140,7 +148,9 @@ def _comment(text: str) -> str:
     return warehouse.sql_literal(" ".join(text.split()))
 
 
-# The run log BI users see beside the marts: every run, failed ones included, as of this publish.
+# The run log BI users see beside the marts: every run, failed ones included, as of this publish. In
+# types every BI tool reads: sums cast to bigint (DuckDB's is a hugeint), lists as JSON text (DuckDB
+# 1.0 cannot read a list column of a v1.0.0 file whose lists are all empty or null).
 RUN_LOG_SQL = {
     "runs": """
         select
@@ -163,8 +173,8 @@ RUN_LOG_SQL = {
             coalesce(checks.check_count, 0) as check_count,
             coalesce(checks.blocking_failed_count, 0) as blocking_failed_count,
             coalesce(checks.warning_failed_count, 0) as warning_failed_count,
-            coalesce(files.deliveries, []) as deliveries,
-            coalesce(checks.checks, []) as checks
+            coalesce(files.deliveries, '[]') as deliveries,
+            coalesce(checks.checks, '[]') as checks
         from ops.runs as runs
         left join (
             select run_id,
@@ -173,16 +183,16 @@ RUN_LOG_SQL = {
                 count(*) filter (where action = 'held') as held_count,
                 count(*) filter (where action = 'failed') as failed_count,
                 count(*) filter (where action = 'unchanged') as unchanged_count,
-                sum(rows_loaded) as rows_loaded,
-                sum(rows_rejected) as rows_rejected,
-                sum(rows_superseded) as rows_superseded,
-                sum(rows_skipped) as rows_skipped,
-                list({
+                cast(sum(rows_loaded) as bigint) as rows_loaded,
+                cast(sum(rows_rejected) as bigint) as rows_rejected,
+                cast(sum(rows_superseded) as bigint) as rows_superseded,
+                cast(sum(rows_skipped) as bigint) as rows_skipped,
+                cast(to_json(list({
                     'tenant_id': tenant_id, 'feed': feed, 'delivery_date': delivery_date,
                     'file_name': file_name, 'action': action, 'rows_loaded': rows_loaded,
                     'rows_rejected': rows_rejected, 'rows_superseded': rows_superseded,
                     'rows_skipped': rows_skipped, 'message': message
-                } order by delivery_date, tenant_id, feed, file_name) as deliveries
+                } order by delivery_date, tenant_id, feed, file_name)) as varchar) as deliveries
             from ops.run_files group by run_id
         ) as files on runs.run_id = files.run_id
         left join (
@@ -190,11 +200,11 @@ RUN_LOG_SQL = {
                 count(*) as check_count,
                 count(*) filter (where not success and severity = 'blocking') as blocking_failed_count,
                 count(*) filter (where not success and severity <> 'blocking') as warning_failed_count,
-                list({
+                cast(to_json(list({
                     'table_name': table_name, 'check_name': check_name, 'column_name': column_name,
                     'severity': severity, 'success': success, 'unexpected_count': unexpected_count,
                     'failing_keys': failing_keys, 'notes': notes
-                } order by table_name, check_name, column_name) as checks
+                } order by table_name, check_name, column_name)) as varchar) as checks
             from ops.check_results group by run_id
         ) as checks on runs.run_id = checks.run_id
         order by runs.started_at
@@ -206,24 +216,93 @@ RUN_LOG_SQL = {
     """,
     "run_checks": """
         select run_id, table_name, check_name, column_name, severity, success, unexpected_count,
-            failing_keys, notes, checked_at
+            cast(to_json(failing_keys) as varchar) as failing_keys, notes, checked_at
         from ops.check_results order by run_id, table_name, check_name, column_name
     """,
 }
 
 
-# Column comments of the run log (shown by BI tools that read DuckDB's catalog). A delivery's records
-# are counted once: records = rows_loaded + rows_rejected + rows_superseded + rows_skipped.
+# Table and column comments of the run log (shown by BI tools that read DuckDB's catalog): every table
+# and every column has one. A delivery's records are counted once:
+# records = rows_loaded + rows_rejected + rows_superseded + rows_skipped.
+_SUPERSEDED = (
+    "records replaced by another record of the same contact in the same file (an earlier Amazon Connect "
+    "version of a ContactId, a forked Asterisk CDR merged into its stint)"
+)
+_SKIPPED = (
+    "records read but not modelled (chats, MONITOR legs, internal calls, agent legs, calls dialled straight "
+    "to a phone; the message names them)"
+)
+_OLD_RELEASE = "null: loaded by a release that did not count them"
+_OLD_RUN = "null: a run of a release that did not count them"
 RUN_LOG_COMMENTS = {
+    "runs": {
+        "table": "One row per callops run, failed and interrupted ones included, as of this publish (the "
+        "publishing run itself shows as running): its delivery days, what became of its files and what the "
+        "publish gate found.",
+        "columns": {
+            "run_id": "the run's id (as in run_deliveries and run_checks)",
+            "started_at": "when the run started (UTC)",
+            "finished_at": "when the run ended (UTC); null while it runs",
+            "status": "running, success, failed, or interrupted (still marked running when a later run "
+            "started: it died)",
+            "first_delivery_date": "the first delivery day (landing folder date) the run read",
+            "last_delivery_date": "the last delivery day (landing folder date) the run read",
+            "delivery_count": "delivered files the run read (its rows of run_deliveries)",
+            "loaded_count": "files loaded, or replaced (re-delivered with new content)",
+            "held_count": "files held back by the delivery gate (a rejected share above the tenant's threshold)",
+            "failed_count": "files that could not be loaded (the message says why)",
+            "unchanged_count": "files already loaded with the same content (not read again)",
+            "rows_loaded": "records of the run's files loaded into the raw layer",
+            "rows_rejected": "records of the run's files quarantined with their reason (callops rejects)",
+            "rows_superseded": f"{_SUPERSEDED}, summed over the run's files; {_OLD_RUN}",
+            "rows_skipped": f"{_SKIPPED}, summed over the run's files; {_OLD_RUN}",
+            "check_count": "publish-gate checks the run made (its rows of run_checks)",
+            "blocking_failed_count": "blocking checks that failed (the run published nothing)",
+            "warning_failed_count": "warning checks that failed (published and reported)",
+            "deliveries": "the run's files as a JSON array (text), one object per file with the columns of "
+            "run_deliveries but run_id: tenant_id, feed, delivery_date, file_name, action, rows_loaded, "
+            "rows_rejected, rows_superseded, rows_skipped, message; [] for none",
+            "checks": "the run's checks as a JSON array (text), one object per check with the columns of "
+            "run_checks but run_id and checked_at: table_name, check_name, column_name, severity, success, "
+            "unexpected_count, failing_keys (an array of strings), notes; [] for none",
+        },
+    },
     "run_deliveries": {
-        "rows_loaded": "records of the file loaded into the raw layer",
-        "rows_rejected": "records quarantined with their reason (callops rejects)",
-        "rows_superseded": "records replaced by another record of the same contact in the same file "
-        "(an earlier Amazon Connect version of a ContactId, a forked Asterisk CDR merged into its stint); "
-        "null: loaded by a release that did not count them",
-        "rows_skipped": "records read but not modelled (chats, MONITOR legs, internal calls, agent legs, "
-        "calls dialled straight to a phone; the message names them); null: loaded by a release that did "
-        "not count them",
+        "table": "One row per run and delivered file it read: what became of the file and of each of its "
+        "records (records = rows_loaded + rows_rejected + rows_superseded + rows_skipped; all 0 for a file "
+        "unchanged or failed).",
+        "columns": {
+            "run_id": "the run that read the file (runs.run_id)",
+            "tenant_id": "the tenant that delivered the file",
+            "feed": "the feed: telephony, qa, hr or marketing",
+            "delivery_date": "the delivery day (the landing folder's date)",
+            "file_name": "the file's name in its landing folder",
+            "action": "loaded, replaced (a re-delivery with new content), held (by the delivery gate), "
+            "unchanged (already loaded with the same content) or failed",
+            "rows_loaded": "records of the file loaded into the raw layer",
+            "rows_rejected": "records quarantined with their reason (callops rejects)",
+            "rows_superseded": f"{_SUPERSEDED}; {_OLD_RELEASE}",
+            "rows_skipped": f"{_SKIPPED}; {_OLD_RELEASE}",
+            "message": "what became of the file, in words (why it was held or failed, what was skipped)",
+        },
+    },
+    "run_checks": {
+        "table": "One row per publish-gate check (Great Expectations) a run made on a published table, "
+        "passed ones included.",
+        "columns": {
+            "run_id": "the run whose gate made the check (runs.run_id)",
+            "table_name": "the published table checked",
+            "check_name": "the expectation, e.g. expect_column_values_to_be_between",
+            "column_name": "the column checked (column_A/column_B for a pair); null for a table check",
+            "severity": "blocking (a failure publishes nothing) or warning (published and reported)",
+            "success": "true: the check passed",
+            "unexpected_count": "rows that failed the check",
+            "failing_keys": "the first failing rows' keys (e.g. tenant and day) as a JSON array of strings "
+            "(text), at most 100; [] when none failed",
+            "notes": "why the check exists",
+            "checked_at": "when the gate ran (UTC)",
+        },
     },
 }
 
@@ -232,10 +311,13 @@ def _copy_run_log(con) -> dict[str, int]:
     counts = {}
     for table, sql in RUN_LOG_SQL.items():
         con.execute(f"create table pub.{PUBLISHED_SCHEMA}.{table} as {sql}")
-        for column, comment in RUN_LOG_COMMENTS.get(table, {}).items():
-            con.execute(
-                f"comment on column pub.{PUBLISHED_SCHEMA}.{table}.{column} is {warehouse.sql_literal(comment)}"
-            )
+        target, comments = f"pub.{PUBLISHED_SCHEMA}.{table}", RUN_LOG_COMMENTS.get(table, {})
+        statements = [f"comment on table {target} is {_comment(comments['table'])}"] if "table" in comments else []
+        statements += [
+            f"comment on column {target}.{column} is {_comment(comment)}"
+            for column, comment in comments.get("columns", {}).items()
+        ]
+        _execute_at_once(con, statements)
         counts[table] = con.execute(f"select count(*) from pub.{PUBLISHED_SCHEMA}.{table}").fetchall()[0][0]
     return counts
 
