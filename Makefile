@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-generative lint fix airflow docs clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run test test-fast test-generative duckdb-oldest lint fix airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -51,10 +51,28 @@ run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Ai
 	$(BIN)/callops run --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/callops kpis
 
+# The oldest DuckDB that reads every published table (callops.publish.OLDEST_DUCKDB_READER), pinned with
+# its hashes in requirements/duckdb-oldest.txt, in a small venv of its own: a test of `make test` reads a
+# published file with it (tests/test_simulated_month.py). Its wheels are pinned for Linux x86_64 only;
+# elsewhere the venv is not made and that test skips, saying why.
+OLDEST_VENV := .venv-duckdb-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.callops-installed
+
+$(OLDEST_STAMP): requirements/duckdb-oldest.txt
+	@if [ "$$(uname -sm)" != "Linux x86_64" ]; then \
+		echo "make: no $(OLDEST_VENV) on $$(uname -sm) (requirements/duckdb-oldest.txt pins Linux x86_64 wheels)"; \
+	else \
+		test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV); \
+		$(OLDEST_VENV)/bin/python -m pip install --quiet --require-hashes --only-binary :all: \
+			-r requirements/duckdb-oldest.txt && touch $@; \
+	fi
+
+duckdb-oldest: $(OLDEST_STAMP) ## the oldest DuckDB that reads the published file, in .venv-duckdb-oldest (make test makes it)
+
 # Two workers (pytest-xdist), a test file to each at a time: the suite is mostly single-threaded dbt and Airflow.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
+test: $(STAMP) $(OLDEST_STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The unit tests alone: every test marked dbt, airflow, gx or integration left out (pyproject.toml).
@@ -123,5 +141,5 @@ bench: $(STAMP) ## pipeline speed: a 90-day backfill and a daily run against pla
 bench-small: $(STAMP) ## the same at 3 days of 2,000 calls, not recorded (a quick check, about 4 min)
 	$(BIN)/python -m benchmarks.pipeline --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
 
-clean: ## remove the local data (CALLOPS_HOME) and .venv
-	rm -rf data $(VENV)
+clean: ## remove the local data (CALLOPS_HOME), .venv and .venv-duckdb-oldest
+	rm -rf data $(VENV) $(OLDEST_VENV)

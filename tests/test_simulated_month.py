@@ -1,19 +1,22 @@
 """A month of the simulator's output for three tenants loads cleanly, and loading it again changes nothing.
 
 Through the real loaders (every feed, three telephony formats), dbt and the
-publish step; the published file holds no clear personal data.
+publish step; the published file holds no clear personal data, and the oldest
+DuckDB it serves reads all of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 
 from callops import dbt, pipeline, publish, settings, warehouse
 from callops.config import load_config
 from callops.load import registry
 from callops.simulate.run import simulate
+from tests import oldest_reader
 
 pytestmark = pytest.mark.dbt
 
@@ -104,3 +107,27 @@ def test_the_published_file_holds_no_clear_caller_number(month):
     assert data, "published"
     for phone in month["phones"]:
         assert phone.encode() not in data
+
+
+def test_the_oldest_duckdb_reader_reads_every_published_table_and_its_types_and_descriptions(month):
+    """A BI tool embedding DuckDB publish.OLDEST_DUCKDB_READER reads every row of every table; every
+    column has a type any BI driver reads and, like every table, a description."""
+    seen = oldest_reader.read_everything(settings.published_db_path())
+    assert seen["version"] == publish.OLDEST_DUCKDB_READER
+    assert seen["errors"] == {}
+    con = duckdb.connect(str(settings.published_db_path()), read_only=True)
+    try:
+        counts = {
+            f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            for schema, table in con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert {table: read["rows"] for table, read in seen["tables"].items()} == counts
+    assert {"marts.rpt_daily_kpis", "marts.runs", "marts.run_deliveries", "marts.run_checks"} <= counts.keys()
+    # every mart has rows to read (the month runs no gate: run_checks is empty; tests/include/test_publish.py)
+    assert [table for table, rows in counts.items() if not rows] == ["marts.run_checks"]
+    assert oldest_reader.unusual_columns(seen) == []
+    assert oldest_reader.uncommented(seen) == []

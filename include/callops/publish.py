@@ -12,7 +12,7 @@ changed partitions are still pending) keeps its last good figures, its rows of t
 file, in both files, while every other tenant's rows come from the build warehouse.
 
 Each file is a new file written through ``ATTACH ... (STORAGE_VERSION 'v1.0.0')`` (DuckDB
-``OLDEST_READER`` and later read it), fsynced and renamed into place: a reader holding the old file
+``OLDEST_DUCKDB_READER`` and later read it), fsynced and renamed into place: a reader holding the old file
 keeps reading the old version (its inode lives on until closed) and sees the new one when it
 reopens. The replaced versions are kept under each folder's ``versions/`` (the last
 ``KEEP_VERSIONS``; one publish links all its files with one stamp); ``callops rollback`` serves
@@ -37,7 +37,9 @@ from callops import failures, private, settings, warehouse
 
 PUBLISHED_SCHEMA = "marts"
 STORAGE_VERSION = "v1.0.0"
-OLDEST_READER = "1.0.0"  # the oldest DuckDB that reads every published table (tests/test_published_readers.py)
+# The oldest DuckDB that reads every published table (tests/test_simulated_month.py reads one with it;
+# requirements/duckdb-oldest.txt pins it for that test).
+OLDEST_DUCKDB_READER = "1.0.0"
 KEEP_VERSIONS = 5
 TENANT_COLUMN = "tenant_id"
 TENANTS_DIR = "tenants"
@@ -197,8 +199,8 @@ def _write_center(
     untenanted = sorted(name for name, columns in marts.items() if TENANT_COLUMN not in dict(columns))
     if untenanted:
         raise PublishError(
-            f"{build_db}: {PUBLISHED_SCHEMA}.{', '.join(untenanted)}: no {TENANT_COLUMN} column, so no tenant's file can hold "
-            "its rows; every published mart carries the tenant it belongs to"
+            f"{build_db}: {PUBLISHED_SCHEMA}.{', '.join(untenanted)}: no {TENANT_COLUMN} column, so no tenant's "
+            "file can hold its rows; every published mart carries the tenant it belongs to"
         )
     _attach(con, staging, "pub")
     try:
@@ -391,7 +393,7 @@ def center_run_log(run_id: str) -> RunLog:
         f"union all select {warehouse.sql_literal(run_id)}, tenant_id, publish_action, null, null from publishing",
         "log_deliveries": f"select {RUN_LOG_SOURCES['log_deliveries']} from ops.run_files",
         "log_checks": "select run_id, table_name, check_name, column_name, severity, success, unexpected_count, "
-        "to_json(failing_keys)::varchar as failing_keys, notes, checked_at, tenant_id, "
+        "coalesce(to_json(failing_keys)::varchar, '[]') as failing_keys, notes, checked_at, tenant_id, "
         "coalesce(checked_by, 'great_expectations') as checked_by from ops.check_results",
     })
 
@@ -497,12 +499,13 @@ def _write_run_log(con: duckdb.DuckDBPyConnection, into: str, log: RunLog) -> di
         con.execute(f"create table {into}.{PUBLISHED_SCHEMA}.{table} as {sql}")
         counts[table] = _count(con, into, table)
     statements = [
-        f"comment on table {into}.{PUBLISHED_SCHEMA}.{table} is {warehouse.sql_literal(RUN_LOG_TABLE_COMMENTS[table])}"
+        f"comment on table {into}.{PUBLISHED_SCHEMA}.{table} is "
+        + warehouse.sql_literal(RUN_LOG_COMMENTS[table]["table"])
         for table in RUN_LOG_SQL
     ] + [
         f"comment on column {into}.{PUBLISHED_SCHEMA}.{table}.{column} is {warehouse.sql_literal(comment)}"
-        for table, columns in RUN_LOG_COMMENTS.items()
-        for column, comment in columns.items()
+        for table in RUN_LOG_SQL
+        for column, comment in RUN_LOG_COMMENTS[table]["columns"].items()
     ]
     _in_one_transaction(con, statements)
     for name in log.sources:
@@ -510,80 +513,102 @@ def _write_run_log(con: duckdb.DuckDBPyConnection, into: str, log: RunLog) -> di
     return counts
 
 
-RUN_LOG_TABLE_COMMENTS = {
-    "runs": "One row per callops run (a tenant's file: per run that touched the tenant), failed ones included, "
-    "as of this publish (the publishing run shows as running): what it loaded and checked.",
-    "run_tenants": "One row per run and tenant it published or held back: what the run did for the tenant and "
-    "how it ended for it.",
-    "run_deliveries": "One row per run and delivered file it looked at: what was done with the file and its records.",
-    "run_checks": "One row per run, check and tenant: each Great Expectations check of the mart gate, and each "
-    "dbt data test that failed in the run's build.",
-}
-
-# A delivery's records are counted once: records = rows_loaded + rows_rejected + rows_superseded + rows_skipped.
+_SUPERSEDED = (
+    "records replaced by another record of the same contact in the same file (an earlier Amazon Connect "
+    "version of a ContactId, a forked Asterisk CDR merged into its stint)"
+)
+_SKIPPED = (
+    "records read but not modelled (chats, MONITOR legs, internal calls, agent legs, calls dialled straight "
+    "to a phone; the message names them)"
+)
+_OLD_RELEASE = "null: loaded by a release that did not count them"
+_OLD_RUN = "null: a run of a release that did not count them"
 RUN_LOG_COMMENTS = {
     "runs": {
-        "run_id": "the run (callops run, a scheduled load or build); ops and Airflow logs use the same id",
-        "started_at": "when the run started (UTC)",
-        "finished_at": "when the run finished (UTC); null while it runs",
-        "status": "running | success | failed; in a tenant's file, how the run ended for that tenant",
-        "first_delivery_date": "the first delivery day the run covered",
-        "last_delivery_date": "the last delivery day the run covered",
-        "delivery_count": "delivered files the run looked at (run_deliveries)",
-        "loaded_count": "files loaded or replaced (a corrected re-delivery)",
-        "held_count": "files held back by the delivery gate (too many rejected rows)",
-        "failed_count": "files that could not be loaded",
-        "unchanged_count": "files already loaded with the same content (not read again)",
-        "rows_loaded": "records of the run's files loaded into the raw layer",
-        "rows_rejected": "records quarantined with their reason (callops rejects)",
-        "rows_superseded": "records replaced by another record of the same contact in the same file",
-        "rows_skipped": "records read but not modelled (chats, internal calls, agent legs, ...)",
-        "check_count": "checks recorded for the run (run_checks)",
-        "blocking_failed_count": "failed blocking checks: their tenant's figures were held back",
-        "warning_failed_count": "failed warning checks: published, and reported",
-        "deliveries": "the run's deliveries as a JSON array of objects (the columns of run_deliveries)",
-        "checks": "the run's checks as a JSON array of objects (the columns of run_checks; failing_keys an array)",
+        "table": "One row per callops run, failed and interrupted ones included, as of this publish (the "
+        "publishing run itself shows as running): its delivery days, what became of its files and what the "
+        "publish gate found. In a tenant's file: the runs that touched the tenant, counted over its own files "
+        "and checks.",
+        "columns": {
+            "run_id": "the run's id (as in run_deliveries and run_checks)",
+            "started_at": "when the run started (UTC)",
+            "finished_at": "when the run ended (UTC); null while it runs",
+            "status": "running, success, failed, or interrupted (still marked running when a later run "
+            "started: it died); in a tenant's file, how the run ended for that tenant (run_tenants.status)",
+            "first_delivery_date": "the first delivery day (landing folder date) the run read",
+            "last_delivery_date": "the last delivery day (landing folder date) the run read",
+            "delivery_count": "delivered files the run read (its rows of run_deliveries)",
+            "loaded_count": "files loaded, or replaced (re-delivered with new content)",
+            "held_count": "files held back by the delivery gate (a rejected share above the tenant's threshold)",
+            "failed_count": "files that could not be loaded (the message says why)",
+            "unchanged_count": "files already loaded with the same content (not read again)",
+            "rows_loaded": "records of the run's files loaded into the raw layer",
+            "rows_rejected": "records of the run's files quarantined with their reason (callops rejects)",
+            "rows_superseded": f"{_SUPERSEDED}, summed over the run's files; {_OLD_RUN}",
+            "rows_skipped": f"{_SKIPPED}, summed over the run's files; {_OLD_RUN}",
+            "check_count": "publish-gate checks the run made (its rows of run_checks)",
+            "blocking_failed_count": "blocking checks that failed (their tenant's new figures were held back)",
+            "warning_failed_count": "warning checks that failed (published and reported)",
+            "deliveries": "the run's files as a JSON array (text), one object per file with the columns of "
+            "run_deliveries but run_id: tenant_id, feed, delivery_date, file_name, action, rows_loaded, "
+            "rows_rejected, rows_superseded, rows_skipped, message; [] for none",
+            "checks": "the run's checks as a JSON array (text), one object per check with the columns of "
+            "run_checks but run_id and checked_at: tenant_id, checked_by, table_name, check_name, column_name, "
+            "severity, success, unexpected_count, failing_keys (an array of strings), notes; [] for none",
+        },
     },
     "run_tenants": {
-        "run_id": "the run",
-        "tenant_id": "the tenant (client brand)",
-        "publish_action": "published: its new figures were published | held_back: a blocking check failed and "
-        "its last good figures stayed published",
-        "status": "success | failed: how the run ended for this tenant; null while the run goes on",
-        "problems": "what failed for this tenant, as a JSON array of texts (a step that failed for every tenant "
-        "is named without detail)",
+        "table": "One row per run and tenant it published, held back or loaded files of: what the run did for "
+        "the tenant and how it ended for it.",
+        "columns": {
+            "run_id": "the run (runs.run_id)",
+            "tenant_id": "the tenant (client brand)",
+            "publish_action": "published (its new figures), held_back (a blocking check failed: its last good "
+            "figures stayed published) or null (the run published nothing)",
+            "status": "success or failed, for this tenant; null while the run goes on",
+            "problems": "what failed for the tenant, as a JSON array of strings (text): its held or failed files, "
+            "its failed blocking checks; a step that failed for every tenant is named without detail",
+        },
     },
     "run_deliveries": {
-        "run_id": "the run",
-        "tenant_id": "the tenant the file was delivered for",
-        "feed": "telephony | qa | hr | marketing",
-        "delivery_date": "the delivery day (the landing folder's date)",
-        "file_name": "the delivered file's name",
-        "action": "loaded | replaced | held | unchanged | failed",
-        "rows_loaded": "records of the file loaded into the raw layer",
-        "rows_rejected": "records quarantined with their reason (callops rejects)",
-        "rows_superseded": "records replaced by another record of the same contact in the same file "
-        "(an earlier Amazon Connect version of a ContactId, a forked Asterisk CDR merged into its stint); "
-        "null: loaded by a release that did not count them",
-        "rows_skipped": "records read but not modelled (chats, MONITOR legs, internal calls, agent legs, "
-        "calls dialled straight to a phone; the message names them); null: loaded by a release that did "
-        "not count them",
-        "message": "what happened to the file, in words (the rule it broke, when held back or failed)",
+        "table": "One row per run and delivered file it read: what became of the file and of each of its "
+        "records (records = rows_loaded + rows_rejected + rows_superseded + rows_skipped; all 0 for a file "
+        "unchanged or failed).",
+        "columns": {
+            "run_id": "the run that read the file (runs.run_id)",
+            "tenant_id": "the tenant that delivered the file",
+            "feed": "the feed: telephony, qa, hr or marketing",
+            "delivery_date": "the delivery day (the landing folder's date)",
+            "file_name": "the file's name in its landing folder",
+            "action": "loaded, replaced (a re-delivery with new content), held (by the delivery gate), "
+            "unchanged (already loaded with the same content) or failed",
+            "rows_loaded": "records of the file loaded into the raw layer",
+            "rows_rejected": "records quarantined with their reason (callops rejects)",
+            "rows_superseded": f"{_SUPERSEDED}; {_OLD_RELEASE}",
+            "rows_skipped": f"{_SKIPPED}; {_OLD_RELEASE}",
+            "message": "what became of the file, in words (why it was held or failed, what was skipped)",
+        },
     },
     "run_checks": {
-        "run_id": "the run",
-        "table_name": "the table checked (a mart, or a dbt model)",
-        "check_name": "the Great Expectations expectation or the dbt data test",
-        "column_name": "the column checked, when the check is about one (a pair: column_a/column_b)",
-        "severity": "blocking (its tenant's figures are held back) | warning (published, and reported)",
-        "success": "whether the check passed for the tenant",
-        "unexpected_count": "rows that broke it",
-        "failing_keys": "the failing rows' keys (tenant and day first) as a JSON array of texts",
-        "notes": "what the check asks, or a few failing rows of a dbt test",
-        "checked_at": "when it was checked (UTC)",
-        "tenant_id": "the tenant the result is for; null: a check that named no tenant (it held back every "
-        "tenant), or one recorded before results were kept per tenant",
-        "checked_by": "great_expectations (the publish gate) | dbt (a data test of the build)",
+        "table": "One row per run, check and tenant: each publish-gate check (Great Expectations) a run made on "
+        "a published table, passed ones included, and each dbt data test that failed in the run's build.",
+        "columns": {
+            "run_id": "the run whose gate made the check (runs.run_id)",
+            "table_name": "the published table checked (a dbt data test: the model it tests)",
+            "check_name": "the expectation, e.g. expect_column_values_to_be_between, or the dbt data test",
+            "column_name": "the column checked (column_A/column_B for a pair); null for a table check",
+            "severity": "blocking (a failure holds back its tenant's new figures: its last good ones stay "
+            "published) or warning (published and reported)",
+            "success": "true: the check passed for the tenant",
+            "unexpected_count": "rows that failed the check",
+            "failing_keys": "the first failing rows' keys (e.g. tenant and day) as a JSON array of strings "
+            "(text), at most 100; [] when none failed",
+            "notes": "why the check exists (a dbt data test: its first failing rows)",
+            "checked_at": "when the gate ran (UTC)",
+            "tenant_id": "the tenant the result is for; null: a failed check whose rows name no tenant (it held "
+            "back every tenant), or a check of a release before results per tenant",
+            "checked_by": "great_expectations (the publish gate) or dbt (a data test of the build)",
+        },
     },
 }
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+from pathlib import Path
+
 import duckdb
 
 from callops import publish, settings, warehouse
+from tests import oldest_reader
+from tests.conftest import REPO
 
 
 def candidate(value: int, tenant: str = "shanghai_bank") -> None:
@@ -116,15 +123,108 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
     try:
         run = reader.execute(
             "select run_id, status, delivery_count, held_count, rows_rejected, rows_superseded, rows_skipped, "
-            "check_count, blocking_failed_count, deliveries->>'$[0].file_name', deliveries->>'$[0].rows_skipped', "
-            "checks->'$[0].failing_keys' from marts.runs"
+            "check_count, blocking_failed_count, deliveries, checks from marts.runs"
         ).fetchall()
         delivery = reader.execute(
             "select file_name, rows_loaded, rows_rejected, rows_superseded, rows_skipped from marts.run_deliveries"
         ).fetchall()
-        checks = reader.execute("select check_name, severity, success from marts.run_checks").fetchall()
+        checks = reader.execute("select check_name, severity, success, failing_keys from marts.run_checks").fetchall()
     finally:
         reader.close()
-    assert run == [("r-failed", "failed", 1, 1, 2, 1, 3, 1, 1, "dirty.csv", "3", '["shanghai_bank 2026-03-02"]')]
+    ((*counts, deliveries, run_checks),) = run
+    assert counts == ["r-failed", "failed", 1, 1, 2, 1, 3, 1, 1]
+    # the run's files and checks as JSON arrays (text), with the columns of run_deliveries and run_checks
+    assert json.loads(deliveries) == [{
+        "tenant_id": "shanghai_bank", "feed": "telephony", "delivery_date": "2026-03-02", "file_name": "dirty.csv",
+        "action": "held", "rows_loaded": 8, "rows_rejected": 2, "rows_superseded": 1, "rows_skipped": 3,
+        "message": "held back",
+    }]  # fmt: skip
+    assert json.loads(run_checks) == [{
+        "tenant_id": "shanghai_bank", "checked_by": "great_expectations", "table_name": "rpt_daily_kpis", "check_name": "expect_column_values_to_be_between",
+        "column_name": "answer_rate", "severity": "blocking", "success": False, "unexpected_count": 1,
+        "failing_keys": ["shanghai_bank 2026-03-02"], "notes": "answer_rate is a 0-1 rate",
+    }]  # fmt: skip
     assert delivery == [("dirty.csv", 8, 2, 1, 3)]
-    assert checks == [("expect_column_values_to_be_between", "blocking", False)]
+    assert checks == [("expect_column_values_to_be_between", "blocking", False, '["shanghai_bank 2026-03-02"]')]
+
+
+def a_quiet_run_log() -> None:
+    """The commonest run log: a run whose checks all passed (no failing keys), and one that loaded and checked
+    nothing (an interrupted run, a build of earlier loads)."""
+    con = warehouse.connect()
+    con.execute(
+        "insert into ops.runs values ('r-passed', '2026-03-01', '2026-03-01', now(), now(), 'success', null), "
+        "('r-empty', '2026-03-02', '2026-03-02', now(), null, 'interrupted', null)"
+    )
+    con.execute(
+        "insert into ops.run_files (run_id, file_id, feed, tenant_id, delivery_date, file_name, action, "
+        "rows_loaded, rows_rejected, rows_superseded, rows_skipped, message) values ('r-passed', 'f1', "
+        "'telephony', 'shanghai_bank', '2026-03-01', 'contacts.csv', 'loaded', 5, 0, 0, 0, null)"
+    )
+    con.execute(
+        "insert into ops.check_results values ('r-passed', 'rpt_daily_kpis', 'expect_column_values_to_be_between', "
+        "'answer_rate', 'blocking', true, 0, [], 'answer_rate is a 0-1 rate', now(), 'shanghai_bank', "
+        "'great_expectations'), ('r-passed', "
+        "'rpt_daily_kpis', 'expect_table_row_count_to_be_between', null, 'warning', true, 0, [], null, now(), "
+        "'shanghai_bank', 'great_expectations')"
+    )
+    con.close()
+    candidate(1)
+    publish.publish("r-next")
+
+
+RUN_LOG = [f"marts.{table}" for table in publish.RUN_LOG_SQL]
+
+
+def test_the_run_log_has_types_every_bi_tool_reads_and_a_description_on_every_table_and_column(home):
+    """No hugeint (DuckDB's sum of integers), no list or struct: the runs' files and checks, and a check's
+    failing keys, are JSON arrays as text; every run-log table and column says what it holds."""
+    a_quiet_run_log()
+    seen = oldest_reader.read_everything(settings.published_db_path(), python=Path(sys.executable))
+    assert seen["errors"] == {}
+    assert [column for column in oldest_reader.unusual_columns(seen) if column[0] in RUN_LOG] == []
+    assert [name for name in oldest_reader.uncommented(seen) if name.startswith(tuple(RUN_LOG))] == []
+    reader = duckdb.connect(str(settings.published_db_path()), read_only=True)
+    try:
+        runs = reader.execute("select run_id, rows_loaded, deliveries, checks from marts.runs order by 1").fetchall()
+        keys = reader.execute("select failing_keys from marts.run_checks").fetchall()
+    finally:
+        reader.close()
+    assert [(run_id, rows, json.loads(files) == [], json.loads(checks)) for run_id, rows, files, checks in runs] == [
+        ("r-empty", 0, True, []),
+        ("r-passed", 5, False, [
+            {"tenant_id": "shanghai_bank", "checked_by": "great_expectations",
+             "table_name": "rpt_daily_kpis", "check_name": "expect_column_values_to_be_between",
+             "column_name": "answer_rate", "severity": "blocking", "success": True, "unexpected_count": 0,
+             "failing_keys": [], "notes": "answer_rate is a 0-1 rate"},
+            {"tenant_id": "shanghai_bank", "checked_by": "great_expectations",
+             "table_name": "rpt_daily_kpis", "check_name": "expect_table_row_count_to_be_between",
+             "column_name": None, "severity": "warning", "success": True, "unexpected_count": 0,
+             "failing_keys": [], "notes": None},
+        ]),
+    ]  # fmt: skip
+    assert keys == [("[]",), ("[]",)]
+
+
+def test_the_oldest_duckdb_reader_reads_every_row_of_the_run_log(home):
+    """DuckDB 1.0 could not read a list column whose lists are all empty (every check passed) in a v1.0.0
+    file written by DuckDB 2: ``Serialization Error: Failed to deserialize: field id mismatch``."""
+    a_quiet_run_log()
+    seen = oldest_reader.read_everything(settings.published_db_path())
+    assert seen["version"] == publish.OLDEST_DUCKDB_READER
+    assert seen["errors"] == {}
+    rows = {"marts.rpt_daily_kpis": 1, "marts.runs": 2, "marts.run_tenants": 1, "marts.run_deliveries": 1,
+            "marts.run_checks": 2}
+    assert {table: read["rows"] for table, read in seen["tables"].items()} == rows
+    # the tenant's own file too: the same tables, types and descriptions (its runs: those that touched it)
+    mine = oldest_reader.read_everything(publish.tenant_path("shanghai_bank"))
+    assert mine["errors"] == {}
+    assert {table: read["rows"] for table, read in mine["tables"].items()} == rows | {"marts.runs": 1}  # r-passed
+    assert oldest_reader.unusual_columns(mine) == []
+    assert [name for name in oldest_reader.uncommented(mine) if name.startswith(tuple(RUN_LOG))] == []
+
+
+def test_the_oldest_reader_is_the_duckdb_the_tests_install_and_the_one_documented():
+    pinned = re.search(r"(?m)^duckdb==(\S+)", oldest_reader.OLDEST_REQUIREMENTS.read_text())
+    assert pinned and pinned[1] == publish.OLDEST_DUCKDB_READER
+    assert f"DuckDB **{publish.OLDEST_DUCKDB_READER}** and later" in (REPO / "docs" / "serving.md").read_text()

@@ -235,8 +235,11 @@ counted as (
         count(*) filter (
             where fact_type = 'evaluation' and has_fatal_error
         ) as fatal_error_count,
-        coalesce(sum(handled_count) filter (where fact_type = 'handled'), 0)
-            as handled_count,
+        -- a sum of integers is a hugeint in DuckDB; bigint is what BI tools read
+        cast(
+            coalesce(sum(handled_count) filter (where fact_type = 'handled'), 0)
+            as bigint
+        ) as handled_count,
         -- exact at agent grain (a handled_contacts row is one agent's
         -- contact); team and tenant grains take team_ / tenant_contacts
         count(*) filter (where fact_type = 'handled') as agent_contact_count,

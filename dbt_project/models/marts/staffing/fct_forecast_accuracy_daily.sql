@@ -58,12 +58,17 @@ daily as (
         queue_id,
         interval_date as forecast_date,
         count(*) filter (where is_volume_compared) as interval_count,
-        sum(actual_offered_count) filter (where is_volume_compared) as actual_offered_count,
+        -- sums of integers cast back to bigint: DuckDB's is a hugeint (int128),
+        -- a type many BI drivers cannot read
+        cast(
+            sum(actual_offered_count) filter (where is_volume_compared) as bigint
+        ) as actual_offered_count,
         sum(forecast_offered_count) filter (where is_volume_compared)
             as forecast_offered_count,
         sum(volume_error) filter (where is_volume_compared) as volume_absolute_error,
-        sum(naive_volume_error) filter (where is_volume_compared)
-            as naive_volume_absolute_error,
+        cast(
+            sum(naive_volume_error) filter (where is_volume_compared) as bigint
+        ) as naive_volume_absolute_error,
         count(*) filter (where is_aht_compared) as aht_interval_count,
         sum(actual_aht_seconds) filter (where is_aht_compared) as actual_aht_seconds_sum,
         sum(aht_error) filter (where is_aht_compared) as aht_absolute_error,
