@@ -17,6 +17,7 @@ from callops.config import load_config
 from callops.load import registry
 from callops.simulate.run import simulate
 from tests import oldest_reader
+from tests.include.test_tenant_publish import mentions
 
 pytestmark = pytest.mark.dbt
 
@@ -71,6 +72,8 @@ def month(tmp_path_factory: pytest.TempPathFactory):
             actions = con.execute(
                 "select action, count(*) from ops.run_files where run_id = 'second' group by 1"
             ).fetchall()
+        with warehouse.connection() as con:  # as the gate does when nothing blocks (a pending change is held back)
+            con.execute("update ops.changed_partitions set validated_run_id = 'month' where validated_run_id is null")
         publish.publish("month")
         yield {
             "written": written, "first": first, "second": second, "before": before, "after": after,
@@ -131,3 +134,25 @@ def test_the_oldest_duckdb_reader_reads_every_published_table_and_its_types_and_
     assert [table for table, rows in counts.items() if not rows] == ["marts.run_checks"]
     assert oldest_reader.unusual_columns(seen) == []
     assert oldest_reader.uncommented(seen) == []
+
+
+def test_each_tenants_file_holds_its_own_rows_of_every_table_and_nothing_of_another_tenant(month):
+    center = settings.published_db_path()
+    tables = [f"marts.{name}" for (name,) in _read(center, "select table_name from duckdb_tables() order by 1")]
+    for tenant in ("bank", "telco", "utility"):
+        path = publish.tenant_path(tenant)
+        assert [f"marts.{name}" for (name,) in _read(path, "select table_name from duckdb_tables() order by 1")] == tables
+        for table in tables:
+            if table.removeprefix("marts.") in publish.RUN_LOG_SQL and table != "marts.run_deliveries":
+                continue
+            mine = f"select * from {table} where tenant_id = '{tenant}'"
+            assert _read(path, f"select count(*) from ({mine})") == _read(center, f"select count(*) from ({mine})")
+            assert _read(path, f"select count(*) from {table} where tenant_id is distinct from '{tenant}'") == [(0,)]
+        for other in {"bank", "telco", "utility"} - {tenant}:
+            assert mentions(path, f"{other}") == [], (tenant, other)
+            assert mentions(path, other.capitalize()) == [], (tenant, other)  # the tenant's name
+
+
+def _read(path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchall()
