@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from callops import pipeline, settings
+from callops import pipeline, publish, settings
 from tests import generative
 
 pytestmark = pytest.mark.integration
@@ -102,6 +102,7 @@ def test_a_home_of_the_previous_release_upgrades_at_its_next_run(previous_releas
         pipeline.finish_run("upgraded")
         upgraded = settings.build_db_path()
         published = settings.published_db_path()
+        tenant_files = publish.tenant_files()
 
     assert built["plan"].startswith("full build"), built["plan"]
     with duckdb.connect(str(upgraded), read_only=True) as con:
@@ -115,6 +116,15 @@ def test_a_home_of_the_previous_release_upgrades_at_its_next_run(previous_releas
             "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = 'run_deliveries'"
         ).fetchall()}  # fmt: skip
     assert {"rows_superseded", "rows_skipped"} <= published_columns
+    # the previous release published the center file alone: each tenant now has its own, its rows only
+    with duckdb.connect(str(published), read_only=True) as con:
+        by_tenant = dict(con.execute("select tenant_id, count(*) from marts.rpt_daily_kpis group by 1").fetchall())
+    assert sorted(path.stem for path in tenant_files) == sorted(by_tenant)
+    for path in tenant_files:
+        with duckdb.connect(str(path), read_only=True) as con:
+            assert con.execute("select tenant_id, count(*) from marts.rpt_daily_kpis group by 1").fetchall() == [
+                (path.stem, by_tenant[path.stem])
+            ]
 
     reference = generative.build_reference(landing, tmp_path / "reference", config, first, last)
     assert generative.compare(upgraded, reference, generative.LAYERS) == {}
