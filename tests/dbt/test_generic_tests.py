@@ -148,7 +148,7 @@ def test_row_rules_fails_the_rows_accepted_range_and_accepted_values_failed_and_
     )
     assert sorted(float(row[0]) for row in exclusive) == [-0.1, 0.0]
     values = run_inline(  # the project's accepted_values (tests/generic/, in place of dbt's built-in one)
-        "{{ test_accepted_values(\"" + model + "\", 'kind', ['a', 'b']) }}"
+        '{{ test_accepted_values("' + model + "\", 'kind', ['a', 'b']) }}"
     )
     assert sorted(values) == [("c", 1), ("d", 1)]
 
