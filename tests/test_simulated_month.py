@@ -141,7 +141,8 @@ def test_each_tenants_file_holds_its_own_rows_of_every_table_and_nothing_of_anot
     tables = [f"marts.{name}" for (name,) in _read(center, "select table_name from duckdb_tables() order by 1")]
     for tenant in ("bank", "telco", "utility"):
         path = publish.tenant_path(tenant)
-        assert [f"marts.{name}" for (name,) in _read(path, "select table_name from duckdb_tables() order by 1")] == tables
+        names = _read(path, "select table_name from duckdb_tables() order by 1")
+        assert [f"marts.{name}" for (name,) in names] == tables
         for table in tables:
             if table.removeprefix("marts.") in publish.RUN_LOG_SQL and table != "marts.run_deliveries":
                 continue

@@ -19,16 +19,49 @@ from callops import progress, settings, warehouse
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 BUILD_PLAN_ENV = "CALLOPS_BUILD_PLAN"
+# Every data test runs as a warning inside callops (dbt_project.yml `data_tests: +severity`), so a
+# failing one never makes dbt skip the models downstream of it, for any tenant: callops decides per
+# tenant from its TestFailure records instead. `dbt build` by hand keeps the declared severities.
+DATA_TEST_SEVERITY_ENV = "CALLOPS_DATA_TEST_SEVERITY"
+
+
+@dataclass
+class TestFailure:
+    """A data test's failing rows of one tenant: what decides, per tenant, whether its new figures are
+    published (issue 19). Holds nothing of another tenant's rows.
+
+    ``table``: the model it tests (a singular test: its last parent model); ``column``: the tested
+    column, if the test has one; ``severity``: ``blocking`` (declared ``error``, dbt's default) or
+    ``warning`` (declared ``warn``); ``tenant_id``: None when the failing rows carry no tenant (they
+    block every tenant; ``notes`` may then show any tenant's rows); ``unexpected_count``: the tenant's
+    failing rows of the model (a test that counts them, such as row_rules, adds its counts up; the
+    test's own failure count when unattributed); ``failing_keys``: ``"<tenant_id> <YYYY-MM-DD>"`` of
+    the failing rows' days (the model's day column, macros/failing_rows.sql), sorted; ``notes``: the
+    first of the tenant's failing rows, as `column=value` lists."""
+
+    __test__ = False  # not a pytest test class
+
+    test: str
+    table: str
+    column: str | None
+    severity: str
+    tenant_id: str | None
+    unexpected_count: int
+    failing_keys: list[str] = field(default_factory=list)
+    notes: str | None = None
 
 
 @dataclass
 class DbtResult:
+    """``success``/``failures``: the build itself failed (a model, a test whose SQL errored, dbt);
+    ``test_failures``: the data tests that found failing rows, one record per test and tenant."""
+
     success: bool
     nodes: int = 0
     failures: list[str] = field(default_factory=list)
     error: str | None = None
     tests: list[str] = field(default_factory=list)  # the data tests run (node names)
-    test_failures: list = field(default_factory=list)  # the failed ones, per tenant of their failing rows
+    test_failures: list[TestFailure] = field(default_factory=list)  # the failed ones, per tenant of their rows
 
 
 def environment(build_db: Path | None = None) -> dict[str, str]:
@@ -37,6 +70,8 @@ def environment(build_db: Path | None = None) -> dict[str, str]:
         "CALLOPS_BUILD_DB": str(build_db or settings.build_db_path()),
         "CALLOPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit(),
         "CALLOPS_DUCKDB_THREADS": str(settings.duckdb_threads()),
+        # always the same value: dbt re-parses the whole project when an env var dbt_project.yml reads changes
+        DATA_TEST_SEVERITY_ENV: "warn",
         "DO_NOT_TRACK": "1",
     }
 
@@ -87,10 +122,20 @@ def invoke(*args: str, build_plan: str = "", target: Path | None = None, build_d
     error = str(outcome.exception) if outcome.exception else None
     # the project's nodes; its on-run-end hook (macros/stale_relations.sql) is not one of them
     nodes = sum(1 for r in results if r.node.resource_type != "operation")
-    return DbtResult(success=bool(outcome.success), nodes=nodes, failures=failures, error=error)
+    failing = [r for r in results if r.node.resource_type == "test" and str(r.status) in FAILING_TEST_STATUSES]
+    test_failures = _test_failures(failing, target or settings.dbt_work_dir() / "target", build_db) if failing else []
+    tests = [r.node.name for r in results if r.node.resource_type == "test"]
+    return DbtResult(
+        success=bool(outcome.success), nodes=nodes, failures=failures, error=error, tests=tests,
+        test_failures=test_failures,
+    )
 
 
 FAILING_ROWS_SHOWN = 5
+FAILING_TEST_STATUSES = {"warn", "fail"}
+# Failing rows that stand for several rows of the model: row_rules' count per rule, tenant and day,
+# unique_combination_of_columns' copies of a key, accepted_values' rows of a value.
+ROW_COUNT_COLUMNS = ("broken_rows", "row_count", "n_records")
 
 
 def _failing_rows(result) -> str:
@@ -107,7 +152,112 @@ def _failing_rows(result) -> str:
             rows = cursor.fetchall()
     except Exception:  # the message above still names the test; the rows are a courtesy
         return ""
-    return "; found: " + " | ".join(", ".join(f"{n}={v}" for n, v in zip(names, row)) for row in rows)
+    return "; found: " + _format_rows(names, rows)
+
+
+def _format_rows(names: list[str], rows: list[tuple]) -> str:
+    return " | ".join(", ".join(f"{n}={v}" for n, v in zip(names, row)) for row in rows)
+
+
+def _test_failures(results: list, target: Path, build_db: Path | None = None) -> list[TestFailure]:
+    """One TestFailure per failing data test and tenant of its failing rows (each test's compiled SQL
+    runs once more, on the database it ran on); the tested models from the invocation's manifest."""
+    try:
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        nodes = {}
+    failures: list[TestFailure] = []
+    try:
+        con = warehouse.connect(build_db, read_only=True)
+    except Exception:  # nothing can be read again: every failing test blocks every tenant
+        con = None
+    try:
+        for result in results:
+            failures.extend(_tenant_failures(con, result, nodes))
+    finally:
+        if con is not None:
+            con.close()
+    return failures
+
+
+def _tenant_failures(con, result, nodes: dict) -> list[TestFailure]:
+    """A failing data test's records: one per tenant of its failing rows (a row whose tenant_id is
+    null: one record without a tenant), or one without a tenant when its rows carry no tenant_id or
+    cannot be read again."""
+    node = result.node
+    parents = [p for p in getattr(node.depends_on, "nodes", []) or [] if p.startswith("model.")]
+    tested = nodes.get(getattr(node, "attached_node", None) or (parents[-1] if parents else ""), {})
+    declared = str((getattr(node, "unrendered_config", None) or {}).get("severity", "error")).strip().lower()
+    record = {
+        "test": node.name,
+        "table": tested.get("name") or (parents[-1].split(".")[-1] if parents else node.name),
+        "column": getattr(node, "column_name", None),
+        "severity": "warning" if declared == "warn" else "blocking",
+    }
+    try:
+        by_tenant = _failing_rows_by_tenant(con, node.compiled_code, _day_column(node, tested))
+    except Exception:  # rows that cannot be read again are attributed to no tenant: they block every one
+        by_tenant = None
+    if by_tenant is None:
+        notes = _first_rows(con, node.compiled_code) if con is not None else None
+        return [TestFailure(**record, tenant_id=None, unexpected_count=int(result.failures or 0), notes=notes)]
+    return [
+        TestFailure(**record, tenant_id=tenant, unexpected_count=count, failing_keys=keys, notes=notes)
+        for tenant, count, keys, notes in by_tenant
+    ]
+
+
+def _day_column(node, tested: dict) -> str | None:
+    """The column that dates a test's failing rows: the test's meta ``day_column`` (a singular test's),
+    else its model's meta ``day_column`` or ``window_column``, as macros/failing_rows.sql keys them."""
+    meta = (getattr(node, "config", None) and getattr(node.config, "meta", None)) or {}
+    model_meta = (tested.get("config") or {}).get("meta") or {}
+    return meta.get("day_column") or model_meta.get("day_column") or model_meta.get("window_column")
+
+
+def _failing_rows_by_tenant(con, code: str | None, day: str | None) -> list[tuple] | None:
+    """Per tenant_id of the failing rows (None last): its failing rows of the model, the "tenant day"
+    keys of their days and its first rows (as _failing_rows shows them). None: the rows carry no
+    tenant_id."""
+    if con is None or not code:
+        return None
+    con.execute(f"create or replace temp table failing_rows as select * from ({code}) as failing_rows")
+    try:
+        names = [row[0] for row in con.execute("describe failing_rows").fetchall()]
+        if "tenant_id" not in names:
+            return None
+        weight = next((f'"{n}"' for n in ROW_COUNT_COLUMNS if n in names), "1")
+        key = f"""tenant_id || ' ' || strftime(cast("{day}" as date), '%Y-%m-%d')""" if day in names else "null"
+        counted = con.execute(
+            f"""
+            select tenant_id, cast(sum(weight) as bigint), list(distinct failing_key order by failing_key)
+            from (select tenant_id, {weight} as weight, {key} as failing_key from failing_rows)
+            group by tenant_id
+            order by tenant_id nulls last
+            """
+        ).fetchall()
+        ordered = ", ".join(f'"{n}"' for n in names)
+        shown: dict[str | None, list[tuple]] = {}
+        for row in con.execute(
+            f"select * from failing_rows qualify row_number() over (partition by tenant_id order by {ordered}) "
+            f"<= {FAILING_ROWS_SHOWN} order by {ordered}"
+        ).fetchall():
+            shown.setdefault(row[names.index("tenant_id")], []).append(row)
+    finally:
+        con.execute("drop table if exists failing_rows")
+    return [
+        (tenant, count, [key for key in keys if key is not None], _format_rows(names, shown.get(tenant, [])))
+        for tenant, count, keys in counted
+    ]
+
+
+def _first_rows(con, code: str | None) -> str | None:
+    """The first failing rows of a test whose rows carry no tenant, as _failing_rows shows them."""
+    try:
+        cursor = con.execute(f"select * from ({code}) as failing_rows limit {FAILING_ROWS_SHOWN}")
+        return _format_rows([c[0] for c in cursor.description], cursor.fetchall()) or None
+    except Exception:
+        return None
 
 
 def _release_warehouse() -> None:

@@ -140,7 +140,8 @@ def test_the_run_log_is_published_with_every_run_and_its_checks(home):
         "message": "held back",
     }]  # fmt: skip
     assert json.loads(run_checks) == [{
-        "tenant_id": "shanghai_bank", "checked_by": "great_expectations", "table_name": "rpt_daily_kpis", "check_name": "expect_column_values_to_be_between",
+        "tenant_id": "shanghai_bank", "checked_by": "great_expectations",
+        "table_name": "rpt_daily_kpis", "check_name": "expect_column_values_to_be_between",
         "column_name": "answer_rate", "severity": "blocking", "success": False, "unexpected_count": 1,
         "failing_keys": ["shanghai_bank 2026-03-02"], "notes": "answer_rate is a 0-1 rate",
     }]  # fmt: skip

@@ -58,7 +58,9 @@ def publish_run_log() -> dict[str, tuple]:
     """Publish (a stand-in mart beside the real run log) and read ``marts.run_deliveries`` back, by file name."""
     with warehouse.connection() as con:
         con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, 1 as offered_count")
+        con.execute(
+            "create or replace table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, 1 as offered_count"
+        )
     publish.publish("r-books")
     reader = duckdb.connect(str(settings.published_db_path()), read_only=True)
     try:

@@ -14,6 +14,9 @@
     null`, in the same scan and node.
     Give it `name: row_rules_<model>`: dbt would name it after all its rules,
     and a failed test's name heads its line in the run summary.
+    The rows are counted per tenant and day of the model (failing_row_keys,
+    macros/failing_rows.sql): one row per rule, tenant and day that break,
+    in the same one scan.
 #}
 {% test row_rules(model, rules=[], not_null=[]) %}
 
@@ -28,11 +31,15 @@ with
 broken_counts as (
 
     select
+        {{ failing_row_key_columns(dated=true) }}
         {%- for rule in rules %}
         count(*) filter (where not ({{ rule['rule'] }})) as broken_rows_{{ loop.index }}
         {%- if not loop.last %},{% endif %}
         {%- endfor %}
     from {{ model }}
+    {%- if failing_row_keys() %}
+    group by all
+    {%- endif %}
 
 ),
 
@@ -42,7 +49,7 @@ broken_rules as (
     select
         '{{ rule['column'] }}' as column_name,
         '{{ rule['rule'] | replace("'", "''") }}' as rule,
-        broken_rows_{{ loop.index }} as broken_rows
+        {{ failing_row_key_columns() }}broken_rows_{{ loop.index }} as broken_rows
     from broken_counts
     {%- if not loop.last %}
     union all

@@ -13,8 +13,10 @@
     breaks a rule: the rule and the counts.
 
     A daily run checks the intervals of its build window
-    (macros/build_window.sql); a full build checks every interval.
+    (macros/build_window.sql); a full build checks every interval. Its rows
+    name their tenant and, by interval_start_at, their UTC day (callops.dbt).
 #}
+{{ config(meta={'day_column': 'interval_start_at'}) }}
 {%- set ranges = window_ranges_for({}) %}
 
 with
