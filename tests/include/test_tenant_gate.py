@@ -95,3 +95,44 @@ def test_a_blocked_tenant_with_no_other_tenant_changed_publishes_nothing(home):
     with pytest.raises(pipeline.DataProblem, match="nothing published"):
         pipeline.validate_marts("r2")
     assert settings.published_db_path().stat().st_ino == served
+
+
+def test_a_dbt_data_test_failing_on_one_tenants_rows_holds_back_that_tenant_alone(home):
+    for tenant in TENANTS:
+        for day in MONDAYS[:4]:
+            deliver(home, tenant, day.isoformat(), "contacts.csv", contacts(day, 12))
+    run("r1", MONDAYS[0], MONDAYS[3])
+    for tenant in TENANTS:
+        deliver(home, tenant, MONDAYS[4].isoformat(), "contacts.csv", whole_day(MONDAYS[4], 12))
+    con = warehouse.connect()
+    con.execute("insert into ops.runs values ('r2', ?, ?, now(), null, 'running', null)", [MONDAYS[4], MONDAYS[4]])
+    con.close()
+    pipeline.load_deliveries("r2", MONDAYS[4], MONDAYS[4])
+    with warehouse.connection() as con:  # a defect in stockholm_telco's rows the staging row rules catch
+        con.execute(
+            "update raw.telephony_contacts set hold_seconds = -5 where tenant_id = 'stockholm_telco' "
+            "and contact_id = 'c0330_1'"
+        )
+    built = pipeline.build_marts("r2")  # a failing data test stops no build
+    assert built["nodes"] > 0
+    gate = pipeline.validate_marts("r2")
+    assert gate["held_back"] == ["stockholm_telco"]
+    pipeline.publish_marts("r2")
+    with pytest.raises(pipeline.DataProblem) as failure:
+        pipeline.finish_run("r2")
+    message = str(failure.value)
+    assert "tenant stockholm_telco held back" in message and "row_rules_stg_telephony__contacts" in message
+    assert "stockholm_telco 2026-03-30" in message
+
+    center, last = settings.published_db_path(), str(MONDAYS[4])
+    assert days(center, "shanghai_bank")[-1] == last
+    assert days(center, "stockholm_telco")[-1] == str(MONDAYS[3])
+    assert query(
+        "select tenant_id, checked_by, severity from ops.check_results where run_id = 'r2' and not success "
+        "and severity = 'blocking'"
+    ) == [("stockholm_telco", "dbt", "blocking")]
+    # the tenant's own file shows the dbt test that held it back
+    assert published(publish.tenant_path("stockholm_telco"), "select check_name, checked_by from marts.run_checks "
+                     "where run_id = 'r2' and not success and severity = 'blocking'") == [
+        ("row_rules_stg_telephony__contacts", "dbt")
+    ]
