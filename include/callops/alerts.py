@@ -79,15 +79,16 @@ def failures_from_ops(run_prefix: str) -> list[dict]:
         ).fetchall():
             display = f"landing/{feed}/{tenant}/{day.isoformat()}/{name}"
             found.append(_failure(tenant, day, display, file_check(action, message, display), message))
-        for table, check, column, keys, notes in con.execute(
-            "select table_name, check_name, column_name, failing_keys, notes from ops.check_results "
-            "where starts_with(run_id, ?) and not success and severity = 'blocking' order by table_name, check_name",
+        for table, check, column, keys, notes, owner in con.execute(
+            "select table_name, check_name, column_name, failing_keys, notes, tenant_id from ops.check_results "
+            "where starts_with(run_id, ?) and not success and severity = 'blocking' "
+            "order by table_name, check_name, tenant_id",
             [run_prefix],
         ).fetchall():
             name = f"{table}: {check}" + (f" on {column}" if column else "")
             for key in keys or [None]:
                 tenant, _, day = (key or "").partition(" ")
-                found.append(_failure(tenant or None, day or None, None, name, notes))
+                found.append(_failure(owner or tenant or None, day or None, None, name, notes))
         for (detail,) in con.execute(
             "select detail from ops.run_steps where starts_with(run_id, ?) and step = 'build' and status = 'failed' "
             "order by finished_at",

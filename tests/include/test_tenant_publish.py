@@ -235,3 +235,38 @@ def test_a_center_file_of_the_previous_release_gets_its_tenant_files_at_the_next
     ]
     assert read(publish.tenant_path("stockholm_telco"), "select offered_count from marts.rpt_daily_kpis") == [(6,)]
     assert read(publish.tenant_path("stockholm_telco"), "select count(*) from marts.fct_queue_intervals") == [(0,)]
+
+
+def test_a_rekey_forgets_the_tenants_versions_too(home):
+    """Versions made with the old pseudonymisation key are removed, the tenants' as well as the center's,
+    and the files served at the rekey never become versions (a rollback across a rekey is refused)."""
+    for n in (1, 2):
+        candidate({"shanghai_bank": n})
+        publish.publish(f"r-{n}")
+    assert publish.versions(publish.tenant_path("shanghai_bank"))
+    publish.forget_versions()
+    assert publish.versions() == [] and publish.versions(publish.tenant_path("shanghai_bank")) == []
+    candidate({"shanghai_bank": 3})
+    publish.publish("r-3")
+    assert publish.versions(publish.tenant_path("shanghai_bank")) == []
+    with pytest.raises(publish.PublishError, match="pseudonymisation key was rotated"):
+        publish.rollback()
+
+
+def test_every_command_takes_others_off_the_tenants_files(home, monkeypatch):
+    """An earlier umask, a hand copy or a group since unset: `private.harden` (every command) puts the
+    tenants' files back to what CALLOPS_PUBLISHED_GROUP says, and leaves the center file for everyone."""
+    from callops import private
+
+    candidate({"shanghai_bank": 1})
+    publish.publish("r-1")
+    path = publish.tenant_path("shanghai_bank")
+    path.chmod(0o644)
+    publish.tenants_dir().chmod(0o755)
+    private.harden()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(publish.tenants_dir().stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.published_db_path().stat().st_mode) == 0o644
+    monkeypatch.setenv(settings.PUBLISHED_GROUP_ENV, grp.getgrgid(os.getgid()).gr_name)
+    private.harden()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
