@@ -71,10 +71,12 @@ def make_marts(rows: int) -> None:
     con = warehouse.connect()
     try:
         con.execute("create schema if not exists marts")
-        con.execute("create or replace table marts.rpt_daily_kpis as select 1 as offered_count")
         con.execute(
-            f"create or replace table marts.big as select range as n, md5(range::varchar) || md5((range + 1)::varchar)"
-            f" as h from range({rows})"
+            "create or replace table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, 1 as offered_count"
+        )
+        con.execute(
+            "create or replace table marts.big as select 'shanghai_bank' as tenant_id, range as n, "
+            f"md5(range::varchar) || md5((range + 1)::varchar) as h from range({rows})"
         )
     finally:
         con.close()
@@ -98,7 +100,7 @@ def test_a_full_disk_under_the_published_file_fails_publish_naming_why_and_the_s
         tasks.publish(context("r2"))
     cause = CAUSE.search(str(failed.value))
     assert cause, str(failed.value)
-    assert (cause["doing"], Path(cause["path"])) == ("writing the published file", settings.published_dir())
+    assert (cause["doing"], Path(cause["path"])) == ("writing the published files", settings.published_dir())
     assert served.read_bytes() == before  # byte for byte what was served
     assert not list(settings.published_dir().glob(".callops.*.tmp*"))  # the half-written candidate is gone
     assert shutil.disk_usage(settings.published_dir()).free >= free_before - (1 << 16)  # and its room is free

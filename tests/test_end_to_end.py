@@ -82,11 +82,14 @@ def test_run_publishes_hand_computed_kpis(env):
     assert "tenants    2: shanghai_bank, stockholm_telco" in lines
     assert "days       2026-03-01 to 2026-03-01: 1 delivery day(s) with files" in lines
     assert "files      2: 2 loaded, 0 unchanged, 0 held back, 0 failed" in lines
-    assert any(line.startswith("published  ") and line.endswith("published/callops.duckdb") for line in lines)
+    assert any(
+        line.startswith("published  ") and line.endswith("published/callops.duckdb and 3 tenant file(s) in tenants/ "
+                                                          "beside it") for line in lines
+    ), done.stdout
     (kpis,) = [line for line in lines if line.startswith("  shanghai_bank ")]  # SL, answer and abandon rates
     assert kpis.split()[1] == "2026-03-01" and " 5  50.0% (>= 80% in 20 s)" in kpis, done.stdout
     assert "60.0% (>= 95%)" in kpis and "25.0% (<= 5%)" in kpis
-    # a warning publishes and is listed: these tenants send no roster
+    # a warning publishes and is listed, once for the tenants it is about: these tenants send no roster
     warning = lines[lines.index("problems   1") + 1]
     assert warning.startswith("  [warning] rpt_daily_kpis: expect_column_values_to_be_in_set on has_roster")
     assert "result: success" in lines

@@ -75,14 +75,19 @@ def test_kill_9_during_a_load_then_rerun_loads_every_row_exactly_once(home):
 def test_kill_9_during_a_publish_leaves_the_served_file_whole_and_the_next_publish_works(home):
     con = warehouse.connect()
     con.execute("create schema if not exists marts")
-    con.execute("create table marts.rpt_daily_kpis as select 1 as offered_count")
+    con.execute("create table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, 1 as offered_count")
     con.close()
     publish.publish("first")
     served = settings.published_db_path()
     before = served.read_bytes()
     con = warehouse.connect()
-    con.execute("create or replace table marts.rpt_daily_kpis as select 2 as offered_count")
-    con.execute("create table marts.big as select range as n, md5(range::varchar) as h from range(6000000)")
+    con.execute(
+        "create or replace table marts.rpt_daily_kpis as select 'shanghai_bank' as tenant_id, 2 as offered_count"
+    )
+    con.execute(
+        "create table marts.big as select 'shanghai_bank' as tenant_id, range as n, md5(range::varchar) as h "
+        "from range(6000000)"
+    )
     con.close()
     publishing = child("publish.publish('killed')")
     kill_when(publishing, lambda: any(served.parent.glob(".callops.killed.tmp*")))

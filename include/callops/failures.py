@@ -5,7 +5,7 @@ that library's error; and on that disk neither the build warehouse (``ops.run_st
 log can record it. So:
 
 - each pipeline step turns a disk-full error into :class:`DiskFull`, which says what the step was doing
-  and how much room is left where: "no space left on device while writing the published file, 0.4 MB
+  and how much room is left where: "no space left on device while writing the published files, 0.4 MB
   free under /srv/callops/published" (:func:`writing`); the task then fails without retrying;
 - `callops run` hands its Airflow process the write end of a pipe (:class:`Channel`, passed as
   ``CALLOPS_FAILURE_FD``): each step of ``callops_pipeline`` writes there whether it failed and why
@@ -89,7 +89,7 @@ def disk_full(error: BaseException, doing: str, default: Path) -> DiskFull | Non
 
 @contextlib.contextmanager
 def writing(doing: str, path: Path, keep: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Raise :class:`DiskFull` (``doing``: what the block does, "writing the published file"; ``path``:
+    """Raise :class:`DiskFull` (``doing``: what the block does, "writing the published files"; ``path``:
     where it writes when the error does not say) for a disk-full error inside the block. ``keep``:
     errors passed on as they are (a data problem whose text quotes a delivery is no full disk)."""
     try:

@@ -832,7 +832,7 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
 
 def publish_marts(run_id: str) -> dict:
     with warehouse.writer_lock():
-        with failures.writing("writing the published file", settings.published_dir()):
+        with failures.writing("writing the published files", settings.published_dir()):
             published = publish.publish(run_id)
         with failures.writing("recording the publish in the build warehouse", settings.warehouse_dir()):
             _record_step_now(run_id, "publish", "success", published)

@@ -39,7 +39,7 @@ STEPS = {
     "load": "deliveries into the build warehouse",
     "build": "dbt build: models and data tests",
     "validate": "Great Expectations mart gate",
-    "publish": "writing the published file",
+    "publish": "writing the published files",
     "finish": "closing the run record",
 }
 

@@ -44,7 +44,6 @@ OLDEST_DUCKDB_READER = "1.0.0"
 KEEP_VERSIONS = 5
 TENANT_COLUMN = "tenant_id"
 TENANTS_DIR = "tenants"
-WRITING = "writing the published files"
 
 
 class PublishError(RuntimeError):
@@ -99,7 +98,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     written: list[tuple[Path, Path]] = []  # (candidate, the file it replaces)
     try:
         # a full disk is named (and its free space measured) before the candidates are removed
-        with failures.writing(WRITING, target.parent):
+        with failures.writing("writing the published files", target.parent):
             # Through the warehouse's own connection (DuckDB opens a file once per process, and
             # `airflow dags test` runs every step in one): the candidates are attached to it.
             with warehouse.connection(build_db) as con:

@@ -249,7 +249,7 @@ def _brief_problems(
     failed, blocking, warnings = [], [], []
     for step, (status, detail) in latest.items():
         checks = (detail.get("checks") or []) if step == "validate" else []
-        for check in (check for check in checks if not check.get("success")):
+        for check in _across_tenants([check for check in checks if not check.get("success")]):
             (blocking if check.get("severity") == "blocking" else warnings).append(_check_line(check))
         if status != "failed":
             continue
@@ -285,6 +285,19 @@ def _brief_problems(
     load = latest.get("load", ("", {}))[1]
     skipped = [f"skipped in the landing zone (not a delivery): {line}" for line in load.get("landing_skipped", [])]
     return failed + blocking + files + missing + warnings + skipped
+
+
+def _across_tenants(checks: list[dict]) -> list[dict]:
+    """The gate's results are per tenant: one line per failed check, its tenants' keys and rows together."""
+    merged: dict[tuple, dict] = {}
+    for check in checks:
+        key = tuple(check.get(name) for name in ("severity", "table", "check", "column", "notes"))
+        if key not in merged:
+            merged[key] = dict(check, failing_keys=list(check.get("failing_keys") or []))
+            continue
+        merged[key]["failing_keys"] += check.get("failing_keys") or []
+        merged[key]["unexpected_count"] = merged[key].get("unexpected_count", 0) + check.get("unexpected_count", 0)
+    return list(merged.values())
 
 
 def _check_line(item: dict) -> str:

@@ -62,7 +62,7 @@ DOING = {
     "load": "loading the deliveries",
     "build": "building the marts (dbt)",
     "validate": "checking the candidate marts (Great Expectations)",
-    "publish": "writing the published file",
+    "publish": "writing the published files",
     "finish": "closing the run record",
 }
 
