@@ -134,6 +134,10 @@ def test_the_oldest_duckdb_reader_reads_every_published_table_and_its_types_and_
     assert [table for table, rows in counts.items() if not rows] == ["marts.run_checks"]
     assert oldest_reader.unusual_columns(seen) == []
     assert oldest_reader.uncommented(seen) == []
+    # a tenant's own file: the same tables, read by the same oldest DuckDB, every column described
+    mine = oldest_reader.read_everything(publish.tenant_path("telco"))
+    assert mine["errors"] == {} and mine["tables"].keys() == seen["tables"].keys()
+    assert oldest_reader.unusual_columns(mine) == [] and oldest_reader.uncommented(mine) == []
 
 
 def test_each_tenants_file_holds_its_own_rows_of_every_table_and_nothing_of_another_tenant(month):
