@@ -75,8 +75,8 @@ TEST_WORKERS ?= 2
 test: $(STAMP) $(OLDEST_STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-# The unit tests alone: every test marked dbt, airflow, gx or integration left out (pyproject.toml).
-FAST_MARKERS := not dbt and not airflow and not gx and not integration
+# The unit tests alone: every test marked dbt, airflow, gx, integration or postgres left out (pyproject.toml).
+FAST_MARKERS := not dbt and not airflow and not gx and not integration and not postgres
 
 test-fast: $(STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "$(FAST_MARKERS)"

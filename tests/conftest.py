@@ -65,12 +65,14 @@ def deliver(home: Path, tenant: str, day: str, name: str, text: str, feed: str =
 # An unmarked test that reaches dbt, Airflow or Great Expectations through callops fails at once, naming
 # the marker it needs, so the fast run stays the unit tests. The doors: callops.dbt.invoke (every dbt
 # command), callops.airflow_runner._airflow (every airflow command), callops.quality.gate.run_suite
-# (every validation). They are guarded once their module is imported, from the next test's setup on.
-HEAVY_MARKERS = ("dbt", "airflow", "gx", "integration")
+# (every validation), callops.serving._connect (every PostgreSQL connection). They are guarded once their
+# module is imported, from the next test's setup on.
+HEAVY_MARKERS = ("dbt", "airflow", "gx", "integration", "postgres")
 DOORS = (
     ("callops.dbt", "invoke", "dbt"),
     ("callops.airflow_runner", "_airflow", "airflow"),
     ("callops.quality.gate", "run_suite", "gx"),
+    ("callops.serving", "_connect", "postgres"),
 )
 _running: list[pytest.Item] = []
 

@@ -33,6 +33,7 @@ ALERT_WEBHOOK_URL_ENV = "CALLOPS_ALERT_WEBHOOK_URL"
 ALERT_EMAIL_ENV = "CALLOPS_ALERT_EMAIL"
 LANDING_POLL_SECONDS_ENV = "CALLOPS_LANDING_POLL_SECONDS"
 PUBLISHED_GROUP_ENV = "CALLOPS_PUBLISHED_GROUP"
+SERVING_URL_ENV = "CALLOPS_SERVING_URL"
 
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 DEFAULT_DUCKDB_THREADS = 2
@@ -99,6 +100,11 @@ def published_db_path() -> Path:
 def published_group() -> str:
     """The group that may read the tenants' published files (empty: their owner alone)."""
     return os.environ.get(PUBLISHED_GROUP_ENV, "").strip()
+
+
+def serving_url() -> str:
+    """The PostgreSQL server every publish also serves the marts from (callops.serving); empty: none."""
+    return os.environ.get(SERVING_URL_ENV, "").strip()
 
 
 def data_docs_dir() -> Path:
