@@ -71,11 +71,15 @@ def build_warehouse():
     def publish(**context):
         return tasks.publish(context)
 
+    @task(on_failure_callback=None, **WRITER)  # after a successful publish only (all_success)
+    def serve(**context):
+        return tasks.serve(context)
+
     @task(trigger_rule="all_done", retries=0, **WRITER)
     def finish(**context):
         return tasks.finish(context)
 
-    chain(start_run(), dbt, validate(), publish(), finish())
+    chain(start_run(), dbt, validate(), publish(), serve(), finish())
 
 
 build_warehouse()

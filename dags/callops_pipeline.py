@@ -10,7 +10,9 @@ not the number of days. `callops run --start --end` triggers it.
 2. **build**: `dbt build` staging -> marts (models and data tests).
 3. **validate**: the Great Expectations suites of `expectations/suites/`.
 4. **publish**: new file, fsync, rename onto `published/callops.duckdb`.
-5. **finish**: closes the run record; fails naming every file or step that failed.
+5. **serve**: when `CALLOPS_SERVING_URL` is set, the published marts into that
+   PostgreSQL's schema `marts` (changed tenant-days only, one transaction).
+6. **finish**: closes the run record; fails naming every file or step that failed.
 
 Every task writing the warehouse runs in the single-slot pool `duckdb_writer`.
 A failed run raises one alert, from **finish**, naming every file, dbt node and
@@ -60,11 +62,15 @@ def callops_pipeline():
     def publish(**context):
         return tasks.publish(context)
 
+    @task(**STEP)  # after a successful publish only (all_success)
+    def serve(**context):
+        return tasks.serve(context)
+
     @task(pool=tasks.WRITER_POOL, trigger_rule="all_done", retries=0)
     def finish(**context):
         return tasks.finish(context)
 
-    chain(load(), build(), validate(), publish(), finish())
+    chain(load(), build(), validate(), publish(), serve(), finish())
 
 
 callops_pipeline()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from callops import dbt, failures, incremental, progress, pseudonym, publish, runs, settings, warehouse
+from callops import dbt, failures, incremental, progress, pseudonym, publish, runs, serving, settings, warehouse
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
@@ -839,6 +839,22 @@ def publish_marts(run_id: str) -> dict:
     return published
 
 
+def serve_marts(run_id: str) -> dict:
+    """The published center file into the PostgreSQL server of CALLOPS_SERVING_URL (callops.serving), when
+    set. A server that cannot be reached or refuses fails the step (the DuckDB publish stays in place)
+    and the run; the next run's serve brings the server up to date."""
+    if not settings.serving_url():
+        return {"skipped": f"{settings.SERVING_URL_ENV} is not set"}
+    with warehouse.writer_lock():  # the published files stay as this run published them while they are read
+        try:
+            served = serving.publish(run_id, settings.published_db_path())
+        except serving.ServingError as error:
+            _record_step_now(run_id, "serve", "failed", {"failure": str(error)})
+            raise DataProblem(f"serving the marts failed: {error}") from None
+        _record_step_now(run_id, "serve", "success", served)
+    return served
+
+
 # --- finish ---------------------------------------------------------------------------------------
 
 
@@ -846,6 +862,7 @@ STEP_FAILURES = {
     "build": "dbt build failed (see the build step)",
     "validate": "the mart gate failed blocking checks (see the validate step)",
     "publish": "publishing failed (see the publish step)",
+    "serve": "serving the marts from PostgreSQL failed (see the serve step); the published files are in place",
 }
 
 

@@ -40,6 +40,7 @@ STEPS = {
     "build": "dbt build: models and data tests",
     "validate": "Great Expectations mart gate",
     "publish": "writing the published files",
+    "serve": "serving the marts from PostgreSQL (when CALLOPS_SERVING_URL is set)",
     "finish": "closing the run record",
 }
 

@@ -63,6 +63,7 @@ DOING = {
     "build": "building the marts (dbt)",
     "validate": "checking the candidate marts (Great Expectations)",
     "publish": "writing the published files",
+    "serve": "serving the marts from PostgreSQL",
     "finish": "closing the run record",
 }
 
@@ -182,6 +183,12 @@ def publish(context: Mapping[str, Any]) -> dict:
     from callops import pipeline
 
     return _step(context, "publish", pipeline.publish_marts)
+
+
+def serve(context: Mapping[str, Any]) -> dict:
+    from callops import pipeline
+
+    return _step(context, "serve", pipeline.serve_marts)
 
 
 def finish(context: Mapping[str, Any]) -> dict:

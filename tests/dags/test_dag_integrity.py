@@ -32,13 +32,14 @@ def test_house_rules(dagbag):
 
 def test_pipeline_tasks_retry_faults_and_write_through_the_single_writer_pool(dagbag):
     dag = dagbag.dags["callops_pipeline"]
-    assert [t.task_id for t in dag.topological_sort()] == ["load", "build", "validate", "publish", "finish"]
+    assert [t.task_id for t in dag.topological_sort()] == ["load", "build", "validate", "publish", "serve", "finish"]
     for task in dag.tasks:
         assert task.pool == "duckdb_writer", task.task_id
         if task.task_id != "finish":
             assert task.retries >= 2, task.task_id
     finish = dag.get_task("finish")
     assert finish.trigger_rule == "all_done"
+    assert dag.get_task("serve").trigger_rule == "all_success"  # a failed publish is not served
     assert dag.max_active_runs == 1
     assert set(dag.params.keys()) == {"start", "end"}
 

@@ -18,8 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 FEED_ASSETS = {f"callops://raw/{feed}" for feed in scheduling.FEEDS}
 # Tasks that open the build warehouse read-write.
 WRITERS = {
-    "callops_pipeline": {"load", "build", "validate", "publish", "finish"},
-    "build_warehouse": {"start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "finish"},
+    "callops_pipeline": {"load", "build", "validate", "publish", "serve", "finish"},
+    "build_warehouse": {
+        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "serve", "finish"
+    },
     "load_landing": {f"{feed}.load" for feed in scheduling.FEEDS},
 }
 
@@ -136,10 +138,11 @@ def test_build_runs_on_any_loaded_feed_and_only_publish_emits_the_marts(dagbag):
     assert type(condition).__name__ == "AssetAny"
     assert _uris(condition.objects) == FEED_ASSETS
     assert [t.task_id for t in dag.topological_sort()] == [
-        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "finish"
+        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "serve", "finish"
     ]
     assert set(dag.params.keys()) == {"start", "end"}
     assert dag.get_task("finish").trigger_rule == "all_done"
+    assert dag.get_task("serve").trigger_rule == "all_success"
     emitters = [
         (dag_id, task.task_id)
         for dag_id, other in dagbag.dags.items()
@@ -182,7 +185,8 @@ def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
 
         return record
 
-    steps = ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "finish_run")
+    steps = ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "serve_marts",
+             "finish_run")
     for step in steps:
         monkeypatch.setattr(pipeline, step, recording(step))
 
@@ -203,7 +207,8 @@ def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
     run("build_warehouse", "asset_triggered__3", events={"raw_telephony": [loaded]})
 
     def after_build(run_id: str) -> list[tuple]:
-        return [("validate_after_build", run_id), ("publish_marts", run_id), ("finish_run", run_id)]
+        return [("validate_after_build", run_id), ("publish_marts", run_id), ("serve_marts", run_id),
+                ("finish_run", run_id)]
 
     backfill, triggered = "build_warehouse__manual__2", "build_warehouse__asset_triggered__3"
     assert calls == [

@@ -407,3 +407,37 @@ def test_a_refused_login_names_the_server_without_the_password(served):
         serving.grant(TENANTS[0], "bi_x", url=url)
     assert f"127.0.0.1:{served.port}/callops: cannot connect" in str(failure.value)
     assert "wrong" not in str(failure.value)
+
+
+def test_the_serve_step_fails_the_run_naming_it_keeps_the_publish_and_the_next_run_catches_up(served, monkeypatch):
+    from callops import pipeline
+
+    def a_pipeline_run(run_id: str, version: int) -> None:
+        published(run_id, version)
+        for step in ("load", "build", "validate", "publish"):
+            pipeline._record_step_now(run_id, step, "success", {})
+
+    a_pipeline_run("r-1", 1)
+    assert pipeline.serve_marts("r-1")["tables_rebuilt"]
+    pipeline.finish_run("r-1")
+    a_pipeline_run("r-2", 2)
+    served.stop()
+    try:
+        with pytest.raises(pipeline.DataProblem, match="serving the marts failed: PostgreSQL 127.0.0.1"):
+            pipeline.serve_marts("r-2")
+        with pytest.raises(pipeline.DataProblem) as finished:
+            pipeline.finish_run("r-2")
+    finally:
+        served.start()
+    assert f"serve failed: PostgreSQL 127.0.0.1:{served.port}/callops: cannot connect" in str(finished.value)
+    assert "nothing published" not in str(finished.value)
+    # the DuckDB publish of r-2 is in place
+    assert duck_rows(settings.published_db_path(), "dim_queues", ["queue_version"])[0] == (2,)
+    a_pipeline_run("r-3", 2)
+    pipeline.serve_marts("r-3")
+    pipeline.finish_run("r-3")
+    with served.superuser() as con:
+        assert_serves_the_published_files(con)
+        assert {row[0] for row in con.execute("select distinct queue_version from marts.dim_queues")} == {2}
+    monkeypatch.delenv(settings.SERVING_URL_ENV)
+    assert pipeline.serve_marts("r-3") == {"skipped": "CALLOPS_SERVING_URL is not set"}
