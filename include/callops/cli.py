@@ -10,6 +10,8 @@
     callops accept <file>                             let a held-back delivery into the marts
     callops rollback [--tenant T]                     serve the previous published version again
     callops rekey                                     rotate the pseudonymisation key deliberately
+    callops serving grant --tenant T --login NAME     a PostgreSQL login that sees tenant T's rows only
+    callops serving revoke --login NAME               remove such a login
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
                    [--patience-s M] [--shrinkage R] [--max-occupancy O] [--json]
                                                       agents for one interval (Erlang C, or Erlang A with patience)
@@ -318,6 +320,35 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- serving --------------------------------------------------------------------------------------
+
+
+def cmd_serving_grant(args: argparse.Namespace) -> int:
+    from callops import serving
+
+    try:
+        url = serving.grant(args.tenant, args.login)
+    except serving.ServingError as error:
+        _print(f"callops serving grant: {error}")
+        return 1
+    _print(f"callops serving grant: login {args.login} sees tenant {args.tenant}'s rows of schema marts; connect with")
+    _print(f"  {url}")
+    _print("  (the password is shown once: `callops serving grant` again makes a new one)")
+    return 0
+
+
+def cmd_serving_revoke(args: argparse.Namespace) -> int:
+    from callops import serving
+
+    try:
+        serving.revoke(args.login)
+    except serving.ServingError as error:
+        _print(f"callops serving revoke: {error}")
+        return 1
+    _print(f"callops serving revoke: login {args.login} removed")
+    return 0
+
+
 # --- erlang ---------------------------------------------------------------------------------------
 
 
@@ -505,6 +536,24 @@ def build_parser() -> argparse.ArgumentParser:
         "layer with it, rebuild in full, republish, and drop the published versions of the old key",
     )
     rekey.set_defaults(handler=cmd_rekey)
+
+    serving = _command(
+        commands, "serving",
+        "logins of the PostgreSQL server CALLOPS_SERVING_URL names, which every publish also serves the marts from",
+    )
+    actions = serving.add_subparsers(
+        dest="action", required=True, metavar="<action>", help="grant (make a login) or revoke (remove one)"
+    )
+    grant = _command(
+        actions, "grant",
+        "make a login that sees one tenant's rows only (or give it a new password); prints its connection string",
+    )
+    grant.add_argument("--tenant", required=True, metavar="TENANT_ID", help="the tenant whose rows the login sees")
+    grant.add_argument("--login", required=True, metavar="NAME", help="the login's name: lowercase letters, digits, _")
+    grant.set_defaults(handler=cmd_serving_grant)
+    revoke = _command(actions, "revoke", "remove a login `callops serving grant` made")
+    revoke.add_argument("--login", required=True, metavar="NAME", help="the login to remove")
+    revoke.set_defaults(handler=cmd_serving_revoke)
 
     erlang = _command(
         commands, "erlang", "agents one interval needs for a service level (Erlang C; Erlang A with --patience-s)"

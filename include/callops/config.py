@@ -18,7 +18,9 @@ import yaml
 
 from callops import settings
 
-TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# At most 40 characters: the tenant's PostgreSQL role, callops_tenant_<tenant_id>, fits the 63 bytes of a name.
+TENANT_ID_MAX_LENGTH = 40
+TENANT_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 # Service-level formulas callops can publish (docs/kpis.md, "Service level").
 # A_t answered within T, Ab_t abandoned within T, Ab_s short abandons, O offered, A answered.
@@ -209,6 +211,11 @@ def _coerce_encoding(where: str, value: object) -> str:
 
 
 def _validate(where: str, tenant: Tenant) -> None:
+    if len(tenant.id) > TENANT_ID_MAX_LENGTH:
+        raise ConfigError(
+            f"{where}: id is {len(tenant.id)} characters, at most {TENANT_ID_MAX_LENGTH} (its PostgreSQL role "
+            "callops_tenant_<id> must fit 63 bytes)"
+        )
     if not TENANT_ID_PATTERN.match(tenant.id):
         raise ConfigError(
             f"{where}: id must be lowercase letters, digits and '_' starting with a letter "

@@ -20,7 +20,7 @@ COMMANDS = _commands()
 
 def test_every_command_is_walked():
     assert set(COMMANDS) >= {"run", "airflow", "sample", "simulate", "kpis", "rejects", "accept", "rollback", "rekey",
-                             "erlang"}  # fmt: skip
+                             "erlang", "serving"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -36,6 +36,20 @@ def test_every_option_of_every_command_has_help_and_a_date_says_its_format(name)
     for action in command._actions:
         if action.type is cli._day:
             assert action.metavar == "YYYY-MM-DD", f"callops {name} {action.option_strings}: say the date format"
+
+
+def test_serving_grant_and_revoke_document_their_options(capsys):
+    (actions,) = [a for a in COMMANDS["serving"]._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(actions.choices) == {"grant", "revoke"}
+    for name, command in actions.choices.items():
+        assert command.description, f"callops serving {name} --help has no description"
+        assert all((action.help or "").strip() for action in command._actions), name
+    with pytest.raises(SystemExit) as done:
+        cli.main(["serving", "grant", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--tenant TENANT_ID the tenant whose rows the login sees" in text
+    assert "--login NAME" in text and "connection string" in text
 
 
 def test_kpis_help_describes_its_options(capsys):

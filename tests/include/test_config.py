@@ -43,6 +43,8 @@ def test_callops_config_env_overrides_path(tmp_path, monkeypatch):
         ("{id: a, name: A}", "missing required setting(s) timezone"),
         ("{id: a, name: A, timezone: Mars/Olympus}", "not an IANA time zone"),
         ("{id: A-1, name: A, timezone: UTC}", "id must be lowercase"),
+        # callops_tenant_<id>, its PostgreSQL role (callops.serving), fits PostgreSQL's 63-byte names
+        (f"{{id: {'a' * 41}, name: A, timezone: UTC}}", "id is 41 characters, at most 40"),
         ("{id: a, name: A, timezone: UTC, service_level_target: 80}", "rate between 0 and 1"),
         ("{id: a, name: A, timezone: UTC, interval_minutes: 20}", "must be 15 or 30"),
         ("{id: a, name: A, timezone: UTC, service_level_variant: best}", "must be one of"),
@@ -59,6 +61,12 @@ def test_bad_settings_are_named(tmp_path, entry, message):
         load_config(path)
     assert message in str(raised.value)
     assert str(path) in str(raised.value)
+
+
+def test_a_tenant_id_of_40_characters_is_accepted(tmp_path):
+    path = write(tmp_path, f"tenants:\n  - {{id: {'a' * 40}, name: A, timezone: UTC}}\n")
+    assert load_config(path).tenant_ids == ("a" * 40,)
+    assert len(f"callops_tenant_{'a' * 40}".encode()) <= 63
 
 
 def test_duplicate_tenant_ids_are_refused(tmp_path):

@@ -441,3 +441,19 @@ def test_the_serve_step_fails_the_run_naming_it_keeps_the_publish_and_the_next_r
         assert {row[0] for row in con.execute("select distinct queue_version from marts.dim_queues")} == {2}
     monkeypatch.delenv(settings.SERVING_URL_ENV)
     assert pipeline.serve_marts("r-3") == {"skipped": "CALLOPS_SERVING_URL is not set"}
+
+
+def test_callops_serving_grant_prints_a_connection_string_and_revoke_removes_the_login(served, capsys):
+    import psycopg
+
+    from callops import cli
+
+    published("r-1")
+    serving.publish("r-1")
+    assert cli.main(["serving", "grant", "--tenant", TENANTS[1], "--login", "metabase_telco"]) == 0
+    url = next(word for word in capsys.readouterr().out.split() if word.startswith("postgresql://"))
+    with psycopg.connect(url) as con:
+        assert {row[0] for row in con.execute("select distinct tenant_id from marts.rpt_daily_kpis")} == {TENANTS[1]}
+    assert cli.main(["serving", "revoke", "--login", "metabase_telco"]) == 0
+    assert cli.main(["serving", "revoke", "--login", "metabase_telco"]) == 1
+    assert "callops serving revoke: PostgreSQL 127.0.0.1" in capsys.readouterr().out
