@@ -101,8 +101,8 @@ TOLERANCE = 1e-9
 RECORD_NAME = "callops.bench"
 RECORD_KEYS = (
     "bench", "date", "git_commit", "git_dirty", "source", "machine", "load_average", "settings", "workload", "setup",
-    "floor", "pandas", "backfill", "daily", "daily_empty", "second_tenant", "tenant_files", "ratios", "targets",
-    "total_seconds",
+    "floor", "pandas", "backfill", "daily", "daily_empty", "second_tenant", "tenant_files", "serving", "ratios",
+    "targets", "total_seconds",
 )
 RUN_KEYS = (
     "seconds", "rows_per_second", "contacts_per_second", "cpu_seconds", "peak_rss_bytes", "load_average_max",
@@ -1258,6 +1258,69 @@ def report_table(record: dict) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
+def snapshot_published(home: Path, into: Path) -> Path:
+    """A copy of what a run published (the center file and the tenants' files, not the versions): the
+    serving phase serves each in turn. Returns the center file's copy."""
+    published = home / "published"
+    into.mkdir(parents=True)
+    shutil.copy2(published / "callops.duckdb", into / "callops.duckdb")
+    if (published / "tenants").is_dir():
+        (into / "tenants").mkdir()
+        for path in (published / "tenants").glob("*.duckdb"):
+            shutil.copy2(path, into / "tenants" / path.name)
+    return into / "callops.duckdb"
+
+
+SERVED_KEYS = ("tables", "partitions_copied", "partitions_removed", "rows_copied")
+SERVE_CODE = """
+import json, sys
+from pathlib import Path
+from callops import serving
+print(json.dumps(serving.publish(sys.argv[1], Path(sys.argv[2]))))
+"""
+
+
+def serve_published(bench: Bench, work: Path, published: dict[str, Path]) -> dict | None:
+    """The PostgreSQL publish (callops.serving) of the backfill's published files (every partition is
+    new) and then of the daily run's (only what changed), each in a child process against a local
+    PostgreSQL 15 started for the bench: a figure, no target. None where no server can be started."""
+    try:
+        from tests.postgres import Server, Unavailable
+    except ImportError:
+        say("  skipped: the tests' PostgreSQL helper is not importable")
+        return None
+    try:
+        server = Server()
+    except Unavailable as why:
+        say(f"  skipped: {why}")
+        return None
+    figures = {}
+    try:
+        home = work / "home_serving"
+        home.mkdir()
+        env = bench.env(home) | {"CALLOPS_SERVING_URL": server.url}
+        for kind, center in published.items():
+            began = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", SERVE_CODE, f"bench_{kind}", str(center)], env=env,
+                                  capture_output=True, text=True)
+            wall = time.perf_counter() - began
+            if done.returncode != 0:
+                figures[kind] = {"error": done.stderr[-2000:]}
+                say(f"  {kind}: failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else '?'}")
+                continue
+            served = json.loads(done.stdout.strip().splitlines()[-1])
+            figures[kind] = {
+                "seconds": wall,  # the child process: interpreter start, DuckDB hashes, the transaction
+                "publish_seconds": served.get("seconds"),
+                **{key: served.get(key) for key in SERVED_KEYS},
+            }
+            say(f"  {kind}: {wall:.1f} s ({served.get('partitions_copied')} partitions, "
+                f"{served.get('rows_copied'):,} rows copied)")
+    finally:
+        server.close()
+    return figures
+
+
 def tenant_files(record: dict) -> dict:
     """What writing the tenants' own files took in each run (callops.publish's ``seconds``), beside the
     center file's: the time tenant files add to a publish, and so to the run."""
@@ -1328,6 +1391,7 @@ def new_record(when: dt.datetime, commit: str | None, dirty: list[str], source: 
         "daily_empty": None,
         "second_tenant": None,
         "tenant_files": {},
+        "serving": None,
         "ratios": {},
         "targets": {},
         "total_seconds": None,
@@ -1454,6 +1518,7 @@ def run_bench(args: argparse.Namespace) -> int:
             f"callops run {start} to {last} ({len(files)} delivery days)")
         record["backfill"] = run_pipeline(bench, home, "backfill", start, last, files, lines, contacts)
         say(f"  {record['backfill']['seconds']:.1f} s, peak RSS {fmt_bytes(record['backfill']['peak_rss_bytes'])}")
+        published_after = {"backfill": snapshot_published(home, work / "published_backfill")}
         published = home / "published" / "callops.duckdb"
         if record["backfill"]["exit_code"] == 0 and published.exists():
             published_rows = pipeline_kpis(published, start, last)
@@ -1472,6 +1537,7 @@ def run_bench(args: argparse.Namespace) -> int:
         daily_on_history = day_files(landing, daily_day)
         record["daily"] = run_pipeline(bench, home, "daily", daily_day, daily_day, daily_on_history, daily_lines, None)
         say(f"  {record['daily']['seconds']:.1f} s")
+        published_after["daily"] = snapshot_published(home, work / "published_daily")
 
         # f. the same day on an empty warehouse
         say("\n[f] the same day on an empty warehouse (fresh CALLOPS_HOME, same pseudonym key)")
@@ -1493,6 +1559,10 @@ def run_bench(args: argparse.Namespace) -> int:
         record["second_tenant"] = run_pipeline(bench, home, "second_tenant", daily_day, daily_day,
                                                sorted(second_dir.iterdir()), daily_lines, None)
         say(f"  {record['second_tenant']['seconds']:.1f} s")
+
+        # h. serving from PostgreSQL: the backfill's and the daily run's published files, served in turn
+        say("\n[h] serving from PostgreSQL (a local PostgreSQL 15): the backfill's published marts, then the daily's")
+        record["serving"] = serve_published(bench, work, published_after)
     finally:
         for kind in ("floor", "pandas"):
             if record.get(kind):

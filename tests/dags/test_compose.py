@@ -157,7 +157,18 @@ def test_published_ports_bind_loopback_only(compose):
             else:
                 assert str(port).startswith("127.0.0.1:"), (name, port)
             published[name] = port
-    assert published == {"airflow-apiserver": "127.0.0.1:${CALLOPS_AIRFLOW_PORT:-8080}:8080"}
+    assert published == {
+        "airflow-apiserver": "127.0.0.1:${CALLOPS_AIRFLOW_PORT:-8080}:8080",
+        "serving-db": "127.0.0.1:${CALLOPS_SERVING_DB_PORT:-5433}:5432",
+    }
+
+
+def test_the_serving_database_has_its_own_volume_and_is_the_default_serving_url(compose, common_env):
+    service = compose["services"]["serving-db"]
+    assert service["volumes"] == ["serving-data:/var/lib/postgresql/data"] and "serving-data" in compose["volumes"]
+    assert service["environment"]["POSTGRES_USER"] == "callops" and service["healthcheck"]["test"]
+    assert common_env["CALLOPS_SERVING_URL"].startswith("${CALLOPS_SERVING_URL:-postgresql://callops:")
+    assert "@serving-db:5432/callops}" in common_env["CALLOPS_SERVING_URL"]
 
 
 def test_local_executor_on_postgres_with_parallelism_4(compose, common_env):
