@@ -78,7 +78,7 @@ test: $(STAMP) $(OLDEST_STAMP) ## run the test suite (unit, dbt unit tests, DAG 
 # The unit tests alone: every test marked dbt, airflow, gx, integration or postgres left out (pyproject.toml).
 FAST_MARKERS := not dbt and not airflow and not gx and not integration and not postgres
 
-test-fast: $(STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
+test-fast: $(STAMP) $(OLDEST_STAMP) ## the unit tests only: no dbt, Airflow or Great Expectations runs (under a minute)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "$(FAST_MARKERS)"
 
 # `make lint`: ruff over the Python ([tool.ruff] in pyproject.toml), sqlfluff over the dbt project's models
