@@ -643,13 +643,11 @@ def record_test_failures(con: duckdb.DuckDBPyConnection, run_id: str, result, ev
             "(select unnest(?))",
             [run_id, list(result.tests)],
         )
-    rows = [
+    _insert_checks(con, [
         [run_id, f.table, f.test, f.column, f.severity, False, f.unexpected_count, f.failing_keys[:100], f.notes,
          utc_now(), f.tenant_id, "dbt"]
         for f in result.test_failures
-    ]
-    if rows:
-        con.executemany(f"insert into ops.check_results ({CHECK_COLUMNS}) values ({_marks(CHECK_COLUMNS)})", rows)
+    ])
 
 
 def dbt_layer_args(layer: str, plan: incremental.BuildPlan | None = None) -> list[str]:
@@ -709,13 +707,12 @@ def validate_marts(run_id: str) -> dict:
         # a failure naming no tenant holds back every one; so does one holding back every changed tenant
         stopped = any(r.tenant_id is None for r in blocking) or (bool(held) and not changed - set(held))
         status = "failed" if blocking else ("warning" if warnings else "success")
-        rows = [
+        # none when no gated mart has a row on the changed days (or nothing changed)
+        _insert_checks(con, [
             [run_id, r.table, r.check, r.column, r.severity, r.success, r.unexpected_count,
              r.failing_keys[:100], r.notes, started, r.tenant_id, r.checked_by]
             for r in outcome.results
-        ]
-        if rows:  # none when no gated mart has a row on the changed days (or nothing changed)
-            con.executemany(f"insert into ops.check_results ({CHECK_COLUMNS}) values ({_marks(CHECK_COLUMNS)})", rows)
+        ])
         if not stopped:
             con.execute(
                 "update ops.changed_partitions set validated_run_id = ? "
@@ -764,21 +761,32 @@ def held_back_text(blocking: list) -> str:
 
 def dbt_check_results(con: duckdb.DuckDBPyConnection, run_id: str) -> list:
     """The failed data tests of this run's dbt build, as the gate's results (recorded by build_marts)."""
+    return _stored_checks(con, run_id, "checked_by = 'dbt'")
+
+
+def _stored_checks(con: duckdb.DuckDBPyConnection, run_id: str, condition: str) -> list:
+    """This run's results in ops.check_results that meet ``condition``, as the gate's CheckResults."""
     from callops.quality import gate
 
     return [
         gate.CheckResult(
             table=table, check=check, column=column, severity=severity, success=success,
             unexpected_count=count or 0, failing_keys=list(keys or []), notes=notes, tenant_id=tenant,
-            checked_by="dbt",
+            checked_by=checked_by or "great_expectations",
         )
-        for table, check, column, severity, success, count, keys, notes, tenant in con.execute(
-            "select table_name, check_name, column_name, severity, success, unexpected_count, failing_keys, notes, "
-            "tenant_id from ops.check_results where run_id = ? and checked_by = 'dbt' "
-            "order by table_name, check_name, tenant_id",
+        for table, check, column, severity, success, count, keys, notes, tenant, checked_by in con.execute(
+            "select distinct table_name, check_name, column_name, severity, success, unexpected_count, failing_keys, "
+            f"notes, tenant_id, checked_by from ops.check_results where run_id = ? and {condition} "
+            "order by table_name, check_name, column_name, tenant_id",
             [run_id],
         ).fetchall()
     ]
+
+
+def _insert_checks(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
+    """Rows of ops.check_results, in the order of CHECK_COLUMNS."""
+    if rows:
+        con.executemany(f"insert into ops.check_results ({CHECK_COLUMNS}) values ({_marks(CHECK_COLUMNS)})", rows)
 
 
 VALIDATING = "checking the candidate marts (Great Expectations)"
@@ -914,20 +922,7 @@ def _record_tenant_outcomes(
 ) -> None:
     """Each tenant's outcome of the run in ops.run_tenants: its held or failed files, its failed blocking
     checks, and the steps that failed for every tenant, named without another tenant's detail."""
-    from callops.quality import gate
-
-    checks = [
-        gate.CheckResult(
-            table=table, check=check, column=column, severity="blocking", success=False,
-            unexpected_count=count or 0, failing_keys=list(keys or []), notes=notes, tenant_id=tenant,
-        )
-        for table, check, column, count, keys, notes, tenant in con.execute(
-            "select distinct table_name, check_name, column_name, unexpected_count, failing_keys, notes, tenant_id "
-            "from ops.check_results where run_id = ? and not success and severity = 'blocking' "
-            "and tenant_id is not null order by table_name, check_name, column_name",
-            [run_id],
-        ).fetchall()
-    ]
+    checks = _stored_checks(con, run_id, "not success and severity = 'blocking' and tenant_id is not null")
     tenants = {
         row[0] for row in con.execute(
             "select tenant_id from ops.run_tenants where run_id = ? union select tenant_id from ops.run_files "
