@@ -122,7 +122,10 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
                     )
                 _fsync(staging)
                 # DuckDB made them owner-only (umask 077): the center file is the one others read
-                private.publish_mode(staging) if staging == center else access.file(staging)
+                if staging == center:
+                    private.publish_mode(staging)
+                else:
+                    access.file(staging)
             stamp = _stamp()
             for _, final in written:
                 _keep_previous(final, stamp)
@@ -278,10 +281,8 @@ def write_tenant(con: duckdb.DuckDBPyConnection, center: Path, staging: Path, te
     """One tenant's file at ``staging``, from a center file (a candidate, or a served version): its rows
     of every mart, and its own run log. Nothing of another tenant: not its rows, not its files' names,
     checks or counts. Returns rows per table."""
-    attached = {row[0] for row in con.execute("select database_name from duckdb_databases()").fetchall()}
-    source = "pub" if "pub" in attached else "center"
-    if source == "center":
-        _attach(con, center, "center", read_only=True)
+    source = "center"
+    _attach(con, center, source, read_only=True)
     _attach(con, staging, "tenant")
     try:
         con.execute(f"create schema tenant.{PUBLISHED_SCHEMA}")
@@ -301,8 +302,7 @@ def write_tenant(con: duckdb.DuckDBPyConnection, center: Path, staging: Path, te
         con.execute("checkpoint tenant")
     finally:
         con.execute("detach tenant")
-        if source == "center":
-            con.execute("detach center")
+        con.execute("detach center")
     return counts
 
 
@@ -768,19 +768,22 @@ def forget_versions(target: Path | None = None) -> None:
         _fsync(folder.parent)
 
 
-def _rekeyed(target: Path) -> str | None:
-    try:
-        return json.loads((_versions_dir(target) / REKEYED).read_text())["rekeyed_at"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _made_before_rekey(target: Path) -> bool:
+def _rekey_marker(target: Path) -> dict:
+    """What `callops rekey` left in ``target``'s versions/ (empty: no rekey, or a marker unreadable)."""
     try:
         marker = json.loads((_versions_dir(target) / REKEYED).read_text())
     except (OSError, ValueError):
-        return False
-    if not isinstance(marker, dict):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _rekeyed(target: Path) -> str | None:
+    return _rekey_marker(target).get("rekeyed_at")
+
+
+def _made_before_rekey(target: Path) -> bool:
+    marker = _rekey_marker(target)
+    if not marker:
         return False
     inode = target.stat().st_ino
     # served_inode: the marker of a release before tenant files (the center file alone)
