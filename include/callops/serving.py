@@ -39,11 +39,10 @@ from pathlib import Path
 import duckdb
 
 from callops import settings, warehouse
+from callops.publish import PUBLISHED_SCHEMA, TENANT_COLUMN, tenant_files
 
-SCHEMA = "marts"  # the published file's schema, and the server's
+SCHEMA = PUBLISHED_SCHEMA  # the published file's schema, and the server's
 STATE_SCHEMA = "callops_serving"  # what the server holds: the partitions' hashes, the tables' shapes
-TENANT_COLUMN = "tenant_id"
-TENANTS_DIR = "tenants"  # published/tenants/<tenant_id>.duckdb (callops.publish)
 CENTER_ROLE = "callops_center"
 TENANT_ROLE_PREFIX = "callops_tenant_"
 LOGIN_MARK = "callops serving login of tenant "  # the comment on every login `callops serving grant` made
@@ -226,11 +225,9 @@ def _sources(con: duckdb.DuckDBPyConnection, center: Path) -> dict[str, dict]:
 def _runs_query(con: duckdb.DuckDBPyConnection, center: Path, columns: list[tuple[str, str]]) -> str:
     listed = ", ".join(f'"{column}"' for column, _ in columns)
     parts = [f"select {listed}, null::varchar as {TENANT_COLUMN} from center.{SCHEMA}.runs"]
-    folder = center.parent / TENANTS_DIR
-    tenants = sorted(path.stem for path in folder.glob("*.duckdb")) if folder.is_dir() else []
-    for number, tenant in enumerate(tenants):
-        alias = f"tenant_{number}"
-        con.execute(f"attach {warehouse.sql_literal(str(folder / f'{tenant}.duckdb'))} as {alias} (read_only)")
+    for number, path in enumerate(tenant_files(center)):
+        tenant, alias = path.stem, f"tenant_{number}"
+        con.execute(f"attach {warehouse.sql_literal(str(path))} as {alias} (read_only)")
         has = {
             row[0] for row in con.execute(
                 "select column_name from duckdb_columns() where database_name = ? and schema_name = ? "
