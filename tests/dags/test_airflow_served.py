@@ -22,6 +22,7 @@ import duckdb
 import psutil
 import pytest
 
+from callops import airflow_runner
 from tests.conftest import TEST_CONFIG, deliver
 
 pytestmark = pytest.mark.integration
@@ -237,18 +238,6 @@ def test_a_dropped_delivery_is_published_and_a_rest_triggered_build_succeeds(ser
     assert f"build_warehouse__{run_id}" in runs
 
 
-def _answers(base: str) -> bool:
-    """Both the public API and the tasks' execution API answer (what callops waits for)."""
-    try:
-        for path in ("/api/v2/monitor/health", "/execution/health"):
-            with urllib.request.urlopen(base + path, timeout=2) as response:
-                if response.status != 200:
-                    return False
-    except OSError:
-        return False
-    return True
-
-
 def _processes_of(home: Path) -> list[psutil.Process]:
     """Every process running with this CALLOPS_HOME in its environment (however it was started)."""
     found = []
@@ -282,7 +271,7 @@ def test_a_first_start_runs_nothing_before_the_api_answers_and_ctrl_c_stops_ever
         )
     try:
         deadline = time.monotonic() + 300
-        while not _answers(api.base):
+        while not airflow_runner._api_answers(api.base):  # what callops waits for: both APIs
             assert process.poll() is None, console.read_text()
             assert time.monotonic() < deadline, f"the API did not answer in 300 s:\n{console.read_text()}"
             time.sleep(0.5)
