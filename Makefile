@@ -18,7 +18,7 @@ DEMO_END ?= 2026-04-06
 DEMO_CALLS_PER_DAY ?= 1500
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast test-generative duckdb-oldest lint fix airflow docs clean simulate-compare simulate-bench staffing-bench
+.PHONY: help install run chromium test test-fast test-generative duckdb-oldest lint fix airflow docs clean simulate-compare simulate-bench staffing-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -72,7 +72,22 @@ duckdb-oldest: $(OLDEST_STAMP) ## the oldest DuckDB that reads the published fil
 # Two workers (pytest-xdist), a test file to each at a time: the suite is mostly single-threaded dbt and Airflow.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) $(OLDEST_STAMP) ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
+# The browser tests (the wallboard's pages, the dbt docs site) drive Debian's chromium, headless. It is not
+# in the machine image: `make test` installs it with apt when it is missing and make runs as root (as CI
+# does); elsewhere those tests skip, printing the command. `make run` never needs it.
+CHROMIUM_INSTALL := apt-get install -y chromium
+
+chromium: ## Debian's chromium for the browser tests (installed with apt when missing and run as root)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make: installing Debian's chromium for the browser tests ($(CHROMIUM_INSTALL); a minute or two)"; \
+		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(CHROMIUM_INSTALL) -q >/dev/null \
+			&& echo "make: $$(chromium --version 2>/dev/null)"; \
+	else \
+		echo "make: no chromium, so the browser tests skip; to run them: sudo $(CHROMIUM_INSTALL)"; \
+	fi
+
+test: $(STAMP) $(OLDEST_STAMP) chromium ## run the test suite (unit, dbt unit tests, DAG integrity, end to end)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The unit tests alone: every test marked dbt, airflow, gx, integration or postgres left out (pyproject.toml).
