@@ -5,7 +5,9 @@ file others may read (0644, in a 0755 folder). ``published/tenants/<tenant_id>.d
 tenant's rows only, with the same schema and table names, its run log included (that tenant's
 deliveries, checks and counts, a run row per run that touched it): owner-only, or readable by the
 group ``CALLOPS_PUBLISHED_GROUP`` names (callops.private). Every mart carries a ``tenant_id``
-column; a table that does not is refused rather than guessed.
+column; a table that does not is refused rather than guessed. Of a mart that compares the tenants
+(``rpt_tenant_benchmark``) a tenant's file keeps the center figures only where enough tenants have a
+value that none is revealed (``CENTER_FIGURES``).
 
 The tenant is the unit of publish: a tenant the gate held back (callops.pipeline.validate_marts: its
 changed partitions are still pending) keeps its last good figures, its rows of the served center
@@ -293,7 +295,7 @@ def write_tenant(con: duckdb.DuckDBPyConnection, center: Path, staging: Path, te
                 continue
             con.execute(
                 f'create table tenant.{PUBLISHED_SCHEMA}."{table}" as '
-                f'select * from {source}.{PUBLISHED_SCHEMA}."{table}" '
+                f"select *{_tenant_view(table, tables[table])} from {source}.{PUBLISHED_SCHEMA}.\"{table}\" "
                 f"where {TENANT_COLUMN} = {warehouse.sql_literal(tenant)}"
             )
             counts[table] = _count(con, "tenant", table)
@@ -304,6 +306,38 @@ def write_tenant(con: duckdb.DuckDBPyConnection, center: Path, staging: Path, te
         con.execute("detach tenant")
         con.execute("detach center")
     return counts
+
+
+# What a tenant sees of the other tenants (issue "wallboard and benchmarking"): a figure over the center's
+# tenants only where enough of them have a value (the mart's shareable flag: the dbt var
+# benchmark_min_tenants) that it reveals none of them, never the best figure, never a rank among too
+# few. With two tenants a median, a best figure or a rank would be the other tenant's exact figure.
+CENTER_FIGURES = {
+    "rpt_tenant_benchmark": {
+        "shareable": "is_center_shareable",
+        "when_shareable": ["center_p25", "center_median", "center_p75", "tenant_rank", "tenants_ranked",
+                           "tenants_with_value"],
+        "never": ["center_best"],
+    },
+}
+
+
+def _tenant_view(table: str, columns: list[tuple[str, str]]) -> str:
+    """The ``replace`` clause that masks ``table``'s center figures in a tenant's file ('' for a table
+    with none); a column missing from the table (an earlier release's file) is left alone."""
+    figures = CENTER_FIGURES.get(table)
+    types = dict(columns)
+    if not figures:
+        return ""
+    if figures["shareable"] not in types:  # a file of a release before the flag: no center figure is kept
+        masked = [*figures["when_shareable"], *figures["never"]]
+        shown = []
+    else:
+        masked, shown = figures["never"], figures["when_shareable"]
+    replaced = [f'case when "{figures["shareable"]}" then "{column}" end as "{column}"'
+                for column in shown if column in types]
+    replaced += [f'cast(null as {types[column]}) as "{column}"' for column in masked if column in types]
+    return f" replace ({', '.join(replaced)})" if replaced else ""
 
 
 def _copy_comments(con: duckdb.DuckDBPyConnection, catalog: str, into: str, tables: list[str]) -> None:
@@ -714,15 +748,21 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
     if not target.exists():
         raise PublishError(f"{target}: no center file to roll back tenant {tenant}'s rows in")
     previous = earlier[-1]
+    # The center version of the same publish (one stamp names all its files), while it is kept: its rows
+    # of the tenant carry the center figures a tenant's file masks (CENTER_FIGURES).
+    same_publish = _versions_dir(target) / f"{target.stem}{previous.stem[len(path.stem):]}{target.suffix}"
     staging = _staging(target, f"rollback_{tenant}")
     _remove(staging)
     try:
         with duckdb.connect() as con:
             _attach(con, target, "served", read_only=True)
             _attach(con, previous, "kept", read_only=True)
+            if same_publish.exists():
+                _attach(con, same_publish, "kept_center", read_only=True)
             _attach(con, staging, "pub")
             con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
             tables, kept = _tables(con, "served"), _tables(con, "kept")
+            kept_center = _tables(con, "kept_center") if same_publish.exists() else {}
             for table, columns in tables.items():
                 others = "" if table in RUN_LOG_SQL else (
                     f" where {TENANT_COLUMN} is null or {TENANT_COLUMN} <> {warehouse.sql_literal(tenant)}"
@@ -731,7 +771,9 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
                     f'create table pub.{PUBLISHED_SCHEMA}."{table}" as '
                     f'select * from served.{PUBLISHED_SCHEMA}."{table}"{others}'
                 )
-                if others:
+                if others and table in CENTER_FIGURES and table in kept_center:
+                    _insert_rows(con, "kept_center", kept_center[table], "pub", table, columns, [tenant])
+                elif others:
                     _insert_rows(con, "kept", kept.get(table), "pub", table, columns, [tenant])
             _copy_comments(con, "served", "pub", list(tables))
             con.execute("checkpoint pub")

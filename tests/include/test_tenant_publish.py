@@ -270,3 +270,56 @@ def test_every_command_takes_others_off_the_tenants_files(home, monkeypatch):
     monkeypatch.setenv(settings.PUBLISHED_GROUP_ENV, grp.getgrgid(os.getgid()).gr_name)
     private.harden()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def benchmark(tenants: int, divisor: int = 10) -> None:
+    """A build's rpt_tenant_benchmark of ``tenants`` tenants for one day and KPI, its center figures over all."""
+    con = warehouse.connect()
+    con.execute("create schema if not exists marts")
+    con.execute(
+        f"""create or replace table marts.rpt_tenant_benchmark as
+        with v as (select 'tenant_' || n as tenant_id, n / {divisor} as kpi_value
+                   from range(1, {tenants} + 1) as r(n))
+        select 'day' as period_grain, date '2026-03-02' as period_start, tenant_id, 'answer_rate' as kpi_name,
+            kpi_value, cast(rank() over (order by kpi_value desc) as bigint) as tenant_rank,
+            cast(count(*) over () as bigint) as tenants_ranked, cast(count(*) over () as bigint) as tenants_with_value,
+            count(*) over () >= 5 as is_center_shareable,
+            quantile_cont(kpi_value, 0.25) over () as center_p25, median(kpi_value) over () as center_median,
+            quantile_cont(kpi_value, 0.75) over () as center_p75, max(kpi_value) over () as center_best
+        from v"""
+    )
+    con.close()
+
+
+def test_a_tenant_sees_center_figures_only_over_enough_tenants_and_never_the_best(home):
+    candidate({"tenant_1": 1, "tenant_2": 2})
+    benchmark(2)
+    started("r-1")
+    publish.publish("r-1")
+    center = settings.published_db_path()
+    assert read(center, "select tenant_id, tenant_rank, round(center_median, 6), center_best "
+                "from marts.rpt_tenant_benchmark order by 1") == [("tenant_1", 2, 0.15, 0.2), ("tenant_2", 1, 0.15, 0.2)]
+    # two tenants: the median, the best figure and the rank would each give the other tenant's figure away
+    assert read(publish.tenant_path("tenant_1"), "select * exclude (period_grain, period_start) "
+                "from marts.rpt_tenant_benchmark") == [
+        ("tenant_1", "answer_rate", 0.1, None, None, None, False, None, None, None, None)
+    ]
+    assert mentions(publish.tenant_path("tenant_1"), "0.2") == []
+
+    candidate({f"tenant_{n}": n for n in range(1, 6)})
+    benchmark(5)
+    started("r-2")
+    publish.publish("r-2")
+    # five: the quartiles and the tenant's own rank are shared, the best figure still is not
+    assert read(publish.tenant_path("tenant_3"), "select tenant_rank, tenants_ranked, tenants_with_value, "
+                "center_p25, center_median, center_p75, center_best from marts.rpt_tenant_benchmark") == [
+        (3, 5, 5, pytest.approx(0.2), pytest.approx(0.3), pytest.approx(0.4), None)
+    ]
+
+    # a tenant's rollback splices its rows of the same publish's center version back, center figures whole
+    benchmark(5, divisor=100)
+    started("r-3")
+    publish.publish("r-3")
+    publish.rollback(tenant="tenant_3")
+    assert read(center, "select tenant_id, kpi_value, center_best from marts.rpt_tenant_benchmark "
+                "where tenant_id in ('tenant_3', 'tenant_4') order by 1") == [("tenant_3", 0.3, 0.5), ("tenant_4", 0.04, 0.05)]
