@@ -39,7 +39,7 @@ from pathlib import Path
 import duckdb
 
 from callops import settings, warehouse
-from callops.publish import PUBLISHED_SCHEMA, TENANT_COLUMN, tenant_files
+from callops.publish import CENTER_FIGURES, PUBLISHED_SCHEMA, TENANT_COLUMN, tenant_files
 
 SCHEMA = PUBLISHED_SCHEMA  # the published file's schema, and the server's
 STATE_SCHEMA = "callops_serving"  # what the server holds: the partitions' hashes, the tables' shapes
@@ -361,7 +361,7 @@ def _serve_table(
         cur.execute(f"alter table {SCHEMA}.{_ident(new)} rename to {_ident(table)}")
         cur.execute(f"delete from {STATE_SCHEMA}.partitions where table_name = %s", [table])
         _insert_hashes(cur, table, hashes)
-        _secure(cur, table, tenants, new_table=True)
+        _secure(cur, table, source, tenants, new_table=True)
         done["tables_rebuilt"].append(table)
         done["partitions_copied"] += len(hashes)
         return
@@ -369,7 +369,7 @@ def _serve_table(
     before = dict(cur.fetchall())
     changed = sorted(key for key, content in hashes.items() if before.get(key) != content)
     removed = sorted(set(before) - set(hashes))
-    _secure(cur, table, tenants, new_table=False)
+    _secure(cur, table, source, tenants, new_table=False)
     if not changed and not removed:
         return
     cur.execute("create temp table serving_parts (partition_key text primary key) on commit drop")
@@ -441,9 +441,11 @@ def _roles(cur, tenants: list[str]) -> None:
         cur.execute(f"grant usage on schema {SCHEMA} to {_ident(role)}")
 
 
-def _secure(cur, table: str, tenants: list[str], new_table: bool) -> None:
+def _secure(cur, table: str, source: dict, tenants: list[str], new_table: bool) -> None:
     """Row-level security on ``marts.<table>``: select for callops_center (every row) and each tenant's
-    role (its rows only: a row with no tenant is the center's)."""
+    role (its rows only: a row with no tenant is the center's). Of a table comparing the tenants
+    (publish.CENTER_FIGURES) a tenant's role may select every column but the center figures: its file
+    shows those where enough tenants have a value, the server not at all."""
     target = f"{SCHEMA}.{_ident(table)}"
     existing: set[str] = set()
     if not new_table:
@@ -454,10 +456,16 @@ def _secure(cur, table: str, tenants: list[str], new_table: bool) -> None:
     wanted = {CENTER_ROLE: "true"} | {
         tenant_role(tenant): f"{TENANT_COLUMN} = {_literal(tenant)}" for tenant in tenants
     }
+    figures = CENTER_FIGURES.get(table)
+    hidden = {*figures["when_shareable"], *figures["never"]} if figures else set()
+    tenant_columns = ", ".join(_ident(column) for column, _ in source["columns"] if column not in hidden)
     for role, condition in wanted.items():
         if role in existing:
             continue
-        cur.execute(f"grant select on {target} to {_ident(role)}")
+        if hidden and role != CENTER_ROLE:
+            cur.execute(f"grant select ({tenant_columns}) on {target} to {_ident(role)}")
+        else:
+            cur.execute(f"grant select on {target} to {_ident(role)}")
         cur.execute(f"create policy {_ident(role)} on {target} for select to {_ident(role)} using ({condition})")
 
 

@@ -392,3 +392,33 @@ def test_callops_serving_grant_prints_a_connection_string_and_revoke_removes_the
     assert cli.main(["serving", "revoke", "--login", "metabase_telco"]) == 0
     assert cli.main(["serving", "revoke", "--login", "metabase_telco"]) == 1
     assert "callops serving revoke: PostgreSQL 127.0.0.1" in capsys.readouterr().out
+
+
+def test_a_tenant_login_sees_its_own_benchmark_values_but_no_center_figure(served):
+    import psycopg
+
+    a_run("r-1")
+    candidate()
+    con = warehouse.connect()
+    con.execute(f"""
+        create or replace table marts.rpt_tenant_benchmark as
+        select 'day' as period_grain, date '2026-03-01' as period_start, tenant_id, 'answer_rate' as kpi_name,
+            value::double as kpi_value, rank() over (order by value desc) as tenant_rank, 2 as tenants_ranked,
+            2 as tenants_with_value, false as is_center_shareable, 0.6 as center_p25, 0.65 as center_median,
+            0.7 as center_p75, 0.7 as center_best
+        from (values ('{TENANTS[0]}', 0.6), ('{TENANTS[1]}', 0.7)) as v(tenant_id, value)
+    """)
+    con.close()
+    publish.publish("r-1")
+    serving.publish("r-1")
+    with psycopg.connect(serving.grant(TENANTS[0], "bi_bank")) as con:
+        assert con.execute("select tenant_id, kpi_name, kpi_value, is_center_shareable "
+                           "from marts.rpt_tenant_benchmark").fetchall() == [(TENANTS[0], "answer_rate", 0.6, False)]
+        for figure in ("center_best", "center_median", "center_p25", "center_p75", "tenant_rank", "tenants_ranked",
+                       "tenants_with_value"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                con.execute(f"select {figure} from marts.rpt_tenant_benchmark")
+            con.rollback()
+    with served.superuser() as con:
+        con.execute("set role callops_center")
+        assert con.execute("select count(center_best) from marts.rpt_tenant_benchmark").fetchone()[0] == 2
