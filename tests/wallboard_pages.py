@@ -62,7 +62,8 @@ def _daily_rows(beta: dict) -> list[tuple]:
             figures = latest if day == last else {
                 "offered_count": 1000 + 37 * n + (500 if tenant == BETA else 0),
                 "answer_rate": 0.93 + n / 1000, "service_level_rate": 0.75 + n / 200,
-                "abandon_rate": 0.06 - n / 1000, "asa_seconds": 15.0 + n, "aht_seconds": 250.0 + n,
+                "abandon_rate": 0.0801 + n / 10000 if tenant == BETA else 0.06 - n / 1000,
+                "asa_seconds": 15.0 + n, "aht_seconds": 250.0 + n,
                 "vip_service_level_rate": 0.85, "csat_rate": 0.78, "qa_score": 0.84, "fcr_rate": 0.7,
             }
             rows.append((tenant, day, *(figures[name] for name in DAY_KPIS), 20, *TARGETS.values(), True))

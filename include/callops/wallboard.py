@@ -50,7 +50,7 @@ from callops.publish import PUBLISHED_SCHEMA, tenant_files
 
 ASSETS_DIR = Path(__file__).with_name("wallboard_assets")
 WALLBOARD = "wallboard"  # published/wallboard: the link readers open
-VERSIONS = ".wallboard"  # published/.wallboard/<stamp>/: the folders it links to
+VERSIONS = private.WALLBOARD_DIR  # published/.wallboard/<stamp>/: the folders it links to
 KEEP_PREVIOUS = 2
 PAGE_ASSETS = "_assets"  # a tenant id starts with a letter: never a tenant's folder
 STAMP_FILE = "stamp.json"
@@ -873,7 +873,7 @@ def publish(center: Path, tenants: dict[str, Path], published_dir: Path, names: 
             staging = versions / f".{stamp}.tmp"
             try:
                 done = write(center, tenants, staging, names=names, stamp=stamp)
-                _apply_modes(staging, access)
+                private.apply_tree(staging, access)
                 final = versions / stamp
                 os.rename(staging, final)
             except BaseException:
@@ -888,15 +888,6 @@ def publish(center: Path, tenants: dict[str, Path], published_dir: Path, names: 
     except warehouse.LockBusy as busy:
         raise WallboardError(f"another process is writing the wallboard ({busy})") from None
     return done | {"path": str(link), "folder": str(final)}
-
-
-def _apply_modes(top: Path, access: private.TenantAccess) -> None:
-    access.folder(top)
-    for folder, names, files in os.walk(top):
-        for name in names:
-            access.folder(Path(folder, name))
-        for name in files:
-            access.file(Path(folder, name))
 
 
 def _fsync(folder: Path) -> None:
