@@ -161,7 +161,7 @@ def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict) -
         con.execute("""
             insert into marts.rpt_kpis_by_period values
             ('alpha_care', 'month', '2026-03-01', 61234, 0.951, 0.7812, 0.7701, 0.0499, 14.25, 280.5, 0.7777,
-             0.8612, 0.7021, 0.8, 0.85, 0.8344, null, 0.8101, null, false),
+             0.8612, 0.7021, 0.8, 0.85, 0.8244, null, 0.8101, null, false),
             ('beta_bank', 'month', '2026-03-01', 93321, 0.9391, 0.8733, 0.8519, 0.0612, 40.75, 310.25, 0.8414,
              0.7731, 0.6677, 0.8, 0.85, 0.7561, 0.7302, 0.8302, 0.8002, false)
         """)
