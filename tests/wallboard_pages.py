@@ -292,7 +292,8 @@ def latest_complete_days(published: Path) -> dict[str, str]:
 
 
 def chromium() -> str | None:
-    return shutil.which("chromium")
+    """Debian's chromium (or Ubuntu's name for it), or None."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def artefacts_dir(default: Path) -> Path:
