@@ -833,6 +833,8 @@ def write(center: Path, tenants: dict[str, Path], out: Path, names: dict[str, st
     for tenant in tenants:
         if not TENANT_ID_PATTERN.match(tenant):
             raise WallboardError(f"{tenant!r}: not a tenant id (lowercase letters, digits and _, a letter first)")
+    if out.exists():
+        raise WallboardError(f"{out}: already exists; a wallboard is written into a new folder")
     out.mkdir(parents=True)
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     pages = []

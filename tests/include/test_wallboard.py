@@ -310,6 +310,10 @@ def test_an_unreadable_or_missing_file_is_named(published, tmp_path):
         wallboard.write(published["center"], {ALPHA: broken}, tmp_path / "out1", names=NAMES)
     with pytest.raises(wallboard.WallboardError, match="gone.duckdb: no such published file"):
         wallboard.write(published["center"], {ALPHA: tmp_path / "gone.duckdb"}, tmp_path / "out2", names=NAMES)
+    with pytest.raises(wallboard.WallboardError, match="out2: already exists"):
+        wallboard.write(published["center"], published["tenants"], tmp_path / "out2", names=NAMES)
+    with pytest.raises(wallboard.WallboardError, match="'../x': not a tenant id"):
+        wallboard.write(published["center"], {"../x": published["center"]}, tmp_path / "out3", names=NAMES)
 
 
 # --- publish: the swap, the versions kept, the modes ---------------------------------------------------
