@@ -305,13 +305,13 @@ GRID = "#1e293b"
 TENANT_COLOURS = "tableau10"
 
 
-def _spec(title: str, rows: list[dict], layers: list[dict] | dict, height: int = 220) -> dict:
+def _spec(title: str, rows: list[dict], layers: list[dict] | dict, height: int | dict = 200) -> dict:
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "title": title,
         "width": "container",
         "height": height,
-        "autosize": {"type": "fit", "contains": "padding"},
+        "autosize": {"type": "fit-x", "contains": "padding"},
         "background": "transparent",
         "data": {"values": [_jsonable_row(row) for row in rows]},
         "config": {
@@ -375,7 +375,7 @@ def _daily_trend_charts(days: list[dict], sl_target) -> dict:
             "mark": {"type": "bar", "color": "#818cf8"},
             "encoding": {"x": _date_axis("date"), "y": {"field": "offered", "type": "quantitative", "title": None},
                          "tooltip": [{"field": "date"}, {"field": "offered", "format": ","}]},
-        }, height=160),
+        }, height=150),
     }
 
 
@@ -407,7 +407,7 @@ def _interval_charts(intervals: list[dict], sl_target) -> dict:
         for row in intervals if row.get("service_level_rate") is not None
     ]
     measure_colours = {"field": "measure", "type": "nominal", "title": None,
-                       "scale": {"range": ["#818cf8", "#fbbf24"]}}
+                       "scale": {"domain": ["offered", "forecast"], "range": ["#fbbf24", "#818cf8"]}}
     sl_layers: list[dict] = [{
         "mark": {"type": "line", "point": True},
         "encoding": {"x": time_axis,
@@ -433,7 +433,8 @@ def _interval_charts(intervals: list[dict], sl_target) -> dict:
             "mark": {"type": "line", "point": True, "interpolate": "step-after"},
             "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
                          "color": {"field": "measure", "type": "nominal", "title": None,
-                                   "scale": {"range": ["#f87171", "#4ade80"]}},
+                                   "scale": {"domain": ["required (Erlang C)", "logged in"],
+                                             "range": ["#f87171", "#4ade80"]}},
                          "tooltip": [{"field": "time"}, {"field": "measure"}, {"field": "value"}]},
         }),
     }
@@ -455,7 +456,7 @@ def _campaign_chart(campaigns: list[dict]) -> dict:
                       "tooltip": [{"field": "campaign"}, {"field": "roi", "format": ".2f"}, {"field": "pause"}]}},
         {"mark": {"type": "rule", "strokeDash": [6, 4], "color": "#fbbf24"},
          "encoding": {"x": {"aggregate": "max", "field": "threshold", "type": "quantitative"}}},
-    ], height=max(120, 36 * len(rows)))
+    ], height={"step": 34})
 
 
 def _week_charts(weeks: list[dict], names: dict[str, str]) -> dict:
