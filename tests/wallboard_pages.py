@@ -118,9 +118,10 @@ CREATE = {
         create table marts.rpt_kpis_by_period (
             tenant_id varchar, period_grain varchar, period_start date, offered_count bigint, answer_rate double,
             service_level_rate double, common_service_level_rate double, abandon_rate double, asa_seconds double,
-            aht_seconds double, csat_rate double, qa_score double, fcr_rate double, csat_target double,
-            qa_score_target double, qa_score_previous_period double, qa_score_previous_year double,
-            csat_rate_previous_period double, csat_rate_previous_year double, is_period_complete boolean
+            aht_seconds double, csat_rate double, qa_score double, fcr_rate double, service_level_target double,
+            answer_rate_target double, abandon_rate_target double, csat_target double, qa_score_target double,
+            qa_score_previous_period double, qa_score_previous_year double, csat_rate_previous_period double,
+            csat_rate_previous_year double, is_period_complete boolean
         )""",
     "rpt_tenant_benchmark": """
         create table marts.rpt_tenant_benchmark (
@@ -154,16 +155,17 @@ def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict) -
             insert into marts.rpt_kpis_by_period
             select tenant_id, 'week', date_trunc('week', kpi_date)::date, sum(offered_count), avg(answer_rate),
                 avg(service_level_rate), avg(service_level_rate) - 0.01, avg(abandon_rate), avg(asa_seconds),
-                avg(aht_seconds), avg(csat_rate), avg(qa_score), avg(fcr_rate), 0.8, 0.85, null, null, null, null,
+                avg(aht_seconds), avg(csat_rate), avg(qa_score), avg(fcr_rate), 0.8, 0.95, 0.05, 0.8, 0.85,
+                null, null, null, null,
                 max(kpi_date) = date_trunc('week', kpi_date)::date + 6 and bool_and(is_day_complete)
             from marts.rpt_daily_kpis group by tenant_id, date_trunc('week', kpi_date)
         """)
         con.execute("""
             insert into marts.rpt_kpis_by_period values
             ('alpha_care', 'month', '2026-03-01', 61234, 0.951, 0.7812, 0.7701, 0.0499, 14.25, 280.5, 0.7777,
-             0.8612, 0.7021, 0.8, 0.85, 0.8244, null, 0.8101, null, false),
+             0.8612, 0.7021, 0.8, 0.95, 0.05, 0.8, 0.85, 0.8244, null, 0.8101, null, false),
             ('beta_bank', 'month', '2026-03-01', 93321, 0.9391, 0.8733, 0.8519, 0.0612, 40.75, 310.25, 0.8414,
-             0.7731, 0.6677, 0.8, 0.85, 0.7561, 0.7302, 0.8302, 0.8002, false)
+             0.7731, 0.6677, 0.8, 0.95, 0.05, 0.8, 0.85, 0.7561, 0.7302, 0.8302, 0.8002, false)
         """)
     if "rpt_tenant_benchmark" in tables:
         con.execute("""

@@ -103,6 +103,7 @@ PROJECT_TILES = (
 CENTER_TILES = ("offered_count", "answer_rate", "service_level_rate", "abandon_rate", "asa_seconds")
 MONTH_TILES = ("qa_score", "csat_rate")
 WEEK_COLUMNS = ("offered_count", "service_level_rate", "answer_rate", "abandon_rate", "asa_seconds", "aht_seconds")
+WEEK_TARGETS = tuple(KPIS[name].target for name in WEEK_COLUMNS if KPIS[name].target)
 BENCHMARK_KPIS = (
     "common_service_level_rate", "answer_rate", "abandon_rate", "asa_seconds", "service_level_rate", "csat_rate",
     "qa_score", "fcr_rate",
@@ -584,7 +585,7 @@ def _trend(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
         return section
     weeks = _rows(
         con,
-        f"select period_start, {_select(columns, (*WEEK_COLUMNS, 'is_period_complete'))} "
+        f"select period_start, {_select(columns, (*WEEK_COLUMNS, *WEEK_TARGETS, 'is_period_complete'))} "
         f"from {_table('rpt_kpis_by_period')} where tenant_id = ? and period_grain = 'week' "
         "and period_start > ? and period_start <= ? order by period_start",
         [tenant, day - dt.timedelta(days=TREND_DAYS), day],
