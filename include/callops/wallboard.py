@@ -470,8 +470,8 @@ def _week_charts(weeks: list[dict], names: dict[str, str]) -> dict:
             for row in weeks if row.get(name) is not None
         ]
         y = {"field": "value", "type": "quantitative", "title": None}
-        if kpi.unit == "rate":
-            y["axis"] = _percent_axis()
+        if kpi.unit == "rate":  # the tenants' differences, not the distance from 0
+            y |= {"axis": _percent_axis(), "scale": {"zero": False}}
         charts[f"weeks_{name}"] = _spec(f"{kpi.label} by week", rows, {
             "mark": {"type": "line", "point": True},
             "encoding": {"x": _date_axis("week"),
@@ -666,7 +666,7 @@ def _benchmark(con, tables, tenant: str, day: dt.date) -> dict:
     if columns is None:
         return {"note": _missing("rpt_tenant_benchmark"), "rows": []}
     wanted = ("period_grain", "kpi_name", "kpi_value", "tenant_rank", "tenants_ranked", "center_p25",
-              "center_median", "center_p75")
+              "center_median", "center_p75", "is_center_shareable")
     rows = _rows(
         con,
         f"select {_select(columns, wanted)} from {_table('rpt_tenant_benchmark')} where tenant_id = ? and "
@@ -686,6 +686,8 @@ def _benchmark(con, tables, tenant: str, day: dt.date) -> dict:
         for grain in ("day", "month"):
             row = by_kpi[name].get(grain, {})
             quartiles = [row.get(column) for column in ("center_p25", "center_median", "center_p75")]
+            if row.get("is_center_shareable") is False:  # fewer than 5 tenants: never shown, whatever the file holds
+                quartiles = [None, None, None]
             cells.append({
                 "value": shown(row.get("kpi_value"), kpi.unit),
                 "rank": f"{row['tenant_rank']} of {row['tenants_ranked']}" if row.get("tenant_rank") else "–",

@@ -271,6 +271,21 @@ def test_the_five_worst_intervals_are_the_lowest_service_levels_with_calls(publi
     ]
 
 
+def test_a_tenants_page_shows_the_centers_quartiles_only_where_enough_tenants_have_a_value(published, tmp_path):
+    """Publish leaves them only then (is_center_shareable: at least 5 tenants); the page holds to it too."""
+    with duckdb.connect(str(published["tenants"][ALPHA])) as con:
+        con.execute(
+            "update marts.rpt_tenant_benchmark set center_p25 = 0.6123, center_median = 0.6543, center_p75 = 0.6987 "
+            "where period_grain = 'day' and period_start = '2026-03-15' and kpi_name = 'common_service_level_rate'"
+        )
+    write(published, tmp_path / "hidden")
+    assert "65.4%" not in (tmp_path / "hidden" / ALPHA / "index.html").read_text()
+    with duckdb.connect(str(published["tenants"][ALPHA])) as con:
+        con.execute("update marts.rpt_tenant_benchmark set is_center_shareable = true")
+    write(published, tmp_path / "shown")
+    assert "61.2% · 65.4% · 69.9%" in (tmp_path / "shown" / ALPHA / "index.html").read_text()
+
+
 def test_the_center_ranks_the_tenants_on_one_day_complete_for_both(published, tmp_path):
     out = tmp_path / "wallboard"
     write(published, out)
