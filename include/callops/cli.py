@@ -10,6 +10,7 @@
     callops accept <file>                             let a held-back delivery into the marts
     callops rollback [--tenant T]                     serve the previous published version again
     callops rekey                                     rotate the pseudonymisation key deliberately
+    callops wallboard [--serve [--port P] [--host H]] write the wallboard again from the published files; serve it
     callops serving grant --tenant T --login NAME     a PostgreSQL login that sees tenant T's rows only
     callops serving revoke --login NAME               remove such a login
     callops erlang --calls N --interval-s S --aht-s A --target-sl P --answer-within-s T
@@ -320,6 +321,38 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- wallboard ------------------------------------------------------------------------------------
+
+
+def cmd_wallboard(args: argparse.Namespace) -> int:
+    from callops import wallboard
+
+    try:
+        if not args.serve or not wallboard.served_dir().exists():
+            done = wallboard.regenerate()
+            _print(f"callops wallboard: {done['path']} ({len(done['pages'])} pages, {done['seconds']:.2f} s)")
+            _print(f"  open {done['path']}/index.html (the center), <tenant_id>/index.html (each project)")
+        if not args.serve:
+            return 0
+        server = wallboard.server(args.host, args.port)
+    except wallboard.WallboardError as error:
+        _print(f"callops wallboard: {error}")
+        return 1
+    except OSError as error:
+        _print(f"callops wallboard: cannot serve on {args.host}:{args.port}: {error.strerror or error}")
+        return 1
+    host, port = server.server_address[:2]
+    _print(f"callops wallboard: serving {wallboard.served_dir()} on http://{host}:{port}/ (Ctrl-C stops it)")
+    _print(f"  pages reload within {wallboard.POLL_SECONDS} s of a publish")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 # --- serving --------------------------------------------------------------------------------------
 
 
@@ -536,6 +569,21 @@ def build_parser() -> argparse.ArgumentParser:
         "layer with it, rebuild in full, republish, and drop the published versions of the old key",
     )
     rekey.set_defaults(handler=cmd_rekey)
+
+    wallboard = _command(
+        commands, "wallboard", "write the wallboard (published/wallboard/: the center's page and one per tenant) "
+        "again from the published files, and print where it is; --serve: serve it over http",
+    )
+    wallboard.add_argument(
+        "--serve", action="store_true",
+        help="serve published/wallboard/ over http until Ctrl-C (written first if there is none); its pages "
+        "reload after each publish",
+    )
+    wallboard.add_argument(
+        "--port", type=int, default=8090, metavar="PORT", help="with --serve: the port (0: a free one)"
+    )
+    wallboard.add_argument("--host", default="127.0.0.1", metavar="HOST", help="with --serve: the address to bind")
+    wallboard.set_defaults(handler=cmd_wallboard)
 
     serving = _command(
         commands, "serving",

@@ -12,7 +12,8 @@ umask) left there, at every command. The one file for others to read is
 (``published/versions/``) are owner-only. Each tenant's file (``published/tenants/``)
 is owner-only too, unless ``CALLOPS_PUBLISHED_GROUP`` names a group: then that group
 may read the tenants' files (0640 in a 0750 folder), and only those; their earlier
-versions stay owner-only.
+versions stay owner-only. The wallboard's pages (``published/.wallboard/``, which
+``published/wallboard`` links to) hold tenants' figures: they take the tenants' files' modes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PRIVATE_DIRS = ("warehouse", "secrets", "airflow", "runs", "alerts", "dbt", "dat
 PUBLISHED_FILE_MODE = 0o644
 PUBLISHED_DIR_MODE = 0o755
 OTHERS = 0o077  # group and other permission bits
+WALLBOARD_DIR = ".wallboard"  # published/.wallboard/<stamp>/: the wallboards (callops.wallboard), as the tenants' files
 
 
 def restrict_umask() -> None:
@@ -133,19 +135,35 @@ def harden(home: Path | None = None) -> None:
     with contextlib.suppress(OSError):
         if stat.S_ISREG(published.lstat().st_mode):
             publish_mode(published)
-    _harden_tenants(home / "published" / "tenants")
+    _harden_tenants(home / "published" / "tenants", home / "published" / WALLBOARD_DIR)
 
 
-def _harden_tenants(folder: Path) -> None:
-    """The tenants' files as CALLOPS_PUBLISHED_GROUP says now (a group unset or unknown: owner-only)."""
-    if not folder.is_dir():
-        return
+def _harden_tenants(folder: Path, wallboards: Path) -> None:
+    """The tenants' files, and the wallboards (each holds tenants' pages), as CALLOPS_PUBLISHED_GROUP says
+    now (a group unset or unknown: owner-only)."""
     try:
         access = tenant_access()
     except GroupError:
         access = TenantAccess()
-    with contextlib.suppress(OSError, GroupError):
-        access.folder(folder)
-        for path in folder.glob("*.duckdb"):
-            if stat.S_ISREG(path.lstat().st_mode):
+    if folder.is_dir():
+        with contextlib.suppress(OSError, GroupError):
+            access.folder(folder)
+            for path in folder.glob("*.duckdb"):
+                if stat.S_ISREG(path.lstat().st_mode):
+                    access.file(path)
+    if wallboards.is_dir():
+        with contextlib.suppress(OSError, GroupError):
+            apply_tree(wallboards, access)
+
+
+def apply_tree(top: Path, access: TenantAccess) -> None:
+    """``access`` on ``top`` and everything in it (folders and files); links are not followed."""
+    access.folder(top)
+    for folder, names, files in os.walk(top):
+        for name in names + files:
+            path = Path(folder, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                access.folder(path)
+            elif stat.S_ISREG(mode):
                 access.file(path)

@@ -1,0 +1,943 @@
+"""The operations wallboard: every project's day at a glance, and the center's overview of them all.
+
+Every publish writes ``published/wallboard/`` from the published files (:func:`publish`)::
+
+    index.html                  the center's overview, from the center file: every tenant side by side,
+                                ranked, its latest complete day and its weeks
+    _assets/                    the pages' scripts and styles (Vega, Vega-Lite and vega-embed, vendored)
+    stamp.json                  what a served page polls to reload after a publish
+    <tenant_id>/index.html      one project (client brand), from that tenant's own file ALONE
+    <tenant_id>/_assets/, <tenant_id>/stamp.json
+                                its own copies: the folder can be handed to the brand as it is, and
+                                holds no other tenant's id, name or figure
+
+A page is static HTML made from a Jinja2 template, its data (the Vega-Lite specs, built here as plain
+dicts, with their rows) embedded as JSON: it opens from the file system with no request leaving it.
+Served over http(s) (``callops wallboard --serve``), a page polls ``stamp.json`` in its folder and
+reloads when a publish replaced it.
+
+``published/wallboard`` is a symbolic link to ``published/.wallboard/<stamp>/``: a publish writes a new
+folder beside it, then replaces the link in one rename, so a reader sees the old wallboard or the new
+one, never half of one; the previous ``KEEP_PREVIOUS`` folders stay, older ones go. Files and folders
+take the tenants' files' modes (callops.private: owner-only, or readable by CALLOPS_PUBLISHED_GROUP).
+
+Every KPI tile carries its mart's value, unrounded, for machines: ``data-kpi`` (the mart's column),
+``data-tenant``, ``data-date`` (the day, or the period's first day), ``data-grain`` (``day``: a row of
+``rpt_daily_kpis``; ``week``/``month``: of ``rpt_kpis_by_period``) and ``data-value`` (Python's repr
+of the value; empty for null). Its colour (``data-status``) is :func:`status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import http.server
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from callops import private, settings, warehouse
+from callops.config import TENANT_ID_PATTERN, ConfigError, load_config
+from callops.publish import PUBLISHED_SCHEMA, tenant_files
+
+ASSETS_DIR = Path(__file__).with_name("wallboard_assets")
+WALLBOARD = "wallboard"  # published/wallboard: the link readers open
+VERSIONS = private.WALLBOARD_DIR  # published/.wallboard/<stamp>/: the folders it links to
+KEEP_PREVIOUS = 2
+PAGE_ASSETS = "_assets"  # a tenant id starts with a letter: never a tenant's folder
+STAMP_FILE = "stamp.json"
+POLL_SECONDS = 30
+LOCK_WAIT_SECONDS = 120
+# Amber: a target missed by at most this share of the target (a 0.8 target: 0.72 to just under 0.8).
+AMBER_SHARE = Decimal("0.1")
+TREND_DAYS = 28
+CENTER_TREND_WEEKS = 13
+WORST_INTERVALS = 5
+RANKING_RECENT_DAYS = 7
+
+
+class WallboardError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A figure the wallboard shows: its mart column, how it reads, and its target's column."""
+
+    column: str
+    label: str
+    unit: str  # count, rate (0-1, shown as a percentage) or seconds
+    target: str | None = None
+    higher_is_better: bool = True
+
+
+KPIS = {
+    kpi.column: kpi
+    for kpi in (
+        Kpi("offered_count", "Offered", "count"),
+        Kpi("answer_rate", "Answer rate", "rate", "answer_rate_target"),
+        Kpi("service_level_rate", "Service level", "rate", "service_level_target"),
+        Kpi("common_service_level_rate", "Common service level (20 s)", "rate"),
+        Kpi("abandon_rate", "Abandon rate", "rate", "abandon_rate_target", higher_is_better=False),
+        Kpi("asa_seconds", "ASA", "seconds", higher_is_better=False),
+        Kpi("aht_seconds", "AHT", "seconds", higher_is_better=False),
+        Kpi("vip_service_level_rate", "VIP service level", "rate", "vip_service_level_target"),
+        Kpi("csat_rate", "CSAT", "rate", "csat_target"),
+        Kpi("qa_score", "QA score", "rate", "qa_score_target"),
+        Kpi("fcr_rate", "FCR", "rate"),
+        Kpi("occupancy_rate", "Occupancy", "rate"),
+    )
+}
+PROJECT_TILES = (
+    "offered_count", "answer_rate", "service_level_rate", "abandon_rate", "asa_seconds", "aht_seconds",
+    "vip_service_level_rate", "csat_rate", "qa_score", "fcr_rate",
+)
+CENTER_TILES = ("offered_count", "answer_rate", "service_level_rate", "abandon_rate", "asa_seconds")
+MONTH_TILES = ("qa_score", "csat_rate")
+WEEK_COLUMNS = ("offered_count", "service_level_rate", "answer_rate", "abandon_rate", "asa_seconds", "aht_seconds")
+WEEK_TARGETS = tuple(KPIS[name].target for name in WEEK_COLUMNS if KPIS[name].target)
+BENCHMARK_KPIS = (
+    "common_service_level_rate", "answer_rate", "abandon_rate", "asa_seconds", "service_level_rate", "csat_rate",
+    "qa_score", "fcr_rate",
+)
+RANKED_BY = "common_service_level_rate"  # the center's cards: one service level for every tenant
+TREND_RATES = ("service_level_rate", "answer_rate", "abandon_rate")
+CENTER_TREND_KPIS = ("offered_count", "service_level_rate", "answer_rate", "abandon_rate")
+
+
+# --- what a figure looks like ------------------------------------------------------------------------
+
+
+def _decimal(value: float | int | Decimal) -> Decimal:
+    """The value as it prints (shortest repr): 0.72 is 0.72, not the binary double below it."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
+def status(value, target, higher_is_better: bool = True) -> str:
+    """A tile's colour: ``green`` the target is met, ``amber`` missed by at most 10 % of the target,
+    ``red`` missed by more, ``neutral`` without a value or a target. Lower-is-better (abandon rate): met
+    at or below the target, amber up to target × 1.1. Compared as the values print, so the boundary
+    (0.72 against 0.8) is amber as a reader would compute it; green agrees with the mart's
+    ``is_*_target_met``."""
+    if value is None or target is None or _not_finite(value) or _not_finite(target):
+        return "neutral"
+    value, target = _decimal(value), _decimal(target)
+    missed_by = target - value if higher_is_better else value - target
+    if missed_by <= 0:
+        return "green"
+    return "amber" if missed_by <= abs(target) * AMBER_SHARE else "red"
+
+
+def _not_finite(value) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def machine_value(value) -> str:
+    """``data-value``: the mart's value unrounded (repr of a float, an int's digits); empty for null."""
+    if value is None or _not_finite(value):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def shown(value, unit: str) -> str:
+    """The value as the tile shows it: counts with thousands separators, rates as percentages with one
+    decimal, seconds with one decimal below 100 s and as m:ss above."""
+    if value is None or _not_finite(value):
+        return "–"
+    value = float(value)
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if value < 100:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def _target_text(kpi: Kpi, target) -> str:
+    if target is None:
+        return ""
+    return f"target {'≥' if kpi.higher_is_better else '≤'} {shown(target, kpi.unit)}"
+
+
+def tile(kpi_name: str, row: dict, tenant: str, day: dt.date, grain: str = "day", partial: bool = False,
+         label: str | None = None) -> dict:
+    """One KPI tile from a mart row: its value, text, target and colour (a partial day: neutral, as its
+    target attainment is not known until the day is over)."""
+    kpi = KPIS[kpi_name]
+    value = row.get(kpi_name)
+    target = row.get(kpi.target) if kpi.target else None
+    return {
+        "kpi": kpi_name,
+        "label": label or kpi.label,
+        "tenant": tenant,
+        "date": day.isoformat(),
+        "grain": grain,
+        "value": machine_value(value),
+        "text": shown(value, kpi.unit),
+        "target": _target_text(kpi, target),
+        "status": "neutral" if partial else status(value, target, kpi.higher_is_better),
+        "partial": partial,
+        "notes": [],
+    }
+
+
+# --- reading a published file ------------------------------------------------------------------------
+
+
+SOURCE = "src"
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The tables of the attached file's schema ``marts`` with their columns."""
+    tables: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from duckdb_columns() where database_name = ? and schema_name = ? "
+        "order by table_name, column_index",
+        [SOURCE, PUBLISHED_SCHEMA],
+    ).fetchall():
+        tables.setdefault(table, []).append(column)
+    return tables
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [description[0] for description in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _table(name: str) -> str:
+    return f'{SOURCE}.{PUBLISHED_SCHEMA}."{name}"'
+
+
+def _select(columns: list[str], wanted: tuple[str, ...] | list[str]) -> str:
+    """``wanted`` columns, null for those the table lacks (a file an earlier release published)."""
+    return ", ".join(f'"{name}"' if name in columns else f'null as "{name}"' for name in wanted)
+
+
+def _missing(table: str) -> str:
+    return (
+        f"marts.{table} is not in the published file yet (an earlier release published it): the next "
+        "publish adds it"
+    )
+
+
+@contextlib.contextmanager
+def _attached(con: duckdb.DuckDBPyConnection, path: Path):
+    if not path.is_file():
+        raise WallboardError(f"{path}: no such published file")
+    try:
+        con.execute(f"attach {warehouse.sql_literal(str(path))} as {SOURCE} (read_only)")
+    except duckdb.Error as error:
+        raise WallboardError(f"{path}: cannot be read as a published file: {error}") from None
+    try:
+        yield _columns(con)
+    except duckdb.Error as error:
+        raise WallboardError(f"{path}: {error}") from None
+    finally:
+        con.execute(f"detach {SOURCE}")
+
+
+def _day_columns(tables: dict[str, list[str]]) -> tuple[str, ...]:
+    wanted = ["tenant_id", "kpi_date", "service_level_seconds", "is_day_complete"]
+    for name in PROJECT_TILES:
+        wanted.append(name)
+        if KPIS[name].target:
+            wanted.append(KPIS[name].target)
+    return tuple(wanted)
+
+
+def _latest_days(con, tables: dict[str, list[str]], tenant: str | None = None) -> dict[str, dict]:
+    """Per tenant: its latest complete day (its own max(kpi_date) where is_day_complete) and its latest
+    day; a file without is_day_complete (an early release) counts every day as complete."""
+    columns = tables["rpt_daily_kpis"]
+    complete = "is_day_complete" if "is_day_complete" in columns else "true"
+    where = "where tenant_id = ?" if tenant else ""
+    return {
+        row["tenant_id"]: row
+        for row in _rows(
+            con,
+            f"select tenant_id, max(kpi_date) filter (where {complete}) as latest_complete, max(kpi_date) as latest "
+            f"from {_table('rpt_daily_kpis')} {where} group by 1",
+            [tenant] if tenant else [],
+        )
+    }
+
+
+def _day_row(con, tables, tenant: str, day: dt.date) -> dict:
+    rows = _rows(
+        con,
+        f"select {_select(tables['rpt_daily_kpis'], _day_columns(tables))} from {_table('rpt_daily_kpis')} "
+        "where tenant_id = ? and kpi_date = ?",
+        [tenant, day],
+    )
+    return rows[0] if rows else {}
+
+
+def _sl_label(row: dict) -> str | None:
+    seconds = row.get("service_level_seconds")
+    return None if seconds is None else f"Service level ({float(seconds):g} s)"
+
+
+def _day_tiles(row: dict, tenant: str, day: dt.date, kpis: tuple[str, ...], partial: bool = False) -> list[dict]:
+    return [
+        tile(name, row, tenant, day, partial=partial, label=_sl_label(row) if name == "service_level_rate" else None)
+        for name in kpis
+    ]
+
+
+# --- the charts (Vega-Lite specs, plain dicts) ------------------------------------------------------
+
+INK = "#cbd5e1"
+GRID = "#1e293b"
+TENANT_COLOURS = "tableau10"
+
+
+def _spec(title: str, rows: list[dict], layers: list[dict] | dict, height: int | dict = 200) -> dict:
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "title": title,
+        "width": "container",
+        "height": height,
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "background": "transparent",
+        "data": {"values": [_jsonable_row(row) for row in rows]},
+        "config": {
+            "font": "system-ui, sans-serif",
+            "title": {"color": "#f1f5f9", "fontSize": 18, "anchor": "start", "fontWeight": 600},
+            "axis": {
+                "labelColor": INK, "titleColor": INK, "gridColor": GRID, "domainColor": "#475569",
+                "tickColor": "#475569", "labelFontSize": 13, "titleFontSize": 13, "labelOverlap": True,
+            },
+            "legend": {
+                "labelColor": INK, "titleColor": INK, "labelFontSize": 13, "titleFontSize": 13, "orient": "bottom",
+                "direction": "horizontal", "columns": 2, "labelLimit": 260,
+            },
+            "view": {"stroke": None},
+            "line": {"strokeWidth": 3},
+            "point": {"size": 60, "filled": True},
+        },
+    }
+    if isinstance(layers, list):
+        spec["layer"] = layers
+    else:
+        spec.update(layers)
+    return spec
+
+
+def _percent_axis(title: str | None = None) -> dict:
+    return {"format": ".0%", "title": title}
+
+
+def _date_axis(field: str) -> dict:
+    """An x axis of ISO dates (days or weeks' first days), labelled "02 Mar" whatever the viewer's zone."""
+    return {"field": field, "type": "ordinal", "sort": "ascending", "title": None,
+            "axis": {"labelExpr": "utcFormat(toDate(datum.value), '%d %b')", "labelAngle": 0}}
+
+
+def _daily_trend_charts(days: list[dict], sl_target) -> dict:
+    rates = [
+        {"date": row["kpi_date"], "measure": KPIS[name].label, "value": row[name]}
+        for row in days
+        for name in TREND_RATES
+        if row.get(name) is not None
+    ]
+    layers: list[dict] = [{
+        "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": _date_axis("date"),
+            "y": {"field": "value", "type": "quantitative", "axis": _percent_axis(), "scale": {"domain": [0, 1]}},
+            "color": {"field": "measure", "type": "nominal", "title": None,
+                      "scale": {"domain": [KPIS[name].label for name in TREND_RATES],
+                                "range": ["#38bdf8", "#a3e635", "#f87171"]}},
+            "tooltip": [{"field": "date"}, {"field": "measure"}, {"field": "value", "format": ".1%"}],
+        },
+    }]
+    if sl_target is not None:
+        layers.append({"mark": {"type": "rule", "strokeDash": [6, 4], "color": "#38bdf8"},
+                       "encoding": {"y": {"datum": float(sl_target)}}})
+    offered = [{"date": row["kpi_date"], "offered": row["offered_count"]} for row in days]
+    return {
+        "trend_rates": _spec("Service level, answer and abandon rates by day", rates, layers),
+        "trend_offered": _spec("Offered by day", offered, {
+            "mark": {"type": "bar", "color": "#818cf8"},
+            "encoding": {"x": _date_axis("date"), "y": {"field": "offered", "type": "quantitative", "title": None},
+                         "tooltip": [{"field": "date"}, {"field": "offered", "format": ","}]},
+        }, height=150),
+    }
+
+
+def _interval_charts(intervals: list[dict], sl_target) -> dict:
+    """The day by interval: offered vs forecast, service level per queue, agents required vs logged in
+    (sums over the queues; service level per queue, as it is defined per queue)."""
+    time_axis = {"field": "time", "type": "ordinal", "sort": None, "title": None,
+                 "axis": {"labelAngle": -45, "labelOverlap": True}}
+    volume = []
+    agents = []
+    per_interval: dict[str, dict] = {}
+    for row in intervals:
+        slot = per_interval.setdefault(row["time"], {"offered": 0, "forecast": None, "required": None, "logged": None})
+        slot["offered"] += row["offered_count"] or 0
+        for key, column in (("forecast", "forecast_offered_count"), ("required", "erlang_c_agents"),
+                            ("logged", "logged_in_agents")):
+            if row.get(column) is not None:
+                slot[key] = (slot[key] or 0) + float(row[column])
+    for time_label, slot in per_interval.items():
+        volume.append({"time": time_label, "measure": "offered", "value": slot["offered"]})
+        if slot["forecast"] is not None:
+            volume.append({"time": time_label, "measure": "forecast", "value": round(slot["forecast"], 2)})
+        if slot["required"] is not None:
+            agents.append({"time": time_label, "measure": "required (Erlang C)", "value": slot["required"]})
+        if slot["logged"] is not None:
+            agents.append({"time": time_label, "measure": "logged in", "value": round(slot["logged"], 2)})
+    service = [
+        {"time": row["time"], "queue": row["queue_id"], "value": row["service_level_rate"]}
+        for row in intervals if row.get("service_level_rate") is not None
+    ]
+    measure_colours = {"field": "measure", "type": "nominal", "title": None,
+                       "scale": {"domain": ["offered", "forecast"], "range": ["#fbbf24", "#818cf8"]}}
+    sl_layers: list[dict] = [{
+        "mark": {"type": "line", "point": True},
+        "encoding": {"x": time_axis,
+                     "y": {"field": "value", "type": "quantitative", "axis": _percent_axis(),
+                           "scale": {"domain": [0, 1]}},
+                     "color": {"field": "queue", "type": "nominal", "title": "queue"},
+                     "tooltip": [{"field": "time"}, {"field": "queue"}, {"field": "value", "format": ".1%"}]},
+    }]
+    if sl_target is not None:
+        sl_layers.append({"mark": {"type": "rule", "strokeDash": [6, 4], "color": "#4ade80"},
+                          "encoding": {"y": {"datum": float(sl_target)}}})
+    return {
+        "interval_volume": _spec("Offered vs forecast", volume, [
+            {"transform": [{"filter": "datum.measure === 'offered'"}], "mark": {"type": "bar", "opacity": 0.85},
+             "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
+                          "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
+            {"transform": [{"filter": "datum.measure === 'forecast'"}], "mark": {"type": "line", "point": True},
+             "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative"},
+                          "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
+        ]),
+        "interval_service_level": _spec("Service level by queue", service, sl_layers),
+        "interval_agents": _spec("Agents required vs logged in", agents, {
+            "mark": {"type": "line", "point": True, "interpolate": "step-after"},
+            "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
+                         "color": {"field": "measure", "type": "nominal", "title": None,
+                                   "scale": {"domain": ["required (Erlang C)", "logged in"],
+                                             "range": ["#f87171", "#4ade80"]}},
+                         "tooltip": [{"field": "time"}, {"field": "measure"}, {"field": "value"}]},
+        }),
+    }
+
+
+def _campaign_chart(campaigns: list[dict]) -> dict:
+    rows = [
+        {"campaign": row["campaign_name"] or row["campaign_id"], "roi": row["roi_trailing_7d"],
+         "pause": "pause recommended" if row["is_pause_recommended"] else "keep",
+         "threshold": row["roi_pause_threshold"]}
+        for row in campaigns if row.get("roi_trailing_7d") is not None
+    ]
+    return _spec("ROI over the last 7 days", rows, [
+        {"mark": "bar",
+         "encoding": {"y": {"field": "campaign", "type": "nominal", "title": None, "sort": "x"},
+                      "x": {"field": "roi", "type": "quantitative", "title": None},
+                      "color": {"field": "pause", "type": "nominal", "title": None,
+                                "scale": {"domain": ["keep", "pause recommended"], "range": ["#4ade80", "#f87171"]}},
+                      "tooltip": [{"field": "campaign"}, {"field": "roi", "format": ".2f"}, {"field": "pause"}]}},
+        {"mark": {"type": "rule", "strokeDash": [6, 4], "color": "#fbbf24"},
+         "encoding": {"x": {"aggregate": "max", "field": "threshold", "type": "quantitative"}}},
+    ], height={"step": 34})
+
+
+def _week_charts(weeks: list[dict], names: dict[str, str]) -> dict:
+    charts = {}
+    for name in CENTER_TREND_KPIS:
+        kpi = KPIS[name]
+        rows = [
+            {"week": row["period_start"], "tenant": names.get(row["tenant_id"], row["tenant_id"]), "value": row[name],
+             "complete": "yes" if row.get("is_period_complete") else "not yet"}
+            for row in weeks if row.get(name) is not None
+        ]
+        y = {"field": "value", "type": "quantitative", "title": None}
+        if kpi.unit == "rate":  # the tenants' differences, not the distance from 0
+            y |= {"axis": _percent_axis(), "scale": {"zero": False}}
+        charts[f"weeks_{name}"] = _spec(f"{kpi.label} by week", rows, {
+            "mark": {"type": "line", "point": True},
+            "encoding": {"x": _date_axis("week"),
+                         "y": y,
+                         "color": {"field": "tenant", "type": "nominal", "title": None,
+                                   "scale": {"scheme": TENANT_COLOURS}},
+                         "tooltip": [{"field": "tenant"}, {"field": "week", "title": "week of"},
+                                     {"field": "value", "format": ".1%" if kpi.unit == "rate" else ","},
+                                     {"field": "complete"}]},
+        }, height=200)
+    return charts
+
+
+def _jsonable(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if _not_finite(value):
+        return None
+    return value
+
+
+def _jsonable_row(row: dict) -> dict:
+    return {key: _jsonable(value) for key, value in row.items()}
+
+
+# --- the pages' content -------------------------------------------------------------------------------
+
+
+def _project_page(con, tables: dict[str, list[str]], tenant: str, name: str) -> dict:
+    """One tenant's page, from its own file (attached as ``src``)."""
+    page = {"tenant_id": tenant, "name": name, "charts": {}, "notes": [], "sections": {}}
+    if "rpt_daily_kpis" not in tables:
+        page["notes"].append(_missing("rpt_daily_kpis"))
+        return page
+    days = _latest_days(con, tables, tenant).get(tenant)
+    if not days:
+        page["notes"].append("No figures published for this project yet: its first complete day shows here.")
+        return page
+    complete, latest = days["latest_complete"], days["latest"]
+    page["latest_complete"] = complete
+    if complete is not None:
+        row = _day_row(con, tables, tenant, complete)
+        page["tiles"] = _day_tiles(row, tenant, complete, PROJECT_TILES)
+        page["sections"]["intervals"] = _intervals(con, tables, tenant, complete, row.get("service_level_target"))
+        page["sections"]["trend"] = _trend(con, tables, tenant, complete, row.get("service_level_target"))
+        page["sections"]["month"] = _month(con, tables, tenant, complete)
+        page["sections"]["campaigns"] = _campaigns(con, tables, tenant, complete)
+        page["sections"]["benchmark"] = _benchmark(con, tables, tenant, complete)
+        for section in page["sections"].values():
+            page["charts"].update(section.pop("charts", {}))
+    if latest is not None and latest != complete:
+        page["partial"] = {
+            "date": latest, "tiles": _day_tiles(_day_row(con, tables, tenant, latest), tenant, latest, PROJECT_TILES,
+                                                partial=True),
+        }
+    return page
+
+
+def _intervals(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
+    section: dict = {"note": None}
+    columns = tables.get("fct_queue_intervals")
+    if columns is None:
+        section["note"] = _missing("fct_queue_intervals")
+        return section
+    wanted = ("queue_id", "interval_start_at", "offered_count", "answered_count", "abandoned_count",
+              "service_level_rate", "asa_seconds", "forecast_offered_count", "erlang_c_agents", "logged_in_agents")
+    # the local time label; a fall-back night repeats one, marked with a prime the second time
+    intervals = _rows(
+        con,
+        f"""
+        select {_select(columns, wanted)},
+            strftime(interval_start_local, '%H:%M')
+                || case when dense_rank() over (
+                    partition by strftime(interval_start_local, '%H:%M') order by interval_start_at
+                ) > 1 then '′' else '' end as time
+        from {_table('fct_queue_intervals')}
+        where tenant_id = ? and interval_date = ?
+        order by interval_start_at, queue_id
+        """,
+        [tenant, day],
+    )
+    if not intervals:
+        section["note"] = "No intervals published for this day."
+        return section
+    section["charts"] = _interval_charts(intervals, sl_target)
+    worst = [row for row in intervals if (row["offered_count"] or 0) > 0 and row["service_level_rate"] is not None]
+    worst.sort(key=lambda row: (row["service_level_rate"], -row["offered_count"], row["interval_start_at"]))
+    section["worst"] = [
+        {**row, "service_level_text": shown(row["service_level_rate"], "rate"),
+         "asa_text": shown(row["asa_seconds"], "seconds"),
+         "required_text": shown(row["erlang_c_agents"], "count"),
+         "logged_text": "–" if row["logged_in_agents"] is None else f"{float(row['logged_in_agents']):.1f}"}
+        for row in worst[:WORST_INTERVALS]
+    ]
+    return section
+
+
+def _trend(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
+    days = _rows(
+        con,
+        f"select kpi_date, {_select(tables['rpt_daily_kpis'], CENTER_TILES)} from {_table('rpt_daily_kpis')} "
+        "where tenant_id = ? and kpi_date > ? and kpi_date <= ? order by kpi_date",
+        [tenant, day - dt.timedelta(days=TREND_DAYS), day],
+    )
+    section: dict = {"charts": _daily_trend_charts(days, sl_target), "weeks": [], "note": None}
+    columns = tables.get("rpt_kpis_by_period")
+    if columns is None:
+        section["note"] = _missing("rpt_kpis_by_period")
+        return section
+    weeks = _rows(
+        con,
+        f"select period_start, {_select(columns, (*WEEK_COLUMNS, *WEEK_TARGETS, 'is_period_complete'))} "
+        f"from {_table('rpt_kpis_by_period')} where tenant_id = ? and period_grain = 'week' "
+        "and period_start > ? and period_start <= ? order by period_start",
+        [tenant, day - dt.timedelta(days=TREND_DAYS), day],
+    )
+    section["weeks"] = [
+        {"period_start": week["period_start"], "complete": week["is_period_complete"],
+         "cells": [tile(name, week, tenant, week["period_start"], grain="week", partial=not week["is_period_complete"])
+                   for name in WEEK_COLUMNS]}
+        for week in weeks
+    ]
+    return section
+
+
+def _month(con, tables, tenant: str, day: dt.date) -> dict:
+    """The month of the latest complete day: QA and CSAT against target, the previous month and a
+    year before."""
+    columns = tables.get("rpt_kpis_by_period")
+    if columns is None:
+        return {"note": _missing("rpt_kpis_by_period"), "tiles": []}
+    start = day.replace(day=1)
+    wanted = ["is_period_complete"]
+    for name in MONTH_TILES:
+        wanted += [name, KPIS[name].target, f"{name}_previous_period", f"{name}_previous_year"]
+    rows = _rows(
+        con,
+        f"select {_select(columns, wanted)} from {_table('rpt_kpis_by_period')} "
+        "where tenant_id = ? and period_grain = 'month' and period_start = ?",
+        [tenant, start],
+    )
+    if not rows:
+        return {"note": "No month figures published yet.", "tiles": [], "start": start}
+    row = rows[0]
+    tiles = []
+    for name in MONTH_TILES:
+        month_tile = tile(name, row, tenant, start, grain="month", partial=not row["is_period_complete"])
+        if not row["is_period_complete"]:  # the month so far: coloured against the target all the same
+            kpi = KPIS[name]
+            month_tile["status"] = status(row.get(name), row.get(kpi.target), kpi.higher_is_better)
+        month_tile["notes"] = [
+            f"previous month {shown(row[f'{name}_previous_period'], 'rate')}",
+            f"a year before {shown(row[f'{name}_previous_year'], 'rate')}",
+        ]
+        tiles.append(month_tile)
+    return {"note": None, "tiles": tiles, "start": start, "complete": row["is_period_complete"]}
+
+
+def _campaigns(con, tables, tenant: str, day: dt.date) -> dict:
+    """Each campaign with offers in the last 4 weeks, as of its latest day up to the latest complete one."""
+    columns = tables.get("fct_campaign_daily")
+    if columns is None:
+        return {"note": _missing("fct_campaign_daily"), "rows": []}
+    wanted = ("campaign_id", "campaign_name", "offer_date", "offer_count", "accepted_count", "revenue_trailing_7d",
+              "cost_trailing_7d", "roi", "roi_trailing_7d", "roi_pause_threshold", "is_pause_recommended")
+    rows = _rows(
+        con,
+        f"""
+        select {_select(columns, wanted)} from {_table('fct_campaign_daily')}
+        where tenant_id = ? and offer_date > ? and offer_date <= ?
+        qualify row_number() over (partition by campaign_id order by offer_date desc) = 1
+        order by is_pause_recommended desc, roi_trailing_7d nulls last, campaign_id
+        """,
+        [tenant, day - dt.timedelta(days=TREND_DAYS), day],
+    )
+    if not rows:
+        return {"note": "No campaigns with offers in the last 4 weeks.", "rows": []}
+    for row in rows:
+        row["roi_text"] = "–" if row["roi"] is None else f"{float(row['roi']):.2f}"
+        row["roi_7d_text"] = "–" if row["roi_trailing_7d"] is None else f"{float(row['roi_trailing_7d']):.2f}"
+        row["revenue_text"] = shown(row["revenue_trailing_7d"], "count")
+        row["cost_text"] = shown(row["cost_trailing_7d"], "count")
+    return {"note": None, "rows": rows, "charts": {"campaign_roi": _campaign_chart(rows)}}
+
+
+def _benchmark(con, tables, tenant: str, day: dt.date) -> dict:
+    """The tenant against the center, as its own file holds it: its value, its rank where the file has
+    one, the center's quartiles where at least 5 tenants have a value (publish masks the rest)."""
+    columns = tables.get("rpt_tenant_benchmark")
+    if columns is None:
+        return {"note": _missing("rpt_tenant_benchmark"), "rows": []}
+    wanted = ("period_grain", "kpi_name", "kpi_value", "tenant_rank", "tenants_ranked", "center_p25",
+              "center_median", "center_p75", "is_center_shareable")
+    rows = _rows(
+        con,
+        f"select {_select(columns, wanted)} from {_table('rpt_tenant_benchmark')} where tenant_id = ? and "
+        "((period_grain = 'day' and period_start = ?) or (period_grain = 'month' and period_start = ?))",
+        [tenant, day, day.replace(day=1)],
+    )
+    by_kpi: dict[str, dict] = {}
+    for row in rows:
+        if row["kpi_name"] in KPIS:
+            by_kpi.setdefault(row["kpi_name"], {})[row["period_grain"]] = row
+    shown_rows = []
+    for name in BENCHMARK_KPIS:
+        if name not in by_kpi:
+            continue
+        kpi = KPIS[name]
+        cells = []
+        for grain in ("day", "month"):
+            row = by_kpi[name].get(grain, {})
+            quartiles = [row.get(column) for column in ("center_p25", "center_median", "center_p75")]
+            if row.get("is_center_shareable") is False:  # fewer than 5 tenants: never shown, whatever the file holds
+                quartiles = [None, None, None]
+            cells.append({
+                "value": shown(row.get("kpi_value"), kpi.unit),
+                "rank": f"{row['tenant_rank']} of {row['tenants_ranked']}" if row.get("tenant_rank") else "–",
+                "center": " · ".join(shown(value, kpi.unit) for value in quartiles)
+                if any(value is not None for value in quartiles) else "–",
+            })
+        shown_rows.append({"label": kpi.label, "cells": cells})
+    return {"note": None if shown_rows else "No benchmark rows for this day yet.", "rows": shown_rows,
+            "month": day.replace(day=1)}
+
+
+def _center_page(con, tables: dict[str, list[str]], pages: set[str], names: dict[str, str]) -> dict:
+    page = {"charts": {}, "notes": [], "cards": [], "ranking": None}
+    if "rpt_daily_kpis" not in tables:
+        page["notes"].append(_missing("rpt_daily_kpis"))
+        return page
+    latest = _latest_days(con, tables)
+    tenants = sorted(set(latest) | pages)
+    if not tenants:
+        page["notes"].append("No figures published yet.")
+        return page
+    ranking_day, ranks = _ranking(con, tables, latest)
+    cards = []
+    for tenant in tenants:
+        complete = (latest.get(tenant) or {}).get("latest_complete")
+        card = {"tenant_id": tenant, "name": names.get(tenant, tenant), "link": tenant in pages,
+                "latest_complete": complete, "tiles": [], "rank": ranks.get(tenant, {}).get(RANKED_BY)}
+        if complete is not None:
+            card["tiles"] = _day_tiles(_day_row(con, tables, tenant, complete), tenant, complete, CENTER_TILES)
+        cards.append(card)
+    cards.sort(key=lambda card: (card["rank"] is None, (card["rank"] or {}).get("rank") or 0, card["tenant_id"]))
+    page["cards"] = cards
+    if ranking_day is not None:
+        page["ranking"] = {
+            "day": ranking_day,
+            "kpis": [KPIS[name].label for name in BENCHMARK_KPIS],
+            "rows": [
+                {"name": card["name"], "tenant_id": card["tenant_id"],
+                 "cells": [ranks.get(card["tenant_id"], {}).get(name) or {"text": "–", "rank": None}
+                           for name in BENCHMARK_KPIS]}
+                for card in cards
+            ],
+        }
+    elif "rpt_tenant_benchmark" not in tables:
+        page["notes"].append(_missing("rpt_tenant_benchmark"))
+    columns = tables.get("rpt_kpis_by_period")
+    if columns is None:
+        page["notes"].append(_missing("rpt_kpis_by_period"))
+    else:
+        until = max((row["latest_complete"] for row in latest.values() if row["latest_complete"]), default=None)
+        if until is not None:
+            weeks = _rows(
+                con,
+                f"select tenant_id, period_start, {_select(columns, (*CENTER_TREND_KPIS, 'is_period_complete'))} "
+                f"from {_table('rpt_kpis_by_period')} where period_grain = 'week' and period_start > ? "
+                "and period_start <= ? order by tenant_id, period_start",
+                [until - dt.timedelta(weeks=CENTER_TREND_WEEKS), until],
+            )
+            page["charts"] = _week_charts(weeks, names)
+    return page
+
+
+def _ranking(con, tables, latest: dict[str, dict]) -> tuple[dt.date | None, dict[str, dict[str, dict]]]:
+    """The benchmark's day rows of one day for every tenant, so that ranks compare like with like: the
+    earliest of the tenants' latest complete days (a tenant in a time zone behind has not finished the
+    day the others have), leaving out a tenant with no complete day in the week before the newest one
+    (it stopped delivering; its card shows its own day). Returns the day and tenant -> kpi -> value and rank."""
+    columns = tables.get("rpt_tenant_benchmark")
+    days = [row["latest_complete"] for row in latest.values() if row["latest_complete"] is not None]
+    if columns is None or not days:
+        return None, {}
+    day = min(day for day in days if day >= max(days) - dt.timedelta(days=RANKING_RECENT_DAYS))
+    ranks: dict[str, dict[str, dict]] = {}
+    for row in _rows(
+        con,
+        f"select {_select(columns, ('tenant_id', 'kpi_name', 'kpi_value', 'tenant_rank', 'tenants_ranked'))} "
+        f"from {_table('rpt_tenant_benchmark')} where period_grain = 'day' and period_start = ?",
+        [day],
+    ):
+        if row["kpi_name"] not in KPIS:
+            continue
+        ranks.setdefault(row["tenant_id"], {})[row["kpi_name"]] = {
+            "text": shown(row["kpi_value"], KPIS[row["kpi_name"]].unit),
+            "rank": row["tenant_rank"],
+            "of": row["tenants_ranked"],
+        }
+    return day, ranks
+
+
+# --- writing the folder --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _templates():
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ASSETS_DIR / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["day"] = lambda value: "" if value is None else f"{value:%a %d %b %Y}"
+    return environment
+
+
+def _script_json(value: dict) -> str:
+    """JSON for a <script type="application/json"> element: no "<" that could end it."""
+    return json.dumps(value, default=_jsonable, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def _render(folder: Path, template: str, page: dict, stamp: str, generated: str) -> None:
+    from markupsafe import Markup
+
+    folder.mkdir(exist_ok=True)
+    data = {"stamp": stamp, "poll_seconds": POLL_SECONDS, "charts": page.pop("charts", {})}
+    html = _templates().get_template(template).render(
+        page=page, stamp=stamp, generated=generated, assets=PAGE_ASSETS, chart_names=sorted(data["charts"]),
+        data=Markup(_script_json(data)),
+    )
+    (folder / "index.html").write_text(html, encoding="utf-8")
+    (folder / STAMP_FILE).write_text(json.dumps({"stamp": stamp}), encoding="utf-8")
+    shutil.copytree(ASSETS_DIR / "static", folder / PAGE_ASSETS)
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def tenant_names() -> dict[str, str]:
+    """Tenant id -> name, from callops.yml (none when it cannot be read: the pages show ids)."""
+    try:
+        return {tenant.id: tenant.name for tenant in load_config().tenants}
+    except ConfigError:
+        return {}
+
+
+def write(center: Path, tenants: dict[str, Path], out: Path, names: dict[str, str] | None = None,
+          stamp: str | None = None) -> dict:
+    """A complete wallboard in the new folder ``out``: the center's page from the ``center`` file, each
+    tenant's page from its own file in ``tenants`` (tenant id -> path), nothing else. The files are
+    attached read-only (candidates not yet swapped in will do). ``names``: tenant id -> name to show
+    (default: callops.yml's). Returns the pages written and the seconds it took."""
+    began = time.perf_counter()
+    names = tenant_names() if names is None else names
+    stamp = stamp or _stamp()
+    for tenant in tenants:
+        if not TENANT_ID_PATTERN.match(tenant):
+            raise WallboardError(f"{tenant!r}: not a tenant id (lowercase letters, digits and _, a letter first)")
+    if out.exists():
+        raise WallboardError(f"{out}: already exists; a wallboard is written into a new folder")
+    out.mkdir(parents=True)
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    pages = []
+    with duckdb.connect() as con:
+        with _attached(con, center) as tables:
+            page = _center_page(con, tables, set(tenants), names)
+        _render(out, "center.html.j2", page, stamp, generated)
+        pages.append("index.html")
+        for tenant, path in sorted(tenants.items()):
+            # this tenant's file alone: its folder can hold nothing of another tenant's
+            with _attached(con, path) as tables:
+                page = _project_page(con, tables, tenant, names.get(tenant, tenant))
+            _render(out / tenant, "project.html.j2", page, stamp, generated)
+            pages.append(f"{tenant}/index.html")
+    return {"path": str(out), "pages": pages, "stamp": stamp, "seconds": round(time.perf_counter() - began, 3)}
+
+
+def served_dir(published_dir: Path | None = None) -> Path:
+    return (published_dir or settings.published_dir()) / WALLBOARD
+
+
+def publish(center: Path, tenants: dict[str, Path], published_dir: Path, names: dict[str, str] | None = None) -> dict:
+    """:func:`write` a new wallboard beside the served one, then serve it: ``published_dir/wallboard``
+    is a symbolic link replaced in one rename. On any failure the wallboard served stays as it was."""
+    try:
+        access = private.tenant_access()
+    except private.GroupError as error:
+        raise WallboardError(str(error)) from None
+    versions = published_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    access.folder(versions)
+    try:
+        with warehouse.file_lock(versions / ".lock", "the wallboard", wait_seconds=LOCK_WAIT_SECONDS):
+            # what a publish that died half-way left (the lock says no other is writing now)
+            for leftover in versions.glob(".*.tmp"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            stamp = _stamp()
+            staging = versions / f".{stamp}.tmp"
+            try:
+                done = write(center, tenants, staging, names=names, stamp=stamp)
+                private.apply_tree(staging, access)
+                final = versions / stamp
+                os.rename(staging, final)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            link = served_dir(published_dir)
+            new_link = published_dir / f".{WALLBOARD}.{stamp}.link"
+            os.symlink(Path(VERSIONS) / stamp, new_link)
+            os.replace(new_link, link)
+            _fsync(published_dir)
+            _remove_old(versions, keep=stamp)
+    except warehouse.LockBusy as busy:
+        raise WallboardError(f"another process is writing the wallboard ({busy})") from None
+    return done | {"path": str(link), "folder": str(final)}
+
+
+def _fsync(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_old(versions: Path, keep: str) -> None:
+    """The served folder and the ``KEEP_PREVIOUS`` before it stay; older ones go."""
+    folders = sorted(path for path in versions.iterdir() if path.is_dir() and not path.name.startswith("."))
+    for old in folders[: -(KEEP_PREVIOUS + 1)]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def regenerate() -> dict:
+    """``callops wallboard``: the wallboard again from the files served now."""
+    center = settings.published_db_path()
+    if not center.is_file():
+        raise WallboardError(f"{center}: nothing published yet (run `callops run` first)")
+    tenants = {path.stem: path for path in tenant_files(center)}
+    return publish(center, tenants, settings.published_dir())
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Files of the served wallboard, never cached (a reload after a publish gets the new ones), and no
+    line per request (a screen polls every POLL_SECONDS)."""
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+def server(host: str, port: int, root: Path | None = None) -> http.server.ThreadingHTTPServer:
+    """An HTTP server of the wallboard on ``host``:``port`` (0: a free port); ``serve_forever()`` runs it.
+    ``root`` is the link a publish replaces, not its target: each request reads the wallboard served then."""
+    root = root or served_dir()
+    if not root.exists():
+        raise WallboardError(f"{root}: no wallboard yet (run `callops run` or `callops wallboard` first)")
+    handler = functools.partial(_Handler, directory=str(root))
+    return http.server.ThreadingHTTPServer((host, port), handler)
