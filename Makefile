@@ -50,6 +50,8 @@ run: $(STAMP) ## simulate three tenants' deliveries, run the pipeline through Ai
 	$(BIN)/callops simulate --tenants 3 --days $(DEMO_DAYS) --start $(DEMO_START) --calls-per-day $(DEMO_CALLS_PER_DAY)
 	$(BIN)/callops run --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/callops kpis
+	@test -e "$(CALLOPS_HOME)/published/wallboard/index.html" && \
+		echo "The wallboard: $(CALLOPS_HOME)/published/wallboard/index.html (open it in a browser, or serve it with auto-refresh: $(BIN)/callops wallboard --serve, then http://127.0.0.1:8090)"
 
 # The oldest DuckDB that reads every published table (callops.publish.OLDEST_DUCKDB_READER), pinned with
 # its hashes in requirements/duckdb-oldest.txt, in a small venv of its own: a test of `make test` reads a

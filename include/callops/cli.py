@@ -276,11 +276,16 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from callops import publish, warehouse
+    from callops import publish, wallboard, warehouse
 
+    board_failed = None
     try:
         with warehouse.writer_lock(wait_seconds=args.wait):
             done = publish.rollback(tenant=args.tenant)
+            try:  # the wallboard shows what is served now
+                wallboard.regenerate()
+            except wallboard.WallboardError as error:
+                board_failed = str(error)
     except publish.PublishError as error:
         _print(f"callops rollback: {error}")
         return 1
@@ -298,6 +303,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         for tenant, served in done["tenants"].items():
             _print(f"  tenant {tenant}: {served}")
         _print(f"  the version it replaced is kept as published/versions/{done['set_aside']}")
+    if board_failed:
+        _print(f"  the wallboard was not made again: {board_failed} (`callops wallboard` tries again)")
+    else:
+        _print("  the wallboard shows the version now served")
     _print("  the next successful `callops run` publishes the build warehouse's marts again")
     return 0
 

@@ -23,7 +23,19 @@ from pathlib import Path
 
 import duckdb
 
-from callops import dbt, failures, incremental, progress, pseudonym, publish, runs, serving, settings, warehouse
+from callops import (
+    dbt,
+    failures,
+    incremental,
+    progress,
+    pseudonym,
+    publish,
+    runs,
+    serving,
+    settings,
+    wallboard,
+    warehouse,
+)
 from callops.config import Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
@@ -839,9 +851,19 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
 
 
 def publish_marts(run_id: str) -> dict:
+    """The published files (callops.publish), then the wallboard made from them (callops.wallboard),
+    each swapped in whole; the wallboard's seconds count among the publish's."""
     with warehouse.writer_lock():
         with failures.writing("writing the published files", settings.published_dir()):
             published = publish.publish(run_id)
+            tenants = {tenant: Path(item["path"]) for tenant, item in published["tenants"].items()}
+            try:
+                board = wallboard.publish(Path(published["path"]), tenants, settings.published_dir())
+            except wallboard.WallboardError as error:
+                _record_step_now(run_id, "publish", "failed", published | {"failure": f"the wallboard: {error}"})
+                raise DataProblem(f"the marts are published, the wallboard failed: {error}") from None
+            published["wallboard"] = board["path"]
+            published["seconds"]["wallboard"] = board["seconds"]
         with failures.writing("recording the publish in the build warehouse", settings.warehouse_dir()):
             _record_step_now(run_id, "publish", "success", published)
     return published
