@@ -8,15 +8,17 @@ DuckDB it serves reads all of it.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from callops import dbt, pipeline, publish, settings, warehouse
+from callops import dbt, pipeline, publish, settings, wallboard, warehouse
 from callops.config import load_config
 from callops.load import registry
 from callops.simulate.run import simulate
 from tests import oldest_reader
+from tests import wallboard_pages as pages
 from tests.include.test_tenant_publish import mentions
 
 pytestmark = pytest.mark.dbt
@@ -156,6 +158,58 @@ def test_each_tenants_file_holds_its_own_rows_of_every_table_and_nothing_of_anot
         for other in {"bank", "telco", "utility"} - {tenant}:
             assert mentions(path, f"{other}") == [], (tenant, other)
             assert mentions(path, other.capitalize()) == [], (tenant, other)  # the tenant's name
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with pages.launched_chromium() as launched:
+        yield launched
+
+
+ASSETS = Path(wallboard.__file__).parent / "wallboard_assets" / "static"
+CENTER_TILES = {"offered_count", "answer_rate", "service_level_rate", "abandon_rate", "asa_seconds"}
+
+
+@pytest.mark.browser
+def test_the_wallboard_shows_the_months_marts_in_chromium_and_a_tenants_page_nothing_of_another(
+    month, browser, tmp_path
+):
+    wallboard.regenerate()  # `callops wallboard`: from the files the month published
+    root = wallboard.served_dir()
+    center = settings.published_db_path()
+    tenants = ("bank", "telco", "utility")
+    latest = pages.latest_complete_days(center)
+    assert set(latest) == set(tenants)
+    artefacts = pages.artefacts_dir(tmp_path)
+    for name, page, source in [("center", root / "index.html", center),
+                               *((tenant, root / tenant / "index.html", publish.tenant_path(tenant))
+                                 for tenant in tenants)]:
+        for width, height in ((1920, 1080), (390, 844)):
+            loaded = pages.open_page(browser, page, width, height,
+                                     screenshot=artefacts / f"month-{name}-{width}x{height}.png")
+            assert loaded["console_errors"] == [], (name, loaded["console_errors"])
+            assert all(url.startswith("file://") for url in loaded["requests"]), loaded["requests"]
+            assert loaded["charts"] and all(chart["drawn"] for chart in loaded["charts"]), (name, loaded["charts"])
+            assert loaded["scrollWidth"] <= loaded["innerWidth"], (name, width)
+            for kpi in loaded["kpis"]:
+                # the tile is its mart's value, in the file the page was made from and in the center's
+                assert kpi["value"] == pages.mart_value(source, kpi) == pages.mart_value(center, kpi), (name, kpi)
+            shown = {(kpi["tenant"], kpi["kpi"], kpi["date"]) for kpi in loaded["kpis"] if kpi["grain"] == "day"}
+            if name == "center":
+                assert {(tenant, kpi, latest[tenant]) for tenant in tenants for kpi in CENTER_TILES} <= shown
+            else:
+                assert {tenant for tenant, _, _ in shown} == {name}
+                assert (name, "service_level_rate", latest[name]) in shown
+    # a tenant's folder holds nothing of another tenant: its files but the vendored libraries (the package's
+    # own, byte for byte) searched for the others' ids and names
+    for tenant in tenants:
+        for path in (root / tenant).rglob("*"):
+            if path.is_dir() or (path.parent.name == "_assets" and (ASSETS / path.name).is_file()
+                                 and path.read_bytes() == (ASSETS / path.name).read_bytes()):
+                continue
+            text = path.read_text(encoding="utf-8")
+            for other in set(tenants) - {tenant}:
+                assert other not in text and other.capitalize() not in text, (tenant, path, other)
 
 
 def _read(path, sql: str) -> list[tuple]:

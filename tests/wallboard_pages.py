@@ -298,6 +298,25 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@contextlib.contextmanager
+def launched_chromium():
+    """Debian's chromium, headless, driven by playwright; the test skips, naming the install command,
+    where it is not installed."""
+    import pytest
+
+    executable = chromium()
+    if executable is None:
+        pytest.skip(f"chromium is not installed: `{CHROMIUM_INSTALL}` (as root) runs the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def artefacts_dir(default: Path) -> Path:
     """Where a browser test keeps its screenshots: $CALLOPS_TEST_ARTEFACTS, else ``default``."""
     folder = Path(os.environ.get(ARTEFACTS_ENV) or default)

@@ -298,7 +298,9 @@ def test_a_tenant_sees_center_figures_only_over_enough_tenants_and_never_the_bes
     publish.publish("r-1")
     center = settings.published_db_path()
     assert read(center, "select tenant_id, tenant_rank, round(center_median, 6), center_best "
-                "from marts.rpt_tenant_benchmark order by 1") == [("tenant_1", 2, 0.15, 0.2), ("tenant_2", 1, 0.15, 0.2)]
+                "from marts.rpt_tenant_benchmark order by 1") == [
+        ("tenant_1", 2, 0.15, 0.2), ("tenant_2", 1, 0.15, 0.2)
+    ]
     # two tenants: the median, the best figure and the rank would each give the other tenant's figure away
     assert read(publish.tenant_path("tenant_1"), "select * exclude (period_grain, period_start) "
                 "from marts.rpt_tenant_benchmark") == [
@@ -322,4 +324,6 @@ def test_a_tenant_sees_center_figures_only_over_enough_tenants_and_never_the_bes
     publish.publish("r-3")
     publish.rollback(tenant="tenant_3")
     assert read(center, "select tenant_id, kpi_value, center_best from marts.rpt_tenant_benchmark "
-                "where tenant_id in ('tenant_3', 'tenant_4') order by 1") == [("tenant_3", 0.3, 0.5), ("tenant_4", 0.04, 0.05)]
+                "where tenant_id in ('tenant_3', 'tenant_4') order by 1") == [
+        ("tenant_3", 0.3, 0.5), ("tenant_4", 0.04, 0.05)
+    ]

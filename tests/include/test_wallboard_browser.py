@@ -30,17 +30,8 @@ WALL_TILE_FONT_PX = 48  # a tile's number at 1920 px wide: readable across a roo
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = pages.chromium()
-    if executable is None:
-        pytest.skip(f"chromium is not installed: `{pages.CHROMIUM_INSTALL}` (as root) runs the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with pages.launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
