@@ -59,9 +59,55 @@
 #}
 {% macro count_if_known(flag, among='true') -%}
     case
-        when coalesce(bool_and({{ flag }} is not null) filter (where {{ among }}), true)
-            then count(*) filter (where {{ among }} and {{ flag }})
+        when coalesce(bool_and(({{ flag }}) is not null) filter (where {{ among }}), true)
+            then count(*) filter (where ({{ among }}) and ({{ flag }}))
     end
+{%- endmacro %}
+
+{#
+    Sum of a value over the rows (among those where `among` holds), or null
+    when it is unknown (null) for any of them, as count_if_known: a sum of
+    the known part would be a guess. No rows to sum gives 0. Also how a
+    period adds up its days' components (rpt_kpis_by_period): a day whose
+    component is unknown makes the period's unknown.
+#}
+{% macro sum_if_known(value, among='true') -%}
+    case
+        when coalesce(bool_and(({{ value }}) is not null) filter (where {{ among }}), true)
+            then coalesce(sum({{ value }}) filter (where {{ among }}), 0)
+    end
+{%- endmacro %}
+
+{#
+    The common service level, the same formula for every tenant so centers
+    can be compared (rpt_tenant_benchmark ranks it): answered within 20 s /
+    (offered - abandoned within 5 s), "within" as wait <= the seconds.
+#}
+{% macro common_service_level_rate(answered_within_20s, abandoned_within_5s, offered) -%}
+    {{ safe_divide(answered_within_20s, offered ~ ' - ' ~ abandoned_within_5s) }}
+{%- endmacro %}
+
+{# average speed of answer = queue wait of the answered contacts / answered contacts #}
+{% macro asa_seconds(answered_wait_seconds, answered) -%}
+    {{ safe_divide(answered_wait_seconds, answered) }}
+{%- endmacro %}
+
+{#
+    average handle time = handle time / the answered contacts that have one
+    (DECISIONLOG: a format's missing talk time is never a zero)
+#}
+{% macro aht_seconds(handle_seconds, handled) -%}
+    {{ safe_divide(handle_seconds, handled) }}
+{%- endmacro %}
+
+{# CSAT = top-2-box answers / answers #}
+{% macro csat_rate(top_box_responses, responses) -%}
+    {{ safe_divide(top_box_responses, responses) }}
+{%- endmacro %}
+
+{# QA score = the evaluations' scores / scored evaluations (their mean) #}
+{% macro qa_score(score_sum, evaluations) -%}
+    {{ safe_divide(score_sum, evaluations) }}
 {%- endmacro %}
 
 {#

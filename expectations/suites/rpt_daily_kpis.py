@@ -10,7 +10,9 @@ floor manager; nothing is published):
 
 - Rates are 0-1 (a percentage or a broken denominator shows up as > 1 or < 0).
 - Counts and durations are >= 0 (a negative wait means clock or parsing trouble).
-- Answered, abandoned and answered-within-SL never exceed what they are part of.
+- Answered, abandoned and answered-within-SL never exceed what they are part of;
+  nor do the additive components (handled, within 10/20/30 s, abandoned within
+  5 s, top-box surveys, resolved first contacts, the QA scores' sum).
 - No KPI date lies in the future (a timezone or date-format slip).
 - A day's offered count within x/÷ ``volume_blocking_ratio`` (tenant setting,
   default 3) of the median of the same weekday over the four weeks before, when
@@ -51,8 +53,16 @@ RATE_COLUMNS = [
     "fcr_rate",
     "occupancy_rate",
     "qa_score",
+    "common_service_level_rate",
 ]
-DURATION_COLUMNS = ["asa_seconds", "aht_seconds"]
+DURATION_COLUMNS = [
+    "asa_seconds",
+    "aht_seconds",
+    "answered_wait_seconds_sum",
+    "handle_seconds_sum",
+    "occupancy_handle_seconds_sum",
+    "occupancy_idle_seconds_sum",
+]
 COUNT_COLUMNS = [
     "offered_count",
     "answered_count",
@@ -62,8 +72,20 @@ COUNT_COLUMNS = [
     "vip_offered_count",
     "vip_answered_count",
     "vip_answered_within_sl_count",
+    "vip_short_abandoned_count",
+    "vip_abandoned_within_sl_count",
+    "handled_count",
+    "answered_within_10s_count",
+    "answered_within_20s_count",
+    "answered_within_30s_count",
+    "abandoned_within_5s_count",
+    "csat_response_count",
+    "csat_top_box_count",
+    "qa_evaluation_count",
+    "fcr_contact_count",
+    "fcr_resolved_count",
 ]
-OTHER_NON_NEGATIVE_COLUMNS = ["forecast_wape"]
+OTHER_NON_NEGATIVE_COLUMNS = ["forecast_wape", "qa_score_sum"]
 # (larger, smaller): the smaller count is a subset of the larger one.
 SUBSET_PAIRS = [
     ("offered_count", "answered_count"),
@@ -72,6 +94,15 @@ SUBSET_PAIRS = [
     ("answered_count", "answered_within_sl_count"),
     ("vip_offered_count", "vip_answered_count"),
     ("vip_answered_count", "vip_answered_within_sl_count"),
+    ("short_abandoned_count", "vip_short_abandoned_count"),
+    ("answered_count", "handled_count"),
+    ("answered_count", "answered_within_30s_count"),
+    ("answered_within_30s_count", "answered_within_20s_count"),
+    ("answered_within_20s_count", "answered_within_10s_count"),
+    ("abandoned_count", "abandoned_within_5s_count"),
+    ("csat_response_count", "csat_top_box_count"),
+    ("qa_evaluation_count", "qa_score_sum"),  # each score is at most 1
+    ("fcr_contact_count", "fcr_resolved_count"),
 ]
 BLOCKING, WARNING = suites.BLOCKING, suites.WARNING
 

@@ -48,6 +48,25 @@ def good_frame() -> pd.DataFrame:
             "is_volume_within_blocking_band": [True, None, True],
             "is_volume_within_warning_band": [True, None, True],
             "has_roster": [True, True, True],
+            # the additive components (12 offered: 6 answered, 4 abandoned, ...)
+            "answered_wait_seconds_sum": [120.0, 0.0, 55.0],
+            "handle_seconds_sum": [2100.0, 0.0, 200.0],
+            "handled_count": [6, 0, 2],
+            "answered_within_10s_count": [2, 0, 1],
+            "answered_within_20s_count": [4, 0, 1],
+            "answered_within_30s_count": [5, 0, 2],
+            "abandoned_within_5s_count": [2, 0, 1],
+            "common_service_level_rate": [0.4, None, 0.25],
+            "vip_short_abandoned_count": [1, 0, 0],
+            "vip_abandoned_within_sl_count": [1, 0, 0],
+            "csat_response_count": [5, 0, 0],
+            "csat_top_box_count": [4, 0, 0],
+            "qa_evaluation_count": [2, 0, 0],
+            "qa_score_sum": [1.8, 0.0, 0.0],
+            "fcr_contact_count": [10, 0, 2],
+            "fcr_resolved_count": [7, 0, 1],
+            "occupancy_handle_seconds_sum": [8500.0, None, 600.0],
+            "occupancy_idle_seconds_sum": [1500.0, None, 400.0],
         }
     )
 
@@ -59,8 +78,8 @@ def failed(results) -> dict[tuple[str, str | None], list[str]]:
 def test_good_table_passes(suite):
     results = gate.validate_frame(suite, good_frame(), AS_OF)
     assert failed(results) == {}
-    assert len(results) == 30
-    assert sum(r.severity == "blocking" for r in results) == 28
+    assert len(results) == 57
+    assert sum(r.severity == "blocking" for r in results) == 55
 
 
 def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(suite):
@@ -72,6 +91,8 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
     frame.loc[1, "kpi_date"] = pd.Timestamp("2026-04-05")  # in the future
     frame.loc[0, "occupancy_rate"] = 1.2
     frame.loc[2, "vip_answered_within_sl_count"] = 3  # more within SL than answered
+    frame.loc[0, "answered_within_20s_count"] = 6  # more within 20 s than within 30 s
+    frame.loc[1, "qa_score_sum"] = -0.5
     results = failed(gate.validate_frame(suite, frame, AS_OF))
     assert results == {
         ("expect_column_values_to_be_between", "service_level_rate"): ["a 2026-03-29"],
@@ -83,6 +104,10 @@ def test_each_kind_of_damage_fails_exactly_its_check_and_names_tenant_and_day(su
         ("expect_column_pair_values_a_to_be_greater_than_b", "vip_answered_count/vip_answered_within_sl_count"): [
             "b 2026-03-30"
         ],
+        ("expect_column_pair_values_a_to_be_greater_than_b", "answered_within_30s_count/answered_within_20s_count"): [
+            "a 2026-03-29"
+        ],
+        ("expect_column_values_to_be_between", "qa_score_sum"): ["a 2026-04-05"],
     }
 
 
@@ -126,8 +151,10 @@ def test_the_volume_band_blocks_a_small_day_only_when_complete_and_a_large_one_a
         for week in range(1, 5):
             rows.append(template.assign(tenant_id=tenant, kpi_date=day - pd.Timedelta(weeks=week), offered_count=40))
         rows.append(template.assign(tenant_id=tenant, kpi_date=day, offered_count=offered, is_day_complete=complete))
+    parts = ["handled_count", "answered_within_10s_count", "answered_within_20s_count", "answered_within_30s_count",
+             "abandoned_within_5s_count", "vip_short_abandoned_count"]  # fmt: skip
     kpis = pd.concat(rows, ignore_index=True).assign(answered_count=0, abandoned_count=0, short_abandoned_count=0,
-                                                     answered_within_sl_count=0)  # fmt: skip
+                                                     answered_within_sl_count=0, **dict.fromkeys(parts, 0))  # fmt: skip
     con = duckdb.connect()
     con.register("kpis", kpis)
     con.execute("create schema marts; create schema raw")

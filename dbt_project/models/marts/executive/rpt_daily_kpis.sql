@@ -14,7 +14,10 @@
 {%- set forecast_reach = forecast_reach_days() -%}
 {#
     One row per tenant per local date: the day's contact-centre KPIs, counted
-    per contact (docs/domain.md). Formulas live in macros/kpis.sql. A figure that
+    per contact (docs/domain.md). Formulas live in macros/kpis.sql, each
+    rate computed from additive components the row carries (sums and counts),
+    so a period adds those up and recomputes the rate with the same macro
+    (rpt_kpis_by_period), never averaging daily rates. A figure that
     needs the queue wait is null for a day with contacts whose format cannot
     express it (Asterisk CDR), never a guess. A partial day (macro
     is_day_complete: the loaded telephony does not reach its last interval
@@ -85,9 +88,9 @@ feed_days as (
 
 ),
 
-handled_stints as (
+agent_days as (
 
-    select * from {{ ref('int_handled_stints_dated') }}
+    select * from {{ ref('int_agent_days_answered') }}
     where {{ in_build_window('contact_date', before=reach, after=forecast_reach) }}
 
 ),
@@ -118,8 +121,10 @@ occupancy_daily as (
     select
         per_agent.tenant_id,
         per_agent.kpi_date,
-        {{ occupancy_rate('sum(per_agent.handle_seconds)', 'sum(per_agent.idle_seconds)') }}
-            as occupancy_rate
+        cast(sum(per_agent.handle_seconds) as double)
+            as occupancy_handle_seconds_sum,
+        cast(sum(per_agent.idle_seconds) as double)
+            as occupancy_idle_seconds_sum
     from (
         select
             agent_intervals.tenant_id,
@@ -179,7 +184,8 @@ qa_daily as (
         coalesce(
             evaluation_dates.contact_date, qa_evaluations.evaluated_date
         ) as kpi_date,
-        avg(qa_evaluations.qa_score) as qa_score
+        count(qa_evaluations.qa_score) as qa_evaluation_count,
+        sum(qa_evaluations.qa_score) as qa_score_sum
     from qa_evaluations
     left join evaluation_dates
         on
@@ -197,10 +203,9 @@ csat_daily as (
             csat_surveys.contact_date,
             cast({{ to_local('csat_surveys.answered_at', 'tenants.timezone') }} as date)
         ) as kpi_date,
-        {{ safe_divide(
-            'count(*) filter (where csat_surveys.is_top_two_box)',
-            'count(csat_surveys.is_top_two_box)'
-        ) }} as csat_rate
+        count(csat_surveys.is_top_two_box) as csat_response_count,
+        count(*) filter (where csat_surveys.is_top_two_box)
+            as csat_top_box_count
     from csat_surveys
     inner join tenants
         on csat_surveys.tenant_id = tenants.tenant_id
@@ -213,18 +218,10 @@ fcr_daily as (
     select
         tenant_id,
         contact_date as kpi_date,
-        {{ fcr_rate(
-            'count(*) filter (where is_resolved_first_contact)',
-            'count(is_resolved_first_contact)'
-        ) }} as fcr_rate
+        count(is_resolved_first_contact) as fcr_contact_count,
+        count(*) filter (where is_resolved_first_contact) as fcr_resolved_count
     from repeat_flagged
     group by 1, 2
-
-),
-
-rostered_tenants as (
-
-    select distinct tenant_id from roster
 
 ),
 
@@ -234,27 +231,11 @@ agents_daily as (
     -- not on the tenant's roster that day (hired later, left before, or
     -- unknown); null for a tenant that sends no roster
     select
-        handled_stints.tenant_id,
-        handled_stints.contact_date as kpi_date,
-        count(distinct handled_stints.agent_id) as answering_agent_count,
-        case
-            when bool_or(rostered_tenants.tenant_id is not null)
-                then count(distinct handled_stints.agent_id) filter (
-                    where roster.agent_id is null
-                )
-        end as unrostered_agent_count
-    from handled_stints
-    left join rostered_tenants
-        on handled_stints.tenant_id = rostered_tenants.tenant_id
-    left join roster
-        on
-            handled_stints.tenant_id = roster.tenant_id
-            and handled_stints.agent_id = roster.agent_id
-            and coalesce(handled_stints.contact_date >= roster.hire_date, true)
-            and coalesce(
-                handled_stints.contact_date <= roster.termination_date, true
-            )
-    where handled_stints.agent_id is not null
+        tenant_id,
+        contact_date as kpi_date,
+        count(*) as answering_agent_count,
+        {{ count_if_known('not is_on_roster') }} as unrostered_agent_count
+    from agent_days
     group by 1, 2
 
 ),
@@ -278,11 +259,21 @@ counted as (
             when bool_or(is_ivr_visible)
                 then count(*) filter (where is_ivr_contained)
         end as ivr_contained_count,
-        case
-            when bool_and(wait_seconds is not null) filter (where is_answered)
-                then avg(wait_seconds) filter (where is_answered)
-        end as asa_seconds,
-        avg(handle_seconds) filter (where is_answered) as aht_seconds,
+        cast({{ sum_if_known('wait_seconds', 'is_answered') }} as double)
+            as answered_wait_seconds_sum,
+        cast(
+            coalesce(sum(handle_seconds) filter (where is_answered), 0)
+            as double
+        ) as handle_seconds_sum,
+        count(handle_seconds) filter (where is_answered) as handled_count,
+        {{ count_if_known('wait_seconds <= 10', 'is_answered') }}
+            as answered_within_10s_count,
+        {{ count_if_known('wait_seconds <= 20', 'is_answered') }}
+            as answered_within_20s_count,
+        {{ count_if_known('wait_seconds <= 30', 'is_answered') }}
+            as answered_within_30s_count,
+        {{ count_if_known('wait_seconds <= 5', 'is_abandoned') }}
+            as abandoned_within_5s_count,
         count(*) filter (where is_offered and is_vip) as vip_offered_count,
         count(*) filter (where is_answered and is_vip) as vip_answered_count,
         {{ count_if_known('is_short_abandoned', 'is_vip') }}
@@ -328,8 +319,11 @@ rated as (
             'counted.short_abandoned_count',
             'counted.offered_count'
         ) }} as abandon_rate,
-        counted.asa_seconds,
-        counted.aht_seconds,
+        {{ asa_seconds(
+            'counted.answered_wait_seconds_sum', 'counted.answered_count'
+        ) }} as asa_seconds,
+        {{ aht_seconds('counted.handle_seconds_sum', 'counted.handled_count') }}
+            as aht_seconds,
         counted.service_level_seconds,
         counted.vip_offered_count,
         counted.vip_answered_count,
@@ -347,10 +341,22 @@ rated as (
         tenants.answer_rate_target,
         tenants.abandon_rate_target,
         tenants.vip_service_level_target,
-        csat_daily.csat_rate,
-        qa_daily.qa_score,
-        fcr_daily.fcr_rate,
-        occupancy_daily.occupancy_rate,
+        {{ csat_rate(
+            'coalesce(csat_daily.csat_top_box_count, 0)',
+            'coalesce(csat_daily.csat_response_count, 0)'
+        ) }} as csat_rate,
+        {{ qa_score(
+            'coalesce(qa_daily.qa_score_sum, 0)',
+            'coalesce(qa_daily.qa_evaluation_count, 0)'
+        ) }} as qa_score,
+        {{ fcr_rate(
+            'coalesce(fcr_daily.fcr_resolved_count, 0)',
+            'coalesce(fcr_daily.fcr_contact_count, 0)'
+        ) }} as fcr_rate,
+        {{ occupancy_rate(
+            'occupancy_daily.occupancy_handle_seconds_sum',
+            'occupancy_daily.occupancy_idle_seconds_sum'
+        ) }} as occupancy_rate,
         forecast_daily.forecast_wape,
         tenants.csat_target,
         tenants.qa_score_target,
@@ -364,6 +370,28 @@ rated as (
                 where roster.tenant_id = counted.tenant_id
             ) then 0
         end as unrostered_agent_count,
+        counted.answered_wait_seconds_sum,
+        counted.handle_seconds_sum,
+        counted.handled_count,
+        coalesce(csat_daily.csat_response_count, 0) as csat_response_count,
+        coalesce(csat_daily.csat_top_box_count, 0) as csat_top_box_count,
+        coalesce(qa_daily.qa_evaluation_count, 0) as qa_evaluation_count,
+        cast(coalesce(qa_daily.qa_score_sum, 0) as double) as qa_score_sum,
+        coalesce(fcr_daily.fcr_contact_count, 0) as fcr_contact_count,
+        coalesce(fcr_daily.fcr_resolved_count, 0) as fcr_resolved_count,
+        counted.answered_within_10s_count,
+        counted.answered_within_20s_count,
+        counted.answered_within_30s_count,
+        counted.abandoned_within_5s_count,
+        {{ common_service_level_rate(
+            'counted.answered_within_20s_count',
+            'counted.abandoned_within_5s_count',
+            'counted.offered_count'
+        ) }} as common_service_level_rate,
+        occupancy_daily.occupancy_handle_seconds_sum,
+        occupancy_daily.occupancy_idle_seconds_sum,
+        counted.vip_short_abandoned_count,
+        counted.vip_abandoned_within_sl_count,
 
         -- booleans
         {{ is_day_complete(
@@ -481,7 +509,27 @@ final as (
         forecast_wape,
         answering_agent_count,
         unrostered_agent_count,
-        is_day_complete
+        is_day_complete,
+        -- additive day components: a period's figures are recomputed from
+        -- their sums (rpt_kpis_by_period), every rate above from its own
+        answered_wait_seconds_sum,
+        handle_seconds_sum,
+        handled_count,
+        csat_response_count,
+        csat_top_box_count,
+        qa_evaluation_count,
+        qa_score_sum,
+        fcr_contact_count,
+        fcr_resolved_count,
+        answered_within_10s_count,
+        answered_within_20s_count,
+        answered_within_30s_count,
+        abandoned_within_5s_count,
+        common_service_level_rate,
+        occupancy_handle_seconds_sum,
+        occupancy_idle_seconds_sum,
+        vip_short_abandoned_count,
+        vip_abandoned_within_sl_count
     from attained
 
 )
