@@ -221,6 +221,14 @@ def _write_center(
             kept = _tables(con, "served")
         try:
             for table in marts:
+                if held and table in CENTER_FIGURES and table in kept:
+                    # its center figures are over every tenant's values, a held tenant's unchecked ones
+                    # too: the whole table stays as last published until every tenant passes
+                    con.execute(f'create table pub.{PUBLISHED_SCHEMA}."{table}" as '
+                                f'select * from {catalog}.{PUBLISHED_SCHEMA}."{table}" where false')
+                    everyone = sorted(_tenants_in(con, "served", [table]))
+                    _insert_rows(con, "served", kept[table], "pub", table, marts[table], everyone)
+                    continue
                 not_held = f" where {TENANT_COLUMN} is null or {TENANT_COLUMN} not in ({_ids(held)})" if held else ""
                 con.execute(
                     f'create table pub.{PUBLISHED_SCHEMA}."{table}" as '

@@ -327,3 +327,30 @@ def test_a_tenant_sees_center_figures_only_over_enough_tenants_and_never_the_bes
                 "where tenant_id in ('tenant_3', 'tenant_4') order by 1") == [
         ("tenant_3", 0.3, 0.5), ("tenant_4", 0.04, 0.05)
     ]
+
+
+def test_while_a_tenant_is_held_back_the_benchmark_stays_as_last_published_for_every_tenant(home):
+    """Its center figures and ranks are over every tenant's values: a held tenant's unchecked figure would
+    move the others' ranks and quartiles while its own row stays old."""
+    candidate({"tenant_1": 1, "tenant_2": 2})
+    benchmark(2)
+    started("r-1")
+    publish.publish("r-1")
+    ranked = "select tenant_id, kpi_value, tenant_rank, center_best from marts.rpt_tenant_benchmark order by 1"
+    before = read(settings.published_db_path(), ranked)
+
+    candidate({"tenant_1": 3, "tenant_2": 4})
+    benchmark(2, divisor=1)  # tenant_2's new value, unchecked, would make it the best and tenant_1 second
+    pending("tenant_2")
+    started("r-2")
+    publish.publish("r-2")
+    assert read(settings.published_db_path(), "select tenant_id, offered_count from marts.rpt_daily_kpis "
+                "order by 1") == [("tenant_1", 3), ("tenant_2", 2)]
+    assert read(settings.published_db_path(), ranked) == before
+
+    con = warehouse.connect()
+    con.execute("update ops.changed_partitions set validated_run_id = 'r-3'")
+    con.close()
+    started("r-3")
+    publish.publish("r-3")
+    assert read(settings.published_db_path(), ranked) == [("tenant_1", 1.0, 2, 2.0), ("tenant_2", 2.0, 1, 2.0)]
