@@ -1323,13 +1323,15 @@ def serve_published(bench: Bench, work: Path, published: dict[str, Path]) -> dic
 
 def tenant_files(record: dict) -> dict:
     """What writing the tenants' own files took in each run (callops.publish's ``seconds``), beside the
-    center file's: the time tenant files add to a publish, and so to the run."""
+    center file's and the wallboard's (pipeline.publish_marts adds it): the time they add to a publish,
+    and so to the run."""
     figures = {}
     for key in ("backfill", "daily", "daily_empty", "second_tenant"):
         files = (((record.get(key) or {}).get("breakdown") or {}).get("publish_files")) or {}
         if files:
             figures[key] = {"center_file_seconds": files.get("center_file"),
-                            "tenant_files_seconds": files.get("tenant_files")}
+                            "tenant_files_seconds": files.get("tenant_files"),
+                            "wallboard_seconds": files.get("wallboard")}
     return figures
 
 
@@ -1340,6 +1342,7 @@ def report_tenant_files(figures: dict) -> str:
         "\n".join(
             f"  {key}: tenant files {item['tenant_files_seconds']:.2f} s, "
             f"center file {item['center_file_seconds']:.2f} s"
+            + (f", wallboard {item['wallboard_seconds']:.2f} s" if item.get("wallboard_seconds") is not None else "")
             for key, item in figures.items()
             if item["tenant_files_seconds"] is not None and item["center_file_seconds"] is not None
         )
