@@ -191,6 +191,7 @@ def _brief(con: duckdb.DuckDBPyConnection, run_id: str, steps: list[tuple[str, s
         lines.append(
             f"published  {len(tables)} tables, {sum(tables.values()):,} rows, to {path}"
             + (f" and {len(files)} tenant file(s) in tenants/ beside it" if files else "")
+            + ("; the wallboard in wallboard/index.html" if published[1].get("wallboard") else "")
             + (f"; held back, their last good figures kept: {', '.join(held)}" if held else "")
         )
     else:

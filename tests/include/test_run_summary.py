@@ -128,7 +128,7 @@ def test_the_default_summary_of_a_multi_tenant_run_fits_a_screen_and_names_what_
            "changed tenant-days: 0 failed, 0 warning(s)" in lines  # fmt: skip
     tables = json.loads(_step_detail("r1", "publish"))["tables"]
     assert f"published  {len(tables)} tables, {sum(tables.values()):,} rows, to {settings.published_db_path()} and 3 " \
-        "tenant file(s) in tenants/ beside it" in lines
+        "tenant file(s) in tenants/ beside it; the wallboard in wallboard/index.html" in lines
     # each tenant's latest complete day (not shanghai_bank's partial 03-03), met or missed as the mart says
     kpis = [line.split() for line in lines if line.startswith(("  shanghai_bank", "  stockholm_telco"))]
     assert kpis == [
