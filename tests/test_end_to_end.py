@@ -84,8 +84,14 @@ def test_run_publishes_hand_computed_kpis(env):
     assert "files      2: 2 loaded, 0 unchanged, 0 held back, 0 failed" in lines
     assert any(
         line.startswith("published  ") and line.endswith("published/callops.duckdb and 3 tenant file(s) in tenants/ "
-                                                          "beside it") for line in lines
+                                                          "beside it; the wallboard in wallboard/index.html")
+        for line in lines
     ), done.stdout
+    # the publish wrote the wallboard: the center's page and one per tenant, each from its own file
+    board = home(env) / "published" / "wallboard"
+    assert (board / "index.html").is_file()
+    assert 'data-tenant="shanghai_bank"' in (board / "shanghai_bank" / "index.html").read_text()
+    assert "stockholm_telco" not in (board / "shanghai_bank" / "index.html").read_text()
     (kpis,) = [line for line in lines if line.startswith("  shanghai_bank ")]  # SL, answer and abandon rates
     assert kpis.split()[1] == "2026-03-01" and " 5  50.0% (>= 80% in 20 s)" in kpis, done.stdout
     assert "60.0% (>= 95%)" in kpis and "25.0% (<= 5%)" in kpis
