@@ -52,7 +52,7 @@ class PublishError(RuntimeError):
     pass
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -122,7 +122,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
                     raise PublishError(
                         f"{staging}: a write-ahead log was left behind; not publishing an incomplete file"
                     )
-                _fsync(staging)
+                fsync(staging)
                 # DuckDB made them owner-only (umask 077): the center file is the one others read
                 if staging == center:
                     private.publish_mode(staging)
@@ -140,8 +140,8 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
         raise
     for staging, final in [*written[1:], written[0]]:  # the tenants' files, then the center's
         os.replace(staging, final)
-    _fsync(folder)
-    _fsync(target.parent)
+    fsync(folder)
+    fsync(target.parent)
     with warehouse.connection(build_db) as con:
         record_publish(con, run_id, tenants, held)
     return {
@@ -715,11 +715,11 @@ def rollback(target: Path | None = None, tenant: str | None = None) -> dict:
         _remove(staging)
         with duckdb.connect() as con:
             write_tenant(con, target, staging, path.stem)
-        _fsync(staging)
+        fsync(staging)
         access.file(staging)
         os.replace(staging, path)
         done["tenants"][path.stem] = f"made again from {done['served']}"
-    _fsync(tenants_dir(target))
+    fsync(tenants_dir(target))
     return done
 
 
@@ -733,7 +733,7 @@ def _serve_previous(target: Path, stamp: str, mode) -> dict:
     mode(staging)
     os.replace(staging, target)
     previous.unlink()
-    _fsync(target.parent)
+    fsync(target.parent)
     return {"path": str(target), "served": previous.name, "set_aside": set_aside}
 
 
@@ -785,7 +785,7 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
                     _insert_rows(con, "kept", kept.get(table), "pub", table, columns, [tenant])
             _copy_comments(con, "served", "pub", list(tables))
             con.execute("checkpoint pub")
-        _fsync(staging)
+        fsync(staging)
         private.publish_mode(staging)
     except BaseException:
         _remove(staging)
@@ -794,7 +794,7 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
     done = _serve_previous(path, stamp, private.tenant_access().file)
     center_aside = _set_aside(target, stamp)
     os.replace(staging, target)
-    _fsync(target.parent)
+    fsync(target.parent)
     return done | {"center": str(target), "center_set_aside": center_aside}
 
 
@@ -815,7 +815,7 @@ def forget_versions(target: Path | None = None) -> None:
         folder.mkdir(parents=True, mode=0o700)
         served = {path.name: path.stat().st_ino for path in files if path.exists()}
         (folder / REKEYED).write_text(json.dumps({"rekeyed_at": stamp, "served_inodes": served}))
-        _fsync(folder.parent)
+        fsync(folder.parent)
 
 
 def _rekey_marker(target: Path) -> dict:

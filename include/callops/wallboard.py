@@ -46,7 +46,7 @@ import duckdb
 
 from callops import private, settings, warehouse
 from callops.config import TENANT_ID_PATTERN, ConfigError, load_config
-from callops.publish import PUBLISHED_SCHEMA, tenant_files
+from callops.publish import PUBLISHED_SCHEMA, fsync, tenant_files
 
 ASSETS_DIR = Path(__file__).with_name("wallboard_assets")
 WALLBOARD = "wallboard"  # published/wallboard: the link readers open
@@ -889,19 +889,11 @@ def publish(center: Path, tenants: dict[str, Path], published_dir: Path, names: 
             new_link = published_dir / f".{WALLBOARD}.{stamp}.link"
             os.symlink(Path(VERSIONS) / stamp, new_link)
             os.replace(new_link, link)
-            _fsync(published_dir)
+            fsync(published_dir)
             _remove_old(versions, keep=stamp)
     except warehouse.LockBusy as busy:
         raise WallboardError(f"another process is writing the wallboard ({busy})") from None
     return done | {"path": str(link), "folder": str(final)}
-
-
-def _fsync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_old(versions: Path, keep: str) -> None:
