@@ -202,8 +202,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # --- simulate -------------------------------------------------------------------------------------
 
 
+def _clock(text: str) -> int:
+    """Minutes after midnight of an ``HH:MM`` local time."""
+    try:
+        clock = dt.datetime.strptime(text, "%H:%M")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time of day (HH:MM)") from None
+    return clock.hour * 60 + clock.minute
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from callops.simulate.run import simulate
+    from callops.simulate.model import Surge
+    from callops.simulate.run import options_problem, simulate
 
     if args.tenants < 1 or args.days < 1 or args.calls_per_day <= 0:
         _print("callops simulate: --tenants, --days and --calls-per-day must be positive")
@@ -212,6 +222,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         config = load_config()
     except ConfigError as error:
         _print(f"callops simulate: {error}")
+        return 2
+    surge = None
+    surge_options = (args.surge_start, args.surge_minutes, args.surge_factor)
+    if args.surge_queue is None and any(option is not None for option in surge_options):
+        _print("callops simulate: --surge-start, --surge-minutes and --surge-factor need --surge-queue")
+        return 2
+    if args.surge_queue is not None:
+        if args.surge_start is None or args.surge_minutes is None:
+            _print("callops simulate: --surge-queue needs --surge-start and --surge-minutes")
+            return 2
+        factor = 2.0 if args.surge_factor is None else args.surge_factor
+        surge = Surge(args.surge_queue, args.surge_start, args.surge_minutes, factor)
+    if problem := options_problem(args.intraday_minutes, args.overlap_minutes * 60, surge):
+        _print(f"callops simulate: {problem}")
         return 2
     summary = simulate(
         config.tenants,
@@ -225,6 +249,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rotate_hour=args.rotate_hour,
         overlap_seconds=args.overlap_minutes * 60,
         write_feeds=not args.telephony_only,
+        intraday_minutes=args.intraday_minutes,
+        surge=surge,
         progress_every=PROGRESS_EVERY_SECONDS,
     )
     for tenant, fmt in zip(summary["tenants"], summary["formats"]):
@@ -531,6 +557,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--telephony-only", action="store_true", help="write the telephony only: no QA, HR or marketing feeds"
+    )
+    simulate.add_argument(
+        "--intraday-minutes", type=int, default=None, metavar="M",
+        help="write every telephony file as M-minute chunks named <file name>-YYYYMMDD-HHMM (local start), each "
+        "holding what the source wrote in that window (a contact once it ended); a window with nothing in it "
+        "has no chunk file",
+    )
+    simulate.add_argument(
+        "--surge-queue", default=None, metavar="Q",
+        help="on the last simulated day only (the days before are the normal baseline an alert compares with), "
+        "multiply queue Q's arrivals (general, vip or billing) for a while",
+    )
+    simulate.add_argument("--surge-start", type=_clock, default=None, metavar="HH:MM", help="the surge's local start")
+    simulate.add_argument(
+        "--surge-minutes", type=int, default=None, metavar="N", help="the surge's length; it must end by midnight"
+    )
+    simulate.add_argument(
+        "--surge-factor", type=float, default=None, metavar="F",
+        help="arrivals multiplied by F during the surge (above 0; default 2)",
     )
     simulate.set_defaults(handler=cmd_simulate)
 

@@ -101,6 +101,31 @@ COUNTRY_PREFIX = {"Asia/Shanghai": "+86138", "Europe/Stockholm": "+46701", "Amer
 
 
 @dataclass(frozen=True)
+class Surge:
+    """A surge of one queue's arrivals on the last simulated day: from ``start_minute`` after local
+    midnight for ``minutes``, the queue's arrivals (after the IVR) are multiplied by ``factor``."""
+
+    queue: str
+    start_minute: int
+    minutes: int
+    factor: float
+
+    def problem(self) -> str | None:
+        """Why this surge cannot be simulated, or None."""
+        if self.queue not in QUEUES:
+            return f"no queue '{self.queue}': a simulated tenant's queues are {', '.join(QUEUES)}"
+        if not self.factor > 0:
+            return f"the surge factor must be above 0, not {self.factor:g}"
+        if self.minutes < 1:
+            return f"the surge must last at least a minute, not {self.minutes}"
+        if not 0 <= self.start_minute < 1440 or self.start_minute + self.minutes > 1440:
+            end = self.start_minute + self.minutes
+            return (f"the surge {self.start_minute // 60:02d}:{self.start_minute % 60:02d} + {self.minutes} minutes "
+                    f"ends at {end // 60:02d}:{end % 60:02d}, past midnight: it must end by 24:00")
+        return None
+
+
+@dataclass(frozen=True)
 class Params:
     """Behaviour shares and times of a tenant's simulation (defaults near the real month where it tells)."""
 
@@ -121,6 +146,7 @@ class Params:
     late_login_share: float = 0.2
     annual_attrition: float = 0.30
     new_hire_slowdown: float = 0.25  # talk time of a fresh hire is 25 % longer, fading over 120 days
+    surge: Surge | None = None  # on the last day: not in the forecast the schedules are built from
 
 
 @dataclass(frozen=True)
@@ -342,6 +368,9 @@ def simulate_day(plan: TenantPlan, day: dt.date) -> DayCalls:
     u = rng.random(n)
     first_queue = np.where(u < p.vip_share, Q_VIP, np.where(u < p.vip_share + p.billing_share, Q_BILLING, Q_GENERAL))
     is_vip = first_queue == Q_VIP
+    if p.surge is not None and day == plan.end:
+        arrival, queue_entry, contained, first_queue = _surge(plan, day, arrival, queue_entry, contained, first_queue)
+        n, is_vip = len(arrival), first_queue == Q_VIP
     draws = {
         "patience": np.ceil(rng.exponential(p.patience_mean_seconds, (2, n))).astype(np.int64),
         "talk": np.maximum(rng.lognormal(p.talk_log_mean, p.talk_log_sd, (2, n)), 5.0),
@@ -376,6 +405,31 @@ def simulate_day(plan: TenantPlan, day: dt.date) -> DayCalls:
         breaks=breaks,
         **out,
     )
+
+
+def _surge(
+    plan: TenantPlan, day: dt.date, arrival: np.ndarray, queue_entry: np.ndarray, contained: np.ndarray,
+    first_queue: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The day's contacts with the surge queue's arrivals in the surge window multiplied by the factor:
+    above 1, (factor - 1) x as many more contacts spread evenly over the window; below 1, each kept with
+    probability factor. Draws of its own (stream 5), so the rest of the day is the day without the surge."""
+    surge = plan.params.surge
+    rng = rng_for(plan.seed, plan.tenant.id, day, stream=5)
+    begin = local_epoch(plan.zone, day, surge.start_minute * 60)
+    end = local_epoch(plan.zone, day, (surge.start_minute + surge.minutes) * 60)
+    q = QUEUES.index(surge.queue)
+    hit = (first_queue == q) & ~contained & (queue_entry >= begin) & (queue_entry < end)
+    keep = ~hit | (rng.random(len(arrival)) < surge.factor)
+    extra = int(rng.poisson((surge.factor - 1) * hit.sum())) if surge.factor > 1 else 0
+    entry = rng.integers(begin, max(end, begin + 1), extra)
+    ivr = np.maximum(rng.lognormal(math.log(10), 0.35, extra).round().astype(np.int64), 2)
+    arrival = np.concatenate([arrival[keep], entry - ivr])
+    queue_entry = np.concatenate([queue_entry[keep], entry])
+    contained = np.concatenate([contained[keep], np.zeros(extra, bool)])
+    first_queue = np.concatenate([first_queue[keep], np.full(extra, q, first_queue.dtype)])
+    order = np.argsort(arrival, kind="stable")
+    return arrival[order], queue_entry[order], contained[order], first_queue[order]
 
 
 def _callers(plan: TenantPlan, rng: np.random.Generator, n: int, is_vip: np.ndarray) -> list[str]:

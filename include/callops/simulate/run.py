@@ -6,11 +6,13 @@ the delivery days of its run. Lines that belong to a later delivery day than the
 simulated on (calls past midnight, queue_log rotation, late CTR versions) are written by the chunk
 that owns that delivery day: each chunk after the first re-simulates the day before its first day
 only to collect them (one extra day per chunk of 7-28 days).
-Same seed, same files, whatever the number of workers.
+Same seed, same files, whatever the number of workers. With ``intraday_minutes`` each telephony file is
+written as the M-minute chunks a source delivering during the day would have written (writers.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import multiprocessing
@@ -26,7 +28,7 @@ from typing import TextIO
 from callops import progress as progress_lines
 from callops.config import Tenant
 from callops.simulate import feeds
-from callops.simulate.model import Params, plan_tenant, simulate_day, tenant_format
+from callops.simulate.model import Params, Surge, plan_tenant, simulate_day, tenant_format
 from callops.simulate.writers import TelephonyWriter
 
 EXTRA_ZONES = ("America/New_York", "Asia/Shanghai", "Europe/Stockholm")
@@ -49,6 +51,7 @@ class Job:
     params: Params = Params()
     write_feeds: bool = True
     fmt: str | None = None  # every tenant in this format instead of round-robin
+    intraday_minutes: int | None = None  # telephony files in chunks of this many minutes
 
 
 def tenants_for(configured: tuple[Tenant, ...], count: int) -> list[Tenant]:
@@ -82,9 +85,11 @@ def run_job(job: Job) -> tuple[int, int, int, float]:
                        start=job.start, end=job.end, params=job.params, fmt=job.fmt)
     window = (job.first, None if job.last == job.end else job.last)
     writers = [TelephonyWriter(plan.fmt, landing=job.landing, rotate_hour=job.rotate_hour,
-                               overlap_seconds=job.overlap_seconds, window=window)]
+                               overlap_seconds=job.overlap_seconds, window=window,
+                               intraday_minutes=job.intraday_minutes)]
     if plan.fmt != "asterisk_queue_log":  # queue_log carries agent states itself
-        writers.append(TelephonyWriter("callops_agent_state_csv", landing=job.landing, window=window))
+        writers.append(TelephonyWriter("callops_agent_state_csv", landing=job.landing, window=window,
+                                       intraday_minutes=job.intraday_minutes))
     extra = feeds.FeedWriter(plan, job.landing, window=window) if job.write_feeds else None
     if job.first > job.start:  # the day before: only its spill into this chunk's first delivery day
         previous = simulate_day(plan, job.first - dt.timedelta(days=1))
@@ -168,6 +173,16 @@ class _Progress:
             print(self.line(final), file=self.stream, flush=True)
 
 
+def options_problem(intraday_minutes: int | None, overlap_seconds: int, surge: Surge | None) -> str | None:
+    """What is wrong with the intraday and surge options, or None."""
+    if intraday_minutes is not None:
+        if not 1 <= intraday_minutes <= 1440:
+            return f"--intraday-minutes must be 1-1440, not {intraday_minutes}"
+        if overlap_seconds:
+            return "--overlap-minutes repeats a whole file's tail in the next file: not with --intraday-minutes"
+    return surge.problem() if surge is not None else None
+
+
 def simulate(
     configured: tuple[Tenant, ...],
     *,
@@ -183,13 +198,21 @@ def simulate(
     params: Params | None = None,
     write_feeds: bool = True,
     fmt: str | None = None,
+    intraday_minutes: int | None = None,
+    surge: Surge | None = None,
     progress: TextIO | None = sys.stderr,
     progress_every: float = progress_lines.PRINT_EVERY_SECONDS,
 ) -> dict:
     """Write `days` days from `start` for `tenants` tenants into `landing`; returns a summary.
 
     Progress lines go to ``progress`` (None: none), at most one every ``progress_every`` seconds.
+    ``intraday_minutes``: telephony files in chunks of that many minutes; ``surge``: one queue's
+    arrivals multiplied for a while on the last day. A ValueError says what is wrong with either.
     """
+    if problem := options_problem(intraday_minutes, overlap_seconds, surge):
+        raise ValueError(problem)
+    if surge is not None:
+        params = dataclasses.replace(params or Params(), surge=surge)
     end = start + dt.timedelta(days=days - 1)
     chosen = tenants_for(configured, tenants)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
@@ -200,7 +223,7 @@ def simulate(
         while first <= end:
             last = min(end, first + dt.timedelta(days=chunk - 1))
             jobs.append(Job(tenant, index, len(chosen), first, last, start, end, float(calls_per_day), seed, landing,
-                            rotate_hour, overlap_seconds, params or Params(), write_feeds, fmt))
+                            rotate_hour, overlap_seconds, params or Params(), write_feeds, fmt, intraday_minutes))
             first = last + dt.timedelta(days=1)
     done_days = contacts = stints = 0
     began = time.perf_counter()

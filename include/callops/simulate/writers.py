@@ -19,6 +19,13 @@
   ``LastUpdateTimestamp``.
 - ``callops_contact_csv``: the contract's columns, one row per stint, timestamps with UTC offsets.
 - ``callops_agent_state_csv``: agent states for the formats that have none of their own.
+
+Intraday (``intraday_minutes``): each delivery file is written as M-minute chunks of the local day,
+``<file name>-YYYYMMDD-HHMM`` (the chunk's local start), in the same delivery day folder. A chunk
+holds what the source had written by the window's end: queue_log and agent-state lines by their event
+time, CDR and CTR records and contact-CSV rows once the contact ended (a contact still going at the
+window's end is in a later chunk). A CSV chunk repeats the header; a window with nothing written in it
+has no chunk file.
 """
 
 from __future__ import annotations
@@ -177,20 +184,26 @@ class TelephonyWriter:
         rotate_hour: int = 0,
         overlap_seconds: int = 0,
         window: tuple[dt.date | None, dt.date | None] = (None, None),
+        intraday_minutes: int | None = None,
     ) -> None:
         if (landing is None) == (folder is None):
             raise ValueError("give landing or folder")
+        if intraday_minutes is not None and not 1 <= intraday_minutes <= 1440:
+            raise ValueError(f"intraday minutes must be 1-1440, not {intraday_minutes}")
         self.fmt = fmt
         self.landing = landing
         self.folder = folder
         self.rotate_hour = rotate_hour
         self.overlap_seconds = overlap_seconds
         self.window = window  # delivery days outside [first, last] are dropped (another worker writes them)
-        self.pending: dict[tuple[dt.date, str], list[tuple[int, int, str]]] = defaultdict(list)
+        self.intraday_minutes = intraday_minutes if landing is not None else None
+        # (delivery day, name) -> (sort epoch, order, line, epoch the line was written at: its chunk)
+        self.pending: dict[tuple[dt.date, str], list[tuple[int, int, str, int]]] = defaultdict(list)
         self.headers: dict[str, str] = {}
         self.counter = 0
         self.written: list[tuple[Path, int]] = []
         self.tenant_id = ""
+        self.zone: ZoneInfo | None = None
 
     # -- filing
     def _target(self, delivery_day: dt.date, name: str) -> Path:
@@ -198,11 +211,31 @@ class TelephonyWriter:
             return self.folder / name
         return self.landing / FEED / self.tenant_id / delivery_day.isoformat() / name
 
-    def _file(self, delivery_day: dt.date, name: str, epochs: np.ndarray, lines: list[str]) -> None:
+    def _file(
+        self, delivery_day: dt.date, name: str, epochs: np.ndarray, lines: list[str], written: np.ndarray | None = None
+    ) -> None:
+        """File lines under a delivery day's file; ``written``: the epoch each line was written at (its
+        intraday chunk), by default its sort epoch."""
         bucket = self.pending[(delivery_day, name)]
         base = self.counter
-        bucket.extend(zip(epochs.tolist(), range(base, base + len(lines)), lines))
+        at = epochs if written is None else written
+        bucket.extend(zip(epochs.tolist(), range(base, base + len(lines)), lines, at.tolist()))
         self.counter += len(lines)
+
+    def _chunks(self, name: str, rows: list[tuple[int, int, str, int]]) -> list[tuple[str, list]]:
+        """The rows of one file as (chunk file name, rows) per M-minute local window, in order; no chunk
+        for an empty window. Without intraday minutes, the file itself."""
+        if not self.intraday_minutes:
+            return [(name, rows)]
+        written = np.asarray([row[3] for row in rows], dtype=np.int64)
+        local = written + _offsets(written, self.zone)[0]  # wall clock seconds
+        width = self.intraday_minutes * 60
+        start = local // 86400 * 86400 + local % 86400 // width * width  # the window's local start
+        chunks: dict[int, list] = defaultdict(list)
+        for row, s in zip(rows, start.tolist()):
+            chunks[s].append(row)
+        stamp = {s: dt.datetime.fromtimestamp(s, dt.UTC) for s in chunks}  # local wall clock, as if UTC
+        return [(f"{name}-{stamp[s]:%Y%m%d-%H%M}", chunks[s]) for s in sorted(chunks)]
 
     def _flush(self, keep_from: dt.date | None) -> None:
         for key in sorted(self.pending):
@@ -214,23 +247,27 @@ class TelephonyWriter:
             if (first and day < first) or (last and day > last):
                 continue
             rows.sort()
-            path = self._target(day, name)
-            path.parent.mkdir(parents=True, exist_ok=True)
             header = self.headers.get(name.split("-")[0] if name.startswith("queue_log") else name, "")
-            mode = "a" if (self.folder is not None and path.exists()) else "w"
-            partial = path.with_name(path.name + ".partial")
-            if mode == "a":
-                with path.open("a", encoding="utf-8", newline="") as handle:
-                    handle.write("".join(line for _, _, line in rows))
-            else:
-                with partial.open("w", encoding="utf-8", newline="") as handle:
-                    handle.write(header)
-                    handle.write("".join(line for _, _, line in rows))
-                partial.replace(path)  # appear whole: the loader skips *.partial files
-            self.written.append((path, len(rows)))
+            for chunk_name, chunk_rows in self._chunks(name, rows):
+                self._write(self._target(day, chunk_name), header, chunk_rows)
+
+    def _write(self, path: Path, header: str, rows: list[tuple[int, int, str, int]]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = "a" if (self.folder is not None and path.exists()) else "w"
+        partial = path.with_name(path.name + ".partial")
+        if mode == "a":
+            with path.open("a", encoding="utf-8", newline="") as handle:
+                handle.write("".join(row[2] for row in rows))
+        else:
+            with partial.open("w", encoding="utf-8", newline="") as handle:
+                handle.write(header)
+                handle.write("".join(row[2] for row in rows))
+            partial.replace(path)  # appear whole: the loader skips *.partial files
+        self.written.append((path, len(rows)))
 
     def add(self, dc: DayCalls) -> None:
         self.tenant_id = dc.plan.tenant.id
+        self.zone = dc.plan.zone
         render = {
             "asterisk_queue_log": self._queue_log,
             "asterisk_cdr": self._cdr,
@@ -298,13 +335,15 @@ class TelephonyWriter:
         name = f"contacts_{dc.day.isoformat()}.csv"
         self.headers[name] = ",".join(CONTACT_COLUMNS) + "\n"
         lines = contact_csv_lines(dc)
-        self._file(dc.day, name, np.zeros(len(lines), dtype=np.int64), lines)
+        ended = np.full(dc.contact_count, -1, dtype=np.int64)  # each contact's end: when its rows are written
+        np.maximum.at(ended, dc.contact, dc.ended)
+        self._file(dc.day, name, np.zeros(len(lines), dtype=np.int64), lines, ended[dc.contact])
 
     def _agent_states(self, dc: DayCalls) -> None:
         name = f"agent_states_{dc.day.isoformat()}.csv"
         self.headers[name] = ",".join(AGENT_STATE_CONTRACT.names) + "\n"
         lines = agent_state_lines(dc)
-        self._file(dc.day, name, np.zeros(len(lines), dtype=np.int64), lines)
+        self._file(dc.day, name, np.zeros(len(lines), dtype=np.int64), lines, np.asarray(dc.state_time, np.int64))
 
 
 def write_telephony(dc: DayCalls, fmt: str, folder: Path) -> list[tuple[Path, int]]:
