@@ -17,7 +17,8 @@ Each file is a new file written through ``ATTACH ... (STORAGE_VERSION 'v1.0.0')`
 ``OLDEST_DUCKDB_READER`` and later read it), fsynced and renamed into place: a reader holding the old file
 keeps reading the old version (its inode lives on until closed) and sees the new one when it
 reopens. The replaced versions are kept under each folder's ``versions/`` (the last
-``KEEP_VERSIONS``; one publish links all its files with one stamp); ``callops rollback`` serves
+``KEEP_VERSIONS``, and the last of each of the ``KEEP_DAYS`` days before; one publish links all its
+files with one stamp); ``callops rollback`` serves
 them again. Beside the marts, ``marts.runs`` (with ``run_tenants``, ``run_deliveries`` and
 ``run_checks``) logs every run, failed ones included, as of this publish (the publishing run itself
 shows as running).
@@ -44,6 +45,7 @@ STORAGE_VERSION = "v1.0.0"
 # requirements/duckdb-oldest.txt pins it for that test).
 OLDEST_DUCKDB_READER = "1.0.0"
 KEEP_VERSIONS = 5
+KEEP_DAYS = 7  # and the last version of each of the 7 days before (an intraday publish every 15 minutes)
 TENANT_COLUMN = "tenant_id"
 TENANTS_DIR = "tenants"
 
@@ -840,13 +842,40 @@ def _made_before_rekey(target: Path) -> bool:
     return inode == marker.get("served_inode") or inode == (marker.get("served_inodes") or {}).get(target.name)
 
 
+def _version_day(target: Path, version: Path) -> dt.date | None:
+    """The UTC day a version was replaced (its stamp); None for a name that carries no stamp."""
+    stamp = version.name[len(target.stem) + 1:][:8]
+    try:
+        return dt.datetime.strptime(stamp, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def versions_to_keep(target: Path, earlier: list[Path]) -> set[Path]:
+    """Of ``target``'s earlier versions (oldest first), those kept: the last ``KEEP_VERSIONS`` (with a
+    publish every 15 minutes, the last hour), and the last of each of the ``KEEP_DAYS`` days before the
+    newest one's day (UTC), to roll back to yesterday's or last week's figures."""
+    kept = set(earlier[-KEEP_VERSIONS:])
+    if not earlier or (today := _version_day(target, earlier[-1])) is None:
+        return kept
+    last_of_day: dict[dt.date, Path] = {}
+    for version in earlier:  # oldest first: the last one of a day wins
+        if (day := _version_day(target, version)) is not None:
+            last_of_day[day] = version
+    kept.update(version for day, version in last_of_day.items()
+                if today - dt.timedelta(days=KEEP_DAYS) <= day < today)
+    return kept
+
+
 def _keep_previous(target: Path, stamp: str) -> None:
     if not target.exists() or _made_before_rekey(target):
         return  # nothing served yet, or made with the key a rekey replaced: never a version to roll back to
     folder = _versions_dir(target)
     folder.mkdir(mode=0o700, exist_ok=True)  # owner-only, whoever may read the file served
     os.link(target, folder / f"{target.stem}.{stamp}{target.suffix}")
-    for old in versions(target)[:-KEEP_VERSIONS]:
-        old.unlink()
+    kept = versions_to_keep(target, versions(target))
+    for old in versions(target):
+        if old not in kept:
+            old.unlink()
     for old in sorted((folder / "rolled_back").glob(f"{target.stem}.*{target.suffix}"))[:-KEEP_VERSIONS]:
         old.unlink()

@@ -229,3 +229,29 @@ def test_the_oldest_reader_is_the_duckdb_the_tests_install_and_the_one_documente
     pinned = re.search(r"(?m)^duckdb==(\S+)", oldest_reader.OLDEST_REQUIREMENTS.read_text())
     assert pinned and pinned[1] == publish.OLDEST_DUCKDB_READER
     assert f"DuckDB **{publish.OLDEST_DUCKDB_READER}** and later" in (REPO / "docs" / "serving.md").read_text()
+
+
+def test_the_last_version_of_each_of_the_seven_days_before_is_kept_too(home):
+    """A publish every 15 minutes: the last 5 versions cover an hour, so the last of each of the 7 days
+    before today (UTC, by the version's stamp) is kept as well, to roll back to yesterday's figures."""
+    target = settings.published_db_path()
+    folder = settings.published_dir() / "versions"
+    folder.mkdir(parents=True)
+    made = []
+    for day in range(1, 11):  # 2026-03-01 .. 2026-03-10, four versions a day
+        for hour in (6, 12, 18, 23):
+            path = folder / f"callops.202603{day:02d}T{hour:02d}0000000000Z.duckdb"
+            path.write_bytes(b"a version")
+            made.append(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"served")
+    publish._keep_previous(target, "20260310T234500000000Z")  # the served file replaced on 2026-03-10
+    kept = sorted(path.name for path in folder.glob("callops.*.duckdb"))
+    assert kept == [
+        # the last of each of the 7 days before 2026-03-10
+        *(f"callops.202603{day:02d}T230000000000Z.duckdb" for day in range(3, 10)),
+        # the last 5
+        "callops.20260310T060000000000Z.duckdb",
+        "callops.20260310T120000000000Z.duckdb", "callops.20260310T180000000000Z.duckdb",
+        "callops.20260310T230000000000Z.duckdb", "callops.20260310T234500000000Z.duckdb",
+    ]
