@@ -84,7 +84,8 @@ chromium: ## Debian's chromium for the browser tests (installed with apt when mi
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "make: installing Debian's chromium for the browser tests ($(CHROMIUM_INSTALL); a minute or two)"; \
 		apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(CHROMIUM_INSTALL) -q >/dev/null \
-			&& echo "make: $$(chromium --version 2>/dev/null)"; \
+			&& echo "make: $$(chromium --version 2>/dev/null)" \
+			|| echo "make: installing chromium failed, so the browser tests skip"; \
 	else \
 		echo "make: no chromium, so the browser tests skip; to run them: sudo $(CHROMIUM_INSTALL)"; \
 	fi
