@@ -87,23 +87,7 @@ COUNT_COLUMNS = [
 ]
 OTHER_NON_NEGATIVE_COLUMNS = ["forecast_wape", "qa_score_sum"]
 # (larger, smaller): the smaller count is a subset of the larger one.
-SUBSET_PAIRS = [
-    ("offered_count", "answered_count"),
-    ("offered_count", "abandoned_count"),
-    ("abandoned_count", "short_abandoned_count"),
-    ("answered_count", "answered_within_sl_count"),
-    ("vip_offered_count", "vip_answered_count"),
-    ("vip_answered_count", "vip_answered_within_sl_count"),
-    ("short_abandoned_count", "vip_short_abandoned_count"),
-    ("answered_count", "handled_count"),
-    ("answered_count", "answered_within_30s_count"),
-    ("answered_within_30s_count", "answered_within_20s_count"),
-    ("answered_within_20s_count", "answered_within_10s_count"),
-    ("abandoned_count", "abandoned_within_5s_count"),
-    ("csat_response_count", "csat_top_box_count"),
-    ("qa_evaluation_count", "qa_score_sum"),  # each score is at most 1
-    ("fcr_contact_count", "fcr_resolved_count"),
-]
+SUBSET_PAIRS = suites.KPI_COMPONENT_SUBSETS
 BLOCKING, WARNING = suites.BLOCKING, suites.WARNING
 
 

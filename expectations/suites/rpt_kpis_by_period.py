@@ -13,6 +13,8 @@ and year.
 
 from __future__ import annotations
 
+from callops.quality import suites
+
 TABLE = "rpt_kpis_by_period"
 KEY_COLUMNS = ["tenant_id", "period_grain", "period_start"]
 PARTITION_COLUMNS = ("tenant_id", "period_start")
@@ -62,24 +64,8 @@ NON_NEGATIVE_COLUMNS = [
     "answering_agent_count",
     "unrostered_agent_count",
 ]
-# (larger, smaller): the smaller count is a subset of the larger one (as in rpt_daily_kpis).
-SUBSET_PAIRS = [
-    ("offered_count", "answered_count"),
-    ("offered_count", "abandoned_count"),
-    ("abandoned_count", "short_abandoned_count"),
-    ("answered_count", "answered_within_sl_count"),
-    ("vip_offered_count", "vip_answered_count"),
-    ("vip_answered_count", "vip_answered_within_sl_count"),
-    ("short_abandoned_count", "vip_short_abandoned_count"),
-    ("answered_count", "handled_count"),
-    ("answered_count", "answered_within_30s_count"),
-    ("answered_within_30s_count", "answered_within_20s_count"),
-    ("answered_within_20s_count", "answered_within_10s_count"),
-    ("abandoned_count", "abandoned_within_5s_count"),
-    ("csat_response_count", "csat_top_box_count"),
-    ("qa_evaluation_count", "qa_score_sum"),  # each score is at most 1
-    ("fcr_contact_count", "fcr_resolved_count"),
-]
+# (larger, smaller): the smaller count is a subset of the larger one (a period's are the days' sums).
+SUBSET_PAIRS = suites.KPI_COMPONENT_SUBSETS
 PAST_COLUMN = "last_kpi_date"
 
 

@@ -21,6 +21,25 @@ import pandas as pd
 
 BLOCKING = {"severity": "blocking", "owner": "callops"}
 WARNING = {"severity": "warning", "owner": "callops"}
+# The day KPI components' part-of relations (larger, smaller): rpt_daily_kpis's, and rpt_kpis_by_period's,
+# whose components are the days' sums.
+KPI_COMPONENT_SUBSETS = [
+    ("offered_count", "answered_count"),
+    ("offered_count", "abandoned_count"),
+    ("abandoned_count", "short_abandoned_count"),
+    ("answered_count", "answered_within_sl_count"),
+    ("vip_offered_count", "vip_answered_count"),
+    ("vip_answered_count", "vip_answered_within_sl_count"),
+    ("short_abandoned_count", "vip_short_abandoned_count"),
+    ("answered_count", "handled_count"),
+    ("answered_count", "answered_within_30s_count"),
+    ("answered_within_30s_count", "answered_within_20s_count"),
+    ("answered_within_20s_count", "answered_within_10s_count"),
+    ("abandoned_count", "abandoned_within_5s_count"),
+    ("csat_response_count", "csat_top_box_count"),
+    ("qa_evaluation_count", "qa_score_sum"),  # each score is at most 1
+    ("fcr_contact_count", "fcr_resolved_count"),
+]
 # Local dates run up to 14 hours ahead of UTC (Pacific/Kiritimati).
 MAX_DAYS_AHEAD_OF_UTC = 1
 
