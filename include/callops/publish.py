@@ -130,7 +130,7 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
                     private.publish_mode(staging)
                 else:
                     access.file(staging)
-            stamp = _stamp()
+            stamp = version_stamp()
             for _, final in written:
                 _keep_previous(final, stamp)
     except BaseException:
@@ -158,7 +158,8 @@ def publish(run_id: str, build_db: Path | None = None, target: Path | None = Non
     }
 
 
-def _stamp() -> str:
+def version_stamp() -> str:
+    """The stamp of a publish's versions (UTC, to the microsecond): sorts as it happened."""
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
@@ -177,7 +178,7 @@ def held_back(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     return sorted(pending)
 
 
-def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple[str, str]]]:
+def schema_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[tuple[str, str]]]:
     """The tables of ``catalog``'s schema ``marts`` with their (column, type)s, in order."""
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in con.execute(
@@ -205,7 +206,7 @@ def _write_center(
     """The center's candidate at ``staging``: the build's marts, the held-back tenants' rows from the
     ``served`` file, the run log. Returns rows per table and the tenants: every one configured or with
     rows (a delivery for a tenant callops.yml does not name is no tenant: it failed to load)."""
-    marts = {name: columns for name, columns in _tables(con, catalog).items() if name not in RUN_LOG_SQL}
+    marts = {name: columns for name, columns in schema_tables(con, catalog).items() if name not in RUN_LOG_SQL}
     if not marts:
         raise PublishError(f"{build_db}: no tables in schema {PUBLISHED_SCHEMA}; nothing to publish")
     untenanted = sorted(name for name, columns in marts.items() if TENANT_COLUMN not in dict(columns))
@@ -220,7 +221,7 @@ def _write_center(
         kept = {}
         if held and served.exists():
             _attach(con, served, "served", read_only=True)
-            kept = _tables(con, "served")
+            kept = schema_tables(con, "served")
         try:
             for table in marts:
                 if held and table in CENTER_FIGURES and table in kept:
@@ -228,8 +229,7 @@ def _write_center(
                     # too: the whole table stays as last published until every tenant passes
                     con.execute(f'create table pub.{PUBLISHED_SCHEMA}."{table}" as '
                                 f'select * from {catalog}.{PUBLISHED_SCHEMA}."{table}" where false')
-                    everyone = sorted(_tenants_in(con, "served", [table]))
-                    _insert_rows(con, "served", kept[table], "pub", table, marts[table], everyone)
+                    _insert_rows(con, "served", kept[table], "pub", table, marts[table], tenants=None)
                     continue
                 not_held = f" where {TENANT_COLUMN} is null or {TENANT_COLUMN} not in ({_ids(held)})" if held else ""
                 con.execute(
@@ -261,20 +261,22 @@ def _write_center(
 
 
 def _insert_rows(
-    con, source: str, source_columns: list | None, into: str, table: str, columns: list, tenants: list[str]
+    con, source: str, source_columns: list | None, into: str, table: str, columns: list, tenants: list[str] | None
 ) -> None:
-    """``tenants``' rows of ``source``'s table into ``into``'s, by column name: a column the source
-    lacks (it was published by an earlier release) is null; one it has that the table lost is left."""
-    if not source_columns or not tenants:
+    """``tenants``' rows (None: every row) of ``source``'s table into ``into``'s, by column name: a column
+    the source lacks (it was published by an earlier release) is null; one it has that the table lost is
+    left."""
+    if not source_columns or tenants == []:
         return
     names = dict(source_columns)
     shared = [column for column, _ in columns if column in names]
     if TENANT_COLUMN not in shared:
         return
     listed = ", ".join(f'"{column}"' for column in shared)
+    theirs = "" if tenants is None else f" where {TENANT_COLUMN} in ({_ids(tenants)})"
     con.execute(
         f'insert into {into}.{PUBLISHED_SCHEMA}."{table}" ({listed}) select {listed} '
-        f'from {source}.{PUBLISHED_SCHEMA}."{table}" where {TENANT_COLUMN} in ({_ids(tenants)})'
+        f'from {source}.{PUBLISHED_SCHEMA}."{table}"{theirs}'
     )
 
 
@@ -298,7 +300,7 @@ def write_tenant(con: duckdb.DuckDBPyConnection, center: Path, staging: Path, te
     _attach(con, staging, "tenant")
     try:
         con.execute(f"create schema tenant.{PUBLISHED_SCHEMA}")
-        tables = _tables(con, source)
+        tables = schema_tables(con, source)
         counts = {}
         for table in tables:
             if table in RUN_LOG_SQL:
@@ -705,7 +707,7 @@ def rollback(target: Path | None = None, tenant: str | None = None) -> dict:
     if not target.exists() or not earlier:
         raise PublishError(f"{target}: no earlier published version to roll back to")
     access = private.tenant_access()
-    stamp = _stamp()
+    stamp = version_stamp()
     done = _serve_previous(target, stamp, private.publish_mode)
     done["tenants"] = {}
     for path in tenant_files(target):
@@ -771,8 +773,8 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
                 _attach(con, same_publish, "kept_center", read_only=True)
             _attach(con, staging, "pub")
             con.execute(f"create schema pub.{PUBLISHED_SCHEMA}")
-            tables, kept = _tables(con, "served"), _tables(con, "kept")
-            kept_center = _tables(con, "kept_center") if same_publish.exists() else {}
+            tables, kept = schema_tables(con, "served"), schema_tables(con, "kept")
+            kept_center = schema_tables(con, "kept_center") if same_publish.exists() else {}
             for table, columns in tables.items():
                 others = "" if table in RUN_LOG_SQL else (
                     f" where {TENANT_COLUMN} is null or {TENANT_COLUMN} <> {warehouse.sql_literal(tenant)}"
@@ -792,7 +794,7 @@ def _rollback_tenant(target: Path, tenant: str) -> dict:
     except BaseException:
         _remove(staging)
         raise
-    stamp = _stamp()
+    stamp = version_stamp()
     done = _serve_previous(path, stamp, private.tenant_access().file)
     center_aside = _set_aside(target, stamp)
     os.replace(staging, target)
@@ -873,8 +875,9 @@ def _keep_previous(target: Path, stamp: str) -> None:
     folder = _versions_dir(target)
     folder.mkdir(mode=0o700, exist_ok=True)  # owner-only, whoever may read the file served
     os.link(target, folder / f"{target.stem}.{stamp}{target.suffix}")
-    kept = versions_to_keep(target, versions(target))
-    for old in versions(target):
+    earlier = versions(target)
+    kept = versions_to_keep(target, earlier)
+    for old in earlier:
         if old not in kept:
             old.unlink()
     for old in sorted((folder / "rolled_back").glob(f"{target.stem}.*{target.suffix}"))[:-KEEP_VERSIONS]:

@@ -39,7 +39,7 @@ from pathlib import Path
 import duckdb
 
 from callops import settings, warehouse
-from callops.publish import CENTER_FIGURES, PUBLISHED_SCHEMA, TENANT_COLUMN, tenant_files
+from callops.publish import CENTER_FIGURES, PUBLISHED_SCHEMA, TENANT_COLUMN, schema_tables, tenant_files
 
 SCHEMA = PUBLISHED_SCHEMA  # the published file's schema, and the server's
 STATE_SCHEMA = "callops_serving"  # what the server holds: the partitions' hashes, the tables' shapes
@@ -172,13 +172,7 @@ def _sources(con: duckdb.DuckDBPyConnection, center: Path) -> dict[str, dict]:
     """Each table of the center file (attached as ``center``) as a DuckDB view ``serve_<n>``: its columns
     with their PostgreSQL types, comments and partition key. ``runs`` unions the center's rows with each
     tenant's own (its file's runs), with a tenant_id."""
-    tables: dict[str, list[tuple[str, str]]] = {}
-    for table, column, data_type in con.execute(
-        "select table_name, column_name, data_type from duckdb_columns() where database_name = 'center' "
-        "and schema_name = ? order by table_name, column_index",
-        [SCHEMA],
-    ).fetchall():
-        tables.setdefault(table, []).append((column, data_type))
+    tables = schema_tables(con, "center")
     if not tables:
         raise ServingError(f"{center}: no tables in schema {SCHEMA}; nothing to serve")
     comments = {

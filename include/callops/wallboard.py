@@ -46,7 +46,7 @@ import duckdb
 
 from callops import private, settings, warehouse
 from callops.config import TENANT_ID_PATTERN, ConfigError, load_config
-from callops.publish import PUBLISHED_SCHEMA, fsync, tenant_files
+from callops.publish import PUBLISHED_SCHEMA, fsync, schema_tables, tenant_files, version_stamp
 
 ASSETS_DIR = Path(__file__).with_name("wallboard_assets")
 WALLBOARD = "wallboard"  # published/wallboard: the link readers open
@@ -203,14 +203,7 @@ SOURCE = "src"
 
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """The tables of the attached file's schema ``marts`` with their columns."""
-    tables: dict[str, list[str]] = {}
-    for table, column in con.execute(
-        "select table_name, column_name from duckdb_columns() where database_name = ? and schema_name = ? "
-        "order by table_name, column_index",
-        [SOURCE, PUBLISHED_SCHEMA],
-    ).fetchall():
-        tables.setdefault(table, []).append(column)
-    return tables
+    return {table: [column for column, _ in columns] for table, columns in schema_tables(con, SOURCE).items()}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -813,10 +806,6 @@ def _render(folder: Path, template: str, page: dict, stamp: str, generated: str)
     shutil.copytree(ASSETS_DIR / "static", folder / PAGE_ASSETS)
 
 
-def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def tenant_names() -> dict[str, str]:
     """Tenant id -> name, from callops.yml (none when it cannot be read: the pages show ids)."""
     try:
@@ -833,7 +822,7 @@ def write(center: Path, tenants: dict[str, Path], out: Path, names: dict[str, st
     (default: callops.yml's). Returns the pages written and the seconds it took."""
     began = time.perf_counter()
     names = tenant_names() if names is None else names
-    stamp = stamp or _stamp()
+    stamp = stamp or version_stamp()
     for tenant in tenants:
         if not TENANT_ID_PATTERN.match(tenant):
             raise WallboardError(f"{tenant!r}: not a tenant id (lowercase letters, digits and _, a letter first)")
@@ -875,7 +864,7 @@ def publish(center: Path, tenants: dict[str, Path], published_dir: Path, names: 
             # what a publish that died half-way left (the lock says no other is writing now)
             for leftover in versions.glob(".*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)
-            stamp = _stamp()
+            stamp = version_stamp()
             staging = versions / f".{stamp}.tmp"
             try:
                 done = write(center, tenants, staging, names=names, stamp=stamp)
