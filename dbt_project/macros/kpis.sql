@@ -111,6 +111,63 @@
 {%- endmacro %}
 
 {#
+    Every rate of the KPI marts over the additive day components, by their
+    rpt_daily_kpis names, each prefixed with `prefix` (e.g. 'summed.'): rate
+    name -> SQL, in the marts' column order. rpt_kpis_by_period computes its
+    rates with it; a singular test checks rpt_daily_kpis's against it.
+#}
+{% macro rates_from_components(prefix='', variant=none) -%}
+    {%- set variant = variant or prefix ~ 'service_level_variant' -%}
+    {%- set p = prefix -%}
+    {{ return({
+        'answer_rate': answer_rate(p ~ 'answered_count', p ~ 'offered_count'),
+        'service_level_rate': service_level_rate(
+            variant, p ~ 'answered_within_sl_count',
+            p ~ 'abandoned_within_sl_count', p ~ 'short_abandoned_count',
+            p ~ 'answered_count', p ~ 'offered_count'),
+        'common_service_level_rate': common_service_level_rate(
+            p ~ 'answered_within_20s_count', p ~ 'abandoned_within_5s_count',
+            p ~ 'offered_count'),
+        'abandon_rate': abandon_rate(
+            p ~ 'abandoned_count', p ~ 'short_abandoned_count', p ~ 'offered_count'),
+        'asa_seconds': asa_seconds(p ~ 'answered_wait_seconds_sum', p ~ 'answered_count'),
+        'aht_seconds': aht_seconds(p ~ 'handle_seconds_sum', p ~ 'handled_count'),
+        'vip_service_level_rate': service_level_rate(
+            variant, p ~ 'vip_answered_within_sl_count',
+            p ~ 'vip_abandoned_within_sl_count', p ~ 'vip_short_abandoned_count',
+            p ~ 'vip_answered_count', p ~ 'vip_offered_count'),
+        'csat_rate': csat_rate(p ~ 'csat_top_box_count', p ~ 'csat_response_count'),
+        'qa_score': qa_score(p ~ 'qa_score_sum', p ~ 'qa_evaluation_count'),
+        'fcr_rate': fcr_rate(p ~ 'fcr_resolved_count', p ~ 'fcr_contact_count'),
+        'occupancy_rate': occupancy_rate(
+            p ~ 'occupancy_handle_seconds_sum', p ~ 'occupancy_idle_seconds_sum'),
+    }) }}
+{%- endmacro %}
+
+{#
+    Whether each target is met, over columns named as in the KPI marts (each
+    prefixed with `prefix`): null while `complete` is not true (a day or
+    period still going on has not met or missed a target yet), and where the
+    tenant has no target.
+#}
+{% macro targets_met(complete, prefix='') -%}
+    {%- set p = prefix -%}
+    {%- set targets = [
+        ('is_service_level_target_met', 'service_level_rate', '>=', 'service_level_target'),
+        ('is_answer_rate_target_met', 'answer_rate', '>=', 'answer_rate_target'),
+        ('is_abandon_rate_target_met', 'abandon_rate', '<=', 'abandon_rate_target'),
+        ('is_vip_service_level_target_met', 'vip_service_level_rate', '>=', 'vip_service_level_target'),
+        ('is_csat_target_met', 'csat_rate', '>=', 'csat_target'),
+        ('is_qa_score_target_met', 'qa_score', '>=', 'qa_score_target'),
+    ] -%}
+    {%- for name, rate, comparison, target in targets %}
+        case
+            when {{ complete }} then {{ p }}{{ rate }} {{ comparison }} {{ p }}{{ target }}
+        end as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#
     Marketing and HR figures (DECISIONLOG "Marketing and HR marts"), each with
     dbt unit tests in models/marts/marketing and models/marts/hr.
 #}

@@ -442,26 +442,7 @@ attained as (
         * replace (
             case when is_day_complete then forecast_wape end as forecast_wape
         ),
-        case
-            when is_day_complete
-                then service_level_rate >= service_level_target
-        end as is_service_level_target_met,
-        case
-            when is_day_complete then answer_rate >= answer_rate_target
-        end as is_answer_rate_target_met,
-        case
-            when is_day_complete then abandon_rate <= abandon_rate_target
-        end as is_abandon_rate_target_met,
-        case
-            when is_day_complete
-                then vip_service_level_rate >= vip_service_level_target
-        end as is_vip_service_level_target_met,
-        case
-            when is_day_complete then csat_rate >= csat_target
-        end as is_csat_target_met,
-        case
-            when is_day_complete then qa_score >= qa_score_target
-        end as is_qa_score_target_met
+        {{ targets_met('is_day_complete') }}
     from rated
 
 ),

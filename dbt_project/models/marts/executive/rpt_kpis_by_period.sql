@@ -51,11 +51,7 @@
     'occupancy_idle_seconds_sum': 'double',
 } -%}
 {#- the rates, each shown beside its previous period's and previous year's -#}
-{%- set rates = [
-    'answer_rate', 'service_level_rate', 'common_service_level_rate',
-    'abandon_rate', 'asa_seconds', 'aht_seconds', 'vip_service_level_rate',
-    'csat_rate', 'qa_score', 'fcr_rate', 'occupancy_rate',
-] -%}
+{%- set rates = rates_from_components().keys() | list -%}
 
 with
 
@@ -187,48 +183,11 @@ rated as (
         end as unrostered_agent_count,
         stg_config__tenants.service_level_seconds,
         stg_config__tenants.vip_service_level_seconds,
-        {{ answer_rate('summed.answered_count', 'summed.offered_count') }}
-            as answer_rate,
-        {{ service_level_rate(
-            'stg_config__tenants.service_level_variant',
-            'summed.answered_within_sl_count',
-            'summed.abandoned_within_sl_count',
-            'summed.short_abandoned_count',
-            'summed.answered_count',
-            'summed.offered_count'
-        ) }} as service_level_rate,
-        {{ common_service_level_rate(
-            'summed.answered_within_20s_count',
-            'summed.abandoned_within_5s_count',
-            'summed.offered_count'
-        ) }} as common_service_level_rate,
-        {{ abandon_rate(
-            'summed.abandoned_count',
-            'summed.short_abandoned_count',
-            'summed.offered_count'
-        ) }} as abandon_rate,
-        {{ asa_seconds('summed.answered_wait_seconds_sum', 'summed.answered_count') }}
-            as asa_seconds,
-        {{ aht_seconds('summed.handle_seconds_sum', 'summed.handled_count') }}
-            as aht_seconds,
-        {{ service_level_rate(
-            'stg_config__tenants.service_level_variant',
-            'summed.vip_answered_within_sl_count',
-            'summed.vip_abandoned_within_sl_count',
-            'summed.vip_short_abandoned_count',
-            'summed.vip_answered_count',
-            'summed.vip_offered_count'
-        ) }} as vip_service_level_rate,
-        {{ csat_rate('summed.csat_top_box_count', 'summed.csat_response_count') }}
-            as csat_rate,
-        {{ qa_score('summed.qa_score_sum', 'summed.qa_evaluation_count') }}
-            as qa_score,
-        {{ fcr_rate('summed.fcr_resolved_count', 'summed.fcr_contact_count') }}
-            as fcr_rate,
-        {{ occupancy_rate(
-            'summed.occupancy_handle_seconds_sum',
-            'summed.occupancy_idle_seconds_sum'
-        ) }} as occupancy_rate,
+        {%- for rate, formula in rates_from_components(
+            'summed.', 'stg_config__tenants.service_level_variant'
+        ).items() %}
+        {{ formula }} as {{ rate }},
+        {%- endfor %}
         stg_config__tenants.service_level_target,
         stg_config__tenants.answer_rate_target,
         stg_config__tenants.abandon_rate_target,
@@ -274,29 +233,7 @@ compared as (
         previous_year.{{ rate }} as {{ rate }}_previous_year,
         {%- endfor %}
         -- a period still going on has not met or missed a target yet
-        case
-            when rated.is_period_complete
-                then rated.service_level_rate >= rated.service_level_target
-        end as is_service_level_target_met,
-        case
-            when rated.is_period_complete
-                then rated.answer_rate >= rated.answer_rate_target
-        end as is_answer_rate_target_met,
-        case
-            when rated.is_period_complete
-                then rated.abandon_rate <= rated.abandon_rate_target
-        end as is_abandon_rate_target_met,
-        case
-            when rated.is_period_complete
-                then rated.vip_service_level_rate >= rated.vip_service_level_target
-        end as is_vip_service_level_target_met,
-        case
-            when rated.is_period_complete then rated.csat_rate >= rated.csat_target
-        end as is_csat_target_met,
-        case
-            when rated.is_period_complete
-                then rated.qa_score >= rated.qa_score_target
-        end as is_qa_score_target_met
+        {{ targets_met('rated.is_period_complete', 'rated.') }}
     from rated
     left join rated as previous_period
         on

@@ -12,29 +12,7 @@
 #}
 {{ config(meta={'day_column': 'kpi_date'}) }}
 {%- set ranges = window_ranges_for({}) %}
-{%- set recomputed = {
-    'answer_rate': answer_rate('answered_count', 'offered_count'),
-    'service_level_rate': service_level_rate(
-        'service_level_variant', 'answered_within_sl_count',
-        'abandoned_within_sl_count', 'short_abandoned_count',
-        'answered_count', 'offered_count'),
-    'abandon_rate': abandon_rate(
-        'abandoned_count', 'short_abandoned_count', 'offered_count'),
-    'asa_seconds': asa_seconds('answered_wait_seconds_sum', 'answered_count'),
-    'aht_seconds': aht_seconds('handle_seconds_sum', 'handled_count'),
-    'vip_service_level_rate': service_level_rate(
-        'service_level_variant', 'vip_answered_within_sl_count',
-        'vip_abandoned_within_sl_count', 'vip_short_abandoned_count',
-        'vip_answered_count', 'vip_offered_count'),
-    'common_service_level_rate': common_service_level_rate(
-        'answered_within_20s_count', 'abandoned_within_5s_count',
-        'offered_count'),
-    'csat_rate': csat_rate('csat_top_box_count', 'csat_response_count'),
-    'qa_score': qa_score('qa_score_sum', 'qa_evaluation_count'),
-    'fcr_rate': fcr_rate('fcr_resolved_count', 'fcr_contact_count'),
-    'occupancy_rate': occupancy_rate(
-        'occupancy_handle_seconds_sum', 'occupancy_idle_seconds_sum'),
-} %}
+{%- set recomputed = rates_from_components() %}
 
 with
 
