@@ -32,3 +32,20 @@
     timezone('UTC', timezone({{ timezone }}, cast({{ local_date }} + 1 as timestamp)))
     - to_minutes(cast({{ interval_minutes }} as bigint))
 {%- endmacro %}
+
+
+{#
+    SQL: the staffing interval ending at `interval_end_at` (UTC), of the
+    tenant-local day `local_date`, is complete. It is once the tenant's
+    loaded telephony has an event at or after its end, or once telephony of
+    a later delivery day is loaded (which completes the whole day). An
+    interval not complete is still filling, or not begun: its counts are
+    what has arrived so far (fct_queue_intervals reforecasts it).
+#}
+{% macro is_interval_complete(interval_end_at, local_date, last_event_at, last_delivery_date) -%}
+    coalesce(
+        {{ last_delivery_date }} > {{ local_date }}
+        or {{ last_event_at }} >= {{ interval_end_at }},
+        false
+    )
+{%- endmacro %}

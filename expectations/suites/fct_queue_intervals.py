@@ -2,8 +2,10 @@
 
 Owner: callops. dbt owns the table's structure (keys, relationships, accepted values); this suite
 owns its ranges: rates within [0, 1], counts, seconds, agents and money never negative, a part never
-above its whole, no interval_start_at in the future. All blocking. It runs on the changed tenant-
-days (callops.quality.gate).
+above its whole, no complete interval's interval_start_at in the future (one not complete, with its
+reforecast, is the rest of today: in a zone behind UTC it may start after UTC's tomorrow). All
+blocking. It runs on the changed tenant-days (callops.quality.gate). dbt holds the waiting stints'
+bounds (part of the stints neither answered nor abandoned).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ NON_NEGATIVE_COLUMNS = [
     "logged_in_agents",
     "observed_patience_seconds",
     "offered_count",
+    "reforecast_aht_seconds",
+    "reforecast_erlang_a_agents",
+    "reforecast_erlang_c_agents",
+    "reforecast_offered_count",
     "required_agents_with_shrinkage",
     "scheduled_agents",
     "service_level_seconds",
@@ -48,3 +54,4 @@ SUBSET_PAIRS = [
     ("answered_count", "answered_within_sl_count"),
 ]
 PAST_COLUMN = "interval_start_at"
+PAST_ONLY_WHERE = "is_interval_complete"

@@ -3,7 +3,8 @@
 A suite module declares its table's 0-1 rates (``RATE_COLUMNS``), its values that cannot be negative
 (``NON_NEGATIVE_COLUMNS``: counts, seconds, agents, money), other bounds (``BOUNDED_COLUMNS``), the
 pairs where one count is part of another (``SUBSET_PAIRS``) and the date of a past figure
-(``PAST_COLUMN``); ``suite_of`` turns them into a Great Expectations suite whose expectations carry
+(``PAST_COLUMN``; ``PAST_ONLY_WHERE``: a boolean column, the rows that must be past, when others may
+lie ahead); ``suite_of`` turns them into a Great Expectations suite whose expectations carry
 their severity in ``meta`` (callops.quality.gate). A module with checks of its own writes
 ``build_suite(as_of)`` instead, from ``ranges``, ``subsets`` and ``not_in_future``.
 dbt keeps the structure of the same tables (keys, relationships, accepted values); a range is checked
@@ -18,6 +19,7 @@ from types import ModuleType
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.expectations.row_conditions import Column
 
 BLOCKING = {"severity": "blocking", "owner": "callops"}
 WARNING = {"severity": "warning", "owner": "callops"}
@@ -92,11 +94,14 @@ def subsets(pairs: Iterable[tuple[str, str]]) -> list:
     ]
 
 
-def not_in_future(column: str, as_of: dt.date | None = None) -> list:
-    """Blocking: a past figure's date or time is not in the future (a timezone or date-format slip)."""
+def not_in_future(column: str, as_of: dt.date | None = None, only_where: str | None = None) -> list:
+    """Blocking: a past figure's date or time is not in the future (a timezone or date-format slip); with
+    ``only_where`` (a boolean column), on the rows where it is true only."""
+    condition = {} if only_where is None else {"row_condition": Column(only_where) == True}  # noqa: E712
+    notes = f"no {column} in the future" + (f" where {only_where}" if only_where else "")
     return [
         gx.expectations.ExpectColumnValuesToBeBetween(
-            column=column, max_value=latest_allowed(as_of), notes=f"no {column} in the future", meta=BLOCKING
+            column=column, max_value=latest_allowed(as_of), notes=notes, meta=BLOCKING, **condition
         )
     ]
 
@@ -111,11 +116,12 @@ def build(
     past_column: str | None = None,
     as_of: dt.date | None = None,
     more: Iterable = (),
+    past_only_where: str | None = None,
 ) -> gx.ExpectationSuite:
     """One table's suite: its ranges, subset pairs, no future date, and any ``more`` expectations."""
     expectations = ranges(rates, non_negative, bounded) + subsets(subset_pairs)
     if past_column:
-        expectations += not_in_future(past_column, as_of)
+        expectations += not_in_future(past_column, as_of, past_only_where)
     return gx.ExpectationSuite(name=table, expectations=[*expectations, *more])
 
 
@@ -131,6 +137,7 @@ def suite_of(module: ModuleType, as_of: dt.date | None = None) -> gx.Expectation
         subset_pairs=getattr(module, "SUBSET_PAIRS", ()),
         past_column=getattr(module, "PAST_COLUMN", None),
         as_of=as_of,
+        past_only_where=getattr(module, "PAST_ONLY_WHERE", None),
     )
 
 

@@ -11,6 +11,9 @@
     - Shrinkage: the tenant's measured shrinkage (paid time not available /
       paid time) over the same 28 days, else its planned_shrinkage_rate.
     - Target: the tenant's service_level_target within service_level_seconds.
+    - Reforecast (intervals not complete yet, int_queue_intervals_reforecast):
+      the reforecast offered stints and AHT, with the same patience,
+      shrinkage and target.
 #}
 with
 
@@ -29,6 +32,12 @@ counts as (
 forecasts as (
 
     select * from {{ ref('int_queue_intervals_forecast') }}
+
+),
+
+reforecasts as (
+
+    select * from {{ ref('int_queue_intervals_reforecast') }}
 
 ),
 
@@ -197,6 +206,8 @@ final as (
                 forecasts.forecast_aht_seconds
             )
         end as staffing_aht_seconds,
+        reforecasts.reforecast_offered_count as reforecast_calls,
+        reforecasts.reforecast_aht_seconds,
         queue_patience.patience_seconds as staffing_patience_seconds,
         coalesce(
             tenant_shrinkage.measured_shrinkage_rate, tenants.planned_shrinkage_rate
@@ -227,6 +238,11 @@ final as (
             grid.tenant_id = forecasts.tenant_id
             and grid.queue_id = forecasts.queue_id
             and grid.interval_start_at = forecasts.interval_start_at
+    left join reforecasts
+        on
+            grid.tenant_id = reforecasts.tenant_id
+            and grid.queue_id = reforecasts.queue_id
+            and grid.interval_start_at = reforecasts.interval_start_at
     left join queue_patience
         on
             grid.tenant_id = queue_patience.tenant_id

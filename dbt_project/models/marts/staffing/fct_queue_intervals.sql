@@ -4,6 +4,13 @@
     interval needed (Erlang C / A), had scheduled and had logged in, and what
     the forecast had said. Agent figures are null for a date whose feed is
     missing (no schedules, no agent states), never 0.
+
+    Intraday (DECISIONLOG "Intervals as they fill"): is_interval_complete
+    says whether the loaded telephony reaches the interval's end; a stint
+    still waiting counts as offered (waiting_count), and the service level
+    leaves out those not yet past its threshold (waiting_within_sl_count).
+    An interval not complete carries the reforecast of the rest of the day
+    (reforecast_*, int_queue_intervals_reforecast); a complete one null.
 #}
 with
 
@@ -50,6 +57,12 @@ tenants as (
 
 ),
 
+reach as (
+
+    select * from {{ ref('int_telephony_feeds_measured') }}
+
+),
+
 agents as (
 
     select
@@ -80,12 +93,20 @@ joined as (
         grid.interval_date,
         grid.interval_minutes,
         grid.interval_seconds,
+        {{ is_interval_complete(
+            'grid.interval_end_at',
+            'grid.interval_date',
+            'reach.last_event_at',
+            'reach.last_delivery_date'
+        ) }} as is_interval_complete,
         tenants.service_level_variant,
         tenants.service_level_seconds,
         counts.interval_start_at is not null as has_stints,
         counts.offered_count,
         counts.answered_count,
         counts.abandoned_count,
+        counts.waiting_count,
+        counts.waiting_within_sl_count,
         counts.short_abandoned_count,
         counts.answered_within_sl_count,
         counts.abandoned_within_sl_count,
@@ -107,11 +128,17 @@ joined as (
         staffed.erlang_c_agents,
         staffed.erlang_a_agents,
         staffed.required_agents_with_shrinkage,
+        staffed.reforecast_calls as reforecast_offered_count,
+        staffed.reforecast_aht_seconds,
+        staffed.reforecast_erlang_c_agents,
+        staffed.reforecast_erlang_a_agents,
         forecasts.forecast_offered_count,
         forecasts.forecast_aht_seconds
     from grid
     inner join tenants
         on grid.tenant_id = tenants.tenant_id
+    left join reach
+        on grid.tenant_id = reach.tenant_id
     left join counts
         on
             grid.tenant_id = counts.tenant_id
@@ -147,6 +174,8 @@ counted as (
             coalesce(offered_count, 0) as offered_count,
             coalesce(answered_count, 0) as answered_count,
             coalesce(abandoned_count, 0) as abandoned_count,
+            coalesce(waiting_count, 0) as waiting_count,
+            coalesce(waiting_within_sl_count, 0) as waiting_within_sl_count,
             case when has_stints then short_abandoned_count else 0 end
                 as short_abandoned_count,
             case when has_stints then answered_within_sl_count else 0 end
@@ -181,13 +210,14 @@ final as (
         short_abandoned_count,
         answered_within_sl_count,
         abandoned_within_sl_count,
+        {# a stint still waiting within the threshold may yet be answered within it #}
         {{ service_level_rate(
             'service_level_variant',
             'answered_within_sl_count',
             'abandoned_within_sl_count',
             'short_abandoned_count',
             'answered_count',
-            'offered_count'
+            '(offered_count - waiting_within_sl_count)'
         ) }} as service_level_rate,
         {{ answer_rate('answered_count', 'offered_count') }} as answer_rate,
         {{ abandon_rate('abandoned_count', 'short_abandoned_count', 'offered_count') }}
@@ -223,6 +253,15 @@ final as (
         forecast_offered_count,
         forecast_aht_seconds,
         service_level_seconds,
+        waiting_count,
+        waiting_within_sl_count,
+        reforecast_offered_count,
+        reforecast_aht_seconds,
+        reforecast_erlang_c_agents,
+        reforecast_erlang_a_agents,
+
+        -- booleans
+        is_interval_complete,
 
         -- strings
         service_level_variant

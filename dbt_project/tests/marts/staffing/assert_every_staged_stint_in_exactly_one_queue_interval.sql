@@ -2,7 +2,8 @@
     Reconciliation of marts.fct_queue_intervals with staging: every inbound
     stint offered to a queue (stg_telephony__contacts, a configured tenant's)
     lies in exactly one interval of its tenant and queue, and each interval's
-    offered_count is the number of its stints. A stint is looked up in the
+    offered_count is the number of its stints (and of its stints still
+    waiting, waiting_count, which staging holds only once they end). A stint is looked up in the
     interval its entry's bucket names (macro interval_start_at), then checked
     by time: interval_start_at <= entered_at < interval_start_at +
     interval_minutes, with no interval of the queue overlapping the next.
@@ -76,7 +77,7 @@ queue_intervals as (
         lead(interval_start_at) over (
             partition by tenant_id, queue_id order by interval_start_at
         ) as next_interval_start_at,
-        offered_count
+        offered_count - waiting_count as offered_count
     from fct_queue_intervals
 
 ),
@@ -123,7 +124,7 @@ failures as (
             when next_interval_start_at < interval_end_at
                 then 'overlaps the next interval of the queue'
             when (offered_count is distinct from stint_count)
-                then 'offered_count is not the number of its stints'
+                then 'offered_count is not the number of its stints and those still waiting'
         end as broken_rule
     from matched
 

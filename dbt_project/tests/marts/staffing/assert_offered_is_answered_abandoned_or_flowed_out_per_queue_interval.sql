@@ -1,6 +1,7 @@
 {#
     Reconciliation of marts.fct_queue_intervals with staging: in every
-    interval, offered = answered + abandoned + flow-outs, where the flow-outs
+    interval, offered = answered + abandoned + flow-outs + still waiting
+    (waiting_count), where the flow-outs
     are the interval's stints (stg_telephony__contacts, counted by the
     interval of their queue entry) that left the queue neither answered nor
     abandoned: timeout, exit_key, exit_empty, withdrawn or overflow
@@ -70,6 +71,7 @@ unbalanced_intervals as (
         fct_queue_intervals.offered_count,
         fct_queue_intervals.answered_count,
         fct_queue_intervals.abandoned_count,
+        fct_queue_intervals.waiting_count,
         coalesce(flow_outs.flow_out_count, 0) as flow_out_count
     from fct_queue_intervals
     left join flow_outs
@@ -81,6 +83,7 @@ unbalanced_intervals as (
         fct_queue_intervals.offered_count
         is distinct from fct_queue_intervals.answered_count
         + fct_queue_intervals.abandoned_count
+        + fct_queue_intervals.waiting_count
         + coalesce(flow_outs.flow_out_count, 0)
 
 )
