@@ -29,6 +29,8 @@ def sound_row(module) -> dict:
     row |= {column: 0.5 for column in module.RATE_COLUMNS}
     row |= {column: 1.0 for column in module.NON_NEGATIVE_COLUMNS}
     row |= {column: (low + high) / 2 for column, (low, high) in getattr(module, "BOUNDED_COLUMNS", {}).items()}
+    if hasattr(module, "PAST_ONLY_WHERE"):
+        row[module.PAST_ONLY_WHERE] = True
     return row
 
 
@@ -76,8 +78,9 @@ def test_a_sound_row_passes_and_each_kind_of_damage_fails_its_own_check(table):
     past = getattr(module, "PAST_COLUMN", None)
     if past:
         bad.loc[0, past] = pd.Timestamp("2026-04-05")
-        expected[("expect_column_values_to_be_between", past)] = [gate._format_key(bad.iloc[0].to_dict(),
-                                                                                   module.KEY_COLUMNS)]
+        expected[("expect_column_values_to_be_between", past)] = [
+            gate._format_key(bad.iloc[0].to_dict(), module.KEY_COLUMNS)
+        ]
         for check in list(expected):
             expected[check] = expected[("expect_column_values_to_be_between", past)]
     assert failed(module, bad) == expected
@@ -95,3 +98,15 @@ def test_a_headcount_month_no_roster_covers_passes_with_its_figures_null(table):
     assert failed(module, frame) == {}
     frame.loc[0, "headcount_end"] = -1.0  # a covered month is still checked
     assert list(failed(module, frame)) == [("expect_column_values_to_be_between", "headcount_end")]
+
+
+def test_an_interval_not_complete_may_lie_ahead_a_complete_one_may_not():
+    """The rest of today, reforecast, starts after UTC's tomorrow in a zone behind UTC (issue 22)."""
+    module = MODULES["fct_queue_intervals"]
+    ahead = pd.Timestamp(AS_OF) + pd.Timedelta(hours=27)  # 20:00 on AS_OF in America/Los_Angeles
+    filling = sound_row(module) | {"interval_start_at": ahead, "is_interval_complete": False}
+    complete = sound_row(module) | {"queue_id": "q2", "interval_start_at": ahead}
+    assert failed(module, pd.DataFrame([filling])) == {}
+    assert failed(module, pd.DataFrame([filling, complete])) == {
+        ("expect_column_values_to_be_between", "interval_start_at"): [gate._format_key(complete, module.KEY_COLUMNS)]
+    }
