@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -124,12 +125,14 @@ def snapshot(table: str) -> collections.Counter:
     )
 
 
-def run(run_id: str, start: dt.date, end: dt.date) -> None:
-    """One pipeline run in process: load, the incremental build, the gate (raises if blocked), publish."""
+def run(run_id: str, start: dt.date, end: dt.date) -> str:
+    """One pipeline run in process: load, the incremental build, the gate (raises if blocked), publish;
+    returns the build plan."""
     pipeline.load_deliveries(run_id, start, end)
-    pipeline.build_marts(run_id)
+    plan = pipeline.build_marts(run_id)["plan"]
     pipeline.validate_marts(run_id)
     pipeline.publish_marts(run_id)
+    return plan
 
 
 def state() -> dict:
@@ -156,8 +159,8 @@ def filled(tmp_path_factory: pytest.TempPathFactory):
         states = {}
         for name, chunk in (("0800", CHUNK_MORNING), ("1000", CHUNK_LATE_MORNING), ("1200", CHUNK_REST)):
             deliver(home, TENANT, DAY.isoformat(), f"queue_log-{DAY:%Y%m%d}-{name}", "\n".join(chunk) + "\n")
-            run(f"chunk_{name}", DAY, DAY)
-            states[name] = state()
+            plan = run(f"chunk_{name}", DAY, DAY)
+            states[name] = state() | {"plan": plan}
         deliver(home, TENANT, NEXT_DAY.isoformat(), f"queue_log-{NEXT_DAY:%Y%m%d}-0000",
                 "\n".join(answered(at(NEXT_DAY, 0, 10), "t")) + "\n")  # fmt: skip
         run("tail", NEXT_DAY, NEXT_DAY)
@@ -173,6 +176,15 @@ def test_each_chunk_publishes_the_partial_day_as_built(filled):
         state = filled["states"][name]
         assert state["day_complete"] is False and state["published_day_complete"] is False, name
         assert state["published"] == state["built"], name
+
+
+def test_a_chunk_rebuilds_only_the_days_around_today_and_only_the_telephony_models(filled):
+    # the chunk's UTC day and the partial days the marts hold (the day, 15 March 16:00 to 16 March 16:00
+    # UTC; before the first chunk, 15 March), each with a day either side (any zone's local day)
+    for name in ("0800", "1000", "1200"):
+        plan = filled["states"][name]["plan"]
+        match = re.fullmatch(r"incremental build of telephony, (\d+) UTC day\(s\): (\S+)\.\.2026-03-17", plan)
+        assert match and int(match[1]) <= 4 and match[2] >= "2026-03-14", (name, plan)
 
 
 def test_an_interval_is_complete_once_the_data_reaches_its_end(filled):
