@@ -146,7 +146,8 @@ staffing-bench: $(STAMP) ## staffing calculation speed: agents for a year of 20 
 	$(BIN)/python -m benchmarks.staffing
 
 # `make bench` (issue 6): a 90-day backfill and a daily run of one 100,000-calls-a-day Asterisk queue_log
-# tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files
+# tenant through `callops run`, against a hand-written DuckDB query and a pandas script on the same files,
+# then a 15-minute chunk of the next day through `callops run` and `callops airflow` (issue 22)
 # (docs/performance.md). BENCH_ARGS passes more options, e.g. BENCH_ARGS="--at-commit HEAD --keep".
 BENCH_DAYS ?= 90
 BENCH_CALLS_PER_DAY ?= 100000
@@ -156,7 +157,7 @@ BENCH_ARGS ?=
 bench: $(STAMP) ## pipeline speed: a 90-day backfill and a daily run against plain DuckDB and pandas; writes docs/bench/
 	$(BIN)/python -m benchmarks.pipeline --days $(BENCH_DAYS) --calls-per-day $(BENCH_CALLS_PER_DAY) $(BENCH_ARGS)
 
-bench-small: $(STAMP) ## the same at 3 days of 2,000 calls, not recorded (a quick check, about 4 min)
+bench-small: $(STAMP) ## the same at 3 days of 2,000 calls, not recorded (a quick check, about 8 min with Airflow)
 	$(BIN)/python -m benchmarks.pipeline --days 3 --calls-per-day 2000 --no-record $(BENCH_ARGS)
 
 clean: ## remove the local data (CALLOPS_HOME), .venv and .venv-duckdb-oldest

@@ -1,7 +1,7 @@
 """Benchmark of issue 6: a backfill and a daily run through the real CLI, against a DuckDB floor and pandas.
 
     python -m benchmarks.pipeline [--days 90] [--calls-per-day 100000] [--work-dir DIR] [--keep]
-                                  [--record | --no-record] [--at-commit REV]
+                                  [--record | --no-record] [--at-commit REV] [--airflow | --no-airflow]
 
 The workload is one tenant (``acme_bank``'s settings: Asia/Shanghai, 10-second service level) sending
 one Asterisk queue_log file a day, simulated by ``callops simulate``. Steps, each timed on this
@@ -15,7 +15,17 @@ d. backfill   ``callops run`` over the days (Airflow: load, dbt build, Great Exp
               The floor's and the pandas script's KPIs must equal the published ``marts.rpt_daily_kpis``
               (counts exactly, rates and seconds to 1e-9), or the comparison is not a fair one.
 e. daily      the held-back day restored, ``callops run`` of that one day on top of the history.
+e1. intraday  the day after it, simulated by the workload's own plan (same seed, roster and settings)
+              as 15-minute chunks (``--intraday-minutes 15``): its chunks that start before 10:00 local
+              loaded by one untimed run (the morning so far), then the next chunk renamed into place and
+              ``callops run`` of that day timed, as a run started right after a chunk lands (<= 60 s).
+e2. airflow   ``callops airflow`` (make airflow) on the same home with CALLOPS_LANDING_POLL_SECONDS=5:
+              once its landing watch waits, the chunk after that renamed into place, and the seconds until
+              a published file lists it as loaded (the landing watch, the build, the gate, the publish):
+              a figure. ``--no-airflow`` leaves it out.
 f. empty      the same day's file alone in a fresh CALLOPS_HOME (same pseudonym key).
+g. second     a copy of the daily day's files for a second tenant, ``callops run`` of that day.
+h. serving    the backfill's and the daily run's published files served into a local PostgreSQL 15.
 
 Steps b, c and the pipeline runs are child processes; their peak memory is the sum of VmRSS over the
 child's whole process tree, sampled every 0.2 s (an upper bound: pages shared between processes count
@@ -30,6 +40,7 @@ unless ``--no-record``. rows/s counts queue_log lines read.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import csv
 import datetime as dt
@@ -39,6 +50,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,6 +100,7 @@ BACKFILL_OVER_FLOOR_MAX = 5.0
 DAILY_SECONDS_MAX = 30.0
 DAILY_OVER_EMPTY_MAX = 1.5
 PEAK_RSS_MAX_BYTES = 4 * 1024**3
+INTRADAY_SECONDS_MAX = 60.0  # issue 22: `callops run` of today, started right after a 15-minute chunk lands
 
 KPI_COUNTS = (
     "offered_count", "answered_count", "abandoned_count", "short_abandoned_count", "answered_within_sl_count",
@@ -101,8 +114,8 @@ TOLERANCE = 1e-9
 RECORD_NAME = "callops.bench"
 RECORD_KEYS = (
     "bench", "date", "git_commit", "git_dirty", "source", "machine", "load_average", "settings", "workload", "setup",
-    "floor", "pandas", "backfill", "daily", "daily_empty", "second_tenant", "tenant_files", "serving", "ratios",
-    "targets", "total_seconds",
+    "floor", "pandas", "backfill", "daily", "intraday", "intraday_seconds", "intraday_airflow_seconds", "daily_empty",
+    "second_tenant", "tenant_files", "serving", "ratios", "targets", "total_seconds",
 )
 RUN_KEYS = (
     "seconds", "rows_per_second", "contacts_per_second", "cpu_seconds", "peak_rss_bytes", "load_average_max",
@@ -114,7 +127,7 @@ REFERENCE_KEYS = (
 )
 TARGET_KEYS = (
     "backfill_within_5x_floor", "backfill_faster_than_pandas", "daily_under_30s", "daily_within_1_5x_empty",
-    "backfill_peak_rss_under_4gib",
+    "backfill_peak_rss_under_4gib", "intraday_under_60s",
 )
 
 
@@ -1135,6 +1148,371 @@ def simulate(bench: Bench, home: Path, start: dt.date, days: int, calls_per_day:
     return time.perf_counter() - began
 
 
+# --- e1, e2. intraday: a chunk lands -------------------------------------------------------------
+
+INTRADAY_MINUTES = 15
+MORNING_BEFORE = "1000"  # local HHMM: the untimed run loads the chunks that start earlier (the morning so far)
+CHUNK_NAME = re.compile(r"-(?P<day>\d{8})-(?P<time>\d{4})$")  # <usual file name>-YYYYMMDD-HHMM, the local start
+IN_FLIGHT_SUFFIX = ".part"  # a transfer's name until it renames the file into place
+AIRFLOW_POLL_SECONDS = 5  # CALLOPS_LANDING_POLL_SECONDS of the Airflow step: how often the watch looks, and settling
+AIRFLOW_PASSWORD = "callops-bench-not-a-secret"  # the login of the bench's Airflow on 127.0.0.1 (never a real secret)
+AIRFLOW_READY_SECONDS = 900  # its API server up, and its landing watch waiting with every landed file tried
+AIRFLOW_STEADY_SECONDS = 3 * AIRFLOW_POLL_SECONDS  # ... for this long: no build run about to start either
+AIRFLOW_PUBLISH_SECONDS = 900  # from the chunk's rename to a published file that lists it
+AIRFLOW_FINISH_SECONDS = 300  # then the build run's last tasks, before Airflow is stopped
+AIRFLOW_STOP_SECONDS = 120  # `callops airflow` gives running tasks 60 s, then stops its API server
+
+# The day after the workload's last one, as `callops simulate --intraday-minutes M` writes it, from the workload's
+# own plan (its start and end, so its roster): callops.simulate.run's job for that one day, which simulates
+# the day before again for its spill into the day (the calls still going at midnight).
+INTRADAY_CODE = """
+import datetime as dt, json, sys
+from pathlib import Path
+from callops.config import load_config
+from callops.simulate.run import Job, run_job, tenants_for
+spec = json.loads(sys.argv[1])
+day, start, end = (dt.date.fromisoformat(spec[key]) for key in ("day", "start", "end"))
+(tenant,) = tenants_for(load_config().tenants, 1)
+run_job(Job(tenant, 0, 1, day, day, start, end, spec["calls_per_day"], spec["seed"], Path(spec["landing"]),
+            write_feeds=False, intraday_minutes=spec["minutes"]))
+"""
+
+
+def simulate_intraday(bench: Bench, home: Path, landing: Path, start: dt.date, end: dt.date, day: dt.date,
+                      calls_per_day: float, seed: int) -> float:
+    """``day``, the day after the workload's [start, end], in INTRADAY_MINUTES chunks under ``landing``."""
+    spec = {"day": day.isoformat(), "start": start.isoformat(), "end": end.isoformat(),
+            "calls_per_day": float(calls_per_day), "seed": seed, "landing": str(landing), "minutes": INTRADAY_MINUTES}
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", INTRADAY_CODE, json.dumps(spec)], env=bench.env(home),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"simulating {day} in chunks failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - began
+
+
+def chunk_start(path: Path) -> str | None:
+    """``YYYYMMDDHHMM``, the local start of an intraday chunk, from its name; None for another file."""
+    match = CHUNK_NAME.search(path.name)
+    return match["day"] + match["time"] if match else None
+
+
+def split_chunks(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A chunked day folder's chunks in time order: those starting before MORNING_BEFORE, and the rest."""
+    chunks = sorted((p for p in folder.iterdir() if chunk_start(p)), key=lambda p: (chunk_start(p), p.name))
+    morning = [p for p in chunks if chunk_start(p)[8:] < MORNING_BEFORE]
+    return morning, [p for p in chunks if p not in morning]
+
+
+def spill_included(chunks: Iterable[Path], spill: Iterable[Path]) -> bool | None:
+    """Whether every line the workload wrote into the chunked day (its last day's calls past midnight) is in
+    the chunks: then they continue the workload. None when the workload wrote nothing into that day."""
+    want = collections.Counter(line for path in spill for line in path.read_bytes().splitlines())
+    if not want:
+        return None
+    have = collections.Counter(line for path in chunks for line in path.read_bytes().splitlines())
+    return not want - have
+
+
+def land(source: Path, folder: Path) -> Path:
+    """Deliver a file as a transfer does: written under an in-flight name, then renamed into place (its
+    modification time is the transfer's, so it settles like a real delivery)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / source.name
+    partial = folder / (source.name + IN_FLIGHT_SUFFIX)
+    shutil.copyfile(source, partial)
+    os.replace(partial, final)
+    return final
+
+
+def run_intraday(bench: Bench, record: dict, home: Path, sources: Path, held: Path, start: dt.date,
+                 daily_day: dt.date, calls_per_day: float, seed: int, airflow: bool) -> None:
+    """Steps e1 and e2 on the daily run's home, into ``record["intraday"]`` and the two figures."""
+    day = daily_day + dt.timedelta(days=1)
+    intraday = record["intraday"] = {"day": day.isoformat(), "chunk_minutes": INTRADAY_MINUTES, "error": None}
+    say(f"\n[e1] intraday: {day} in {INTRADAY_MINUTES}-minute chunks, the workload's next day")
+    try:
+        intraday["simulate_seconds"] = simulate_intraday(bench, home, sources, start, daily_day, day, calls_per_day,
+                                                         seed)
+    except RuntimeError as error:
+        intraday["error"] = str(error)
+        say(f"  {error}")
+        return
+    source = sources / "telephony" / TENANT_ID / day.isoformat()
+    morning, later = split_chunks(source)
+    spill = held / day.isoformat()
+    intraday["continues_workload"] = spill_included(
+        [*morning, *later], sorted(spill.iterdir()) if spill.is_dir() else []
+    )
+    if intraday["continues_workload"] is False:
+        say("  WARNING: the chunks lack lines the workload wrote into that day: not the workload's next day")
+    if not morning or not later:
+        intraday["error"] = f"no chunk of {day} starts {'before' if not morning else 'at or after'} {MORNING_BEFORE}"
+        say(f"  {intraday['error']}")
+        return
+    folder = home / "landing" / "telephony" / TENANT_ID / day.isoformat()
+    landed = [land(path, folder) for path in morning]
+    lines = count_lines(landed)[0]
+    say(f"  the morning so far: {len(morning)} chunks before {MORNING_BEFORE[:2]}:{MORNING_BEFORE[2:]} "
+        f"({lines:,} lines), loaded by one untimed run")
+    run = run_pipeline(bench, home, "intraday_morning", day, day, landed, lines, None)
+    intraday["morning"] = {"chunks": len(morning), "lines": lines, "seconds": run["seconds"],
+                           "exit_code": run["exit_code"]}
+    chunk = later[0]
+    intraday["chunk"], intraday["lines"] = chunk.name, count_lines([chunk])[0]
+    say(f"  then {chunk.name} ({intraday['lines']:,} lines) renamed into place, and `callops run` of {day} timed")
+    landed = land(chunk, folder)
+    intraday["run"] = run_pipeline(bench, home, "intraday", day, day, [landed], intraday["lines"], None)
+    record["intraday_seconds"] = intraday["run"]["seconds"]
+    say(f"  {intraday['run']['seconds']:.1f} s")
+    if not airflow:
+        return
+    if len(later) < 2:
+        intraday["airflow"] = {"error": f"no chunk of {day} after {chunk.name}"}
+        return
+    say(f"\n[e2] intraday through Airflow: `callops airflow` (make airflow) with CALLOPS_LANDING_POLL_SECONDS="
+        f"{AIRFLOW_POLL_SECONDS}, then {later[1].name} renamed into place")
+    intraday["airflow"] = airflow_latency(bench, home, later[1], folder)
+    record["intraday_airflow_seconds"] = intraday["airflow"]["seconds"]
+    if intraday["airflow"]["error"]:
+        say(f"  failed: {intraday['airflow']['error']}")
+    else:
+        say(f"  {intraday['airflow']['seconds']:.1f} s from the rename to a published file listing it")
+
+
+class AirflowApi:
+    """The few REST calls the Airflow step waits on (Airflow's API server of `callops airflow`)."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.token: str | None = None
+
+    def call(self, path: str, body: dict | None = None) -> dict:
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, headers=headers,
+                                         method="GET" if body is None else "POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"{}")
+
+    def up(self) -> bool:
+        """The scheduler is healthy, and the bench is logged in."""
+        if self.call("/api/v2/monitor/health")["scheduler"]["status"] != "healthy":
+            return False
+        self.token = self.call("/auth/token", {"username": "admin", "password": AIRFLOW_PASSWORD})["access_token"]
+        return True
+
+    def deferred(self, dag_id: str, task_id: str) -> bool:
+        found = self.call(f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances?state=deferred")
+        return any(ti["task_id"] == task_id for ti in found["task_instances"])
+
+    def active_runs(self, dag_id: str) -> int:
+        return self.call(f"/api/v2/dags/{dag_id}/dagRuns?state=queued&state=running")["total_entries"]
+
+
+def every_file_tried(home: Path) -> bool:
+    """Whether the landing watch's index (landing_seen.json) holds every file of the landing zone: the
+    files `callops run` loaded are new to the watch, which tries each of them once when it starts."""
+    try:
+        tried = json.loads((home / "warehouse" / "landing_seen.json").read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return False
+    landing = home / "landing"
+    return all(
+        f"landing/{path.relative_to(landing).as_posix()}" in tried
+        for path in landing.rglob("*")
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(IN_FLIGHT_SUFFIX)
+    )
+
+
+def published_lists(center: Path, file_name: str) -> bool:
+    """Whether a published center file's run log lists ``file_name`` as loaded: a publish after its load."""
+    import duckdb
+
+    con = duckdb.connect(str(center), read_only=True)
+    try:
+        return con.execute(
+            "select count(*) > 0 from marts.run_deliveries where file_name = ? and action in ('loaded', 'replaced')",
+            [file_name],
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def published_runs(center: Path, since: dt.datetime) -> list[dict]:
+    """The runs of a published run log that started after ``since`` (UTC), seconds after it."""
+    import duckdb
+
+    con = duckdb.connect(str(center), read_only=True)
+    try:
+        rows = con.execute("select run_id, started_at, finished_at, status from marts.runs order by started_at")
+        rows = rows.fetchall()
+    finally:
+        con.close()
+
+    def after(at: dt.datetime | None) -> float | None:
+        if at is None:
+            return None
+        at = at.astimezone(dt.UTC) if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        return round((at - since).total_seconds(), 1)
+
+    return [{"run_id": run_id, "started_after_seconds": after(started), "finished_after_seconds": after(finished),
+             "status": status} for run_id, started, finished, status in rows if started and after(started) >= -1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _note_tree(process: subprocess.Popen, tree: dict) -> None:
+    """Add the process's descendants to ``tree`` (pid -> psutil.Process): Airflow's components, their
+    workers and tasks."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            tree.setdefault(child.pid, child)
+
+
+def stop_airflow(process: subprocess.Popen, tree: dict) -> tuple[float, list[int]]:
+    """Stop `callops airflow` as Ctrl-C does (its components in order, running tasks given time to end),
+    a second Ctrl-C if it takes too long, then kill whatever of its process tree is left (its components
+    run in sessions of their own, out of its process group). Returns (seconds, the pids killed)."""
+    import psutil
+
+    _note_tree(process, tree)
+    sessions = set()  # the components': each runs in a session of its own
+    for child in tree.values():
+        with contextlib.suppress(psutil.Error):
+            if child.ppid() == process.pid:
+                sessions.add(child.pid)
+    began = time.perf_counter()
+    for _ in range(2):
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=AIRFLOW_STOP_SECONDS)
+    seconds = time.perf_counter() - began
+    for pid in psutil.pids():  # what the components left in their sessions
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(pid) in sessions:
+                tree.setdefault(pid, psutil.Process(pid))
+    killed = []
+    for child in tree.values():
+        with contextlib.suppress(psutil.Error):
+            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+                child.kill()
+                killed.append(child.pid)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    return seconds, killed
+
+
+def airflow_latency(bench: Bench, home: Path, chunk: Path, folder: Path) -> dict:
+    """`callops airflow` on ``home`` with CALLOPS_LANDING_POLL_SECONDS=AIRFLOW_POLL_SECONDS: once its landing
+    watch waits, ``chunk`` renamed into ``folder``, and the seconds until a published center file lists
+    it as loaded; then Airflow stopped, nothing of it left running."""
+    from callops import runs
+
+    result = {"seconds": None, "chunk": chunk.name, "lines": count_lines([chunk])[0],
+              "poll_seconds": AIRFLOW_POLL_SECONDS, "ready_seconds": None, "runs": [], "stop_seconds": None,
+              "killed_after_stop": None, "error": None}
+    port = _free_port()
+    env = bench.env(home) | {"CALLOPS_LANDING_POLL_SECONDS": str(AIRFLOW_POLL_SECONDS),
+                             "CALLOPS_AIRFLOW_ADMIN_PASSWORD": AIRFLOW_PASSWORD}
+    env.pop("AIRFLOW_HOME", None)  # callops puts it under CALLOPS_HOME
+    command = [*bench.cli(), "airflow", "--port", str(port)]
+    log_path = bench.work / "logs" / "airflow.out"
+    log_path.parent.mkdir(exist_ok=True)
+    say(f"  $ CALLOPS_HOME={home} CALLOPS_LANDING_POLL_SECONDS={AIRFLOW_POLL_SECONDS} callops airflow --port {port}"
+        f"  (output: {log_path})")
+    began = time.perf_counter()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # the bench's own Ctrl-C stops it in `finally`
+    tree: dict = {}
+    api = AirflowApi(port)
+
+    def until(what: str, check: Callable[[], bool], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        waited = time.monotonic()
+        next_report = waited + bench.progress_every
+        while True:
+            _note_tree(process, tree)
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(f"callops airflow exited ({process.returncode}) while waiting for {what}:\n    "
+                                   + "\n    ".join(tail))
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                if check():
+                    return
+            now = time.monotonic()
+            if now > deadline:
+                raise RuntimeError(f"no {what} after {fmt_seconds(seconds)}")
+            if now >= next_report:
+                say(f"    waiting for {what}: {fmt_seconds(now - waited)}")
+                next_report += bench.progress_every
+            time.sleep(0.5)
+
+    center = home / "published" / "callops.duckdb"
+    seen: list = [None]
+
+    def published() -> bool:
+        import duckdb
+
+        stat = center.stat()
+        if (stat.st_ino, stat.st_mtime_ns) == seen[0]:
+            return False
+        try:
+            found = published_lists(center, chunk.name)
+        except duckdb.Error:  # caught being replaced: look again
+            return False
+        seen[0] = (stat.st_ino, stat.st_mtime_ns)
+        return found
+
+    waiting_since: list = [None]
+
+    def steady() -> bool:
+        """The landing watch waits, having tried every landed file, and no build runs: for a while."""
+        idle = (every_file_tried(home) and api.deferred(runs.LANDING_WATCH_DAG_ID, "wait_for_new_files")
+                and api.active_runs(runs.BUILD_DAG_ID) == 0)
+        waiting_since[0] = (waiting_since[0] or time.monotonic()) if idle else None
+        return idle and time.monotonic() - waiting_since[0] >= AIRFLOW_STEADY_SECONDS
+
+    try:
+        until("Airflow's API server and a healthy scheduler", api.up, AIRFLOW_READY_SECONDS)
+        until("the landing watch to wait (every landed file tried once, its sensor deferred, no build running)",
+              steady, AIRFLOW_READY_SECONDS)
+        result["ready_seconds"] = time.perf_counter() - began
+        say(f"  Airflow ready in {fmt_seconds(result['ready_seconds'])} (not timed); {chunk.name} renamed into place")
+        landed_at = dt.datetime.now(dt.UTC)
+        land(chunk, folder)
+        renamed = time.perf_counter()
+        until(f"a publish listing {chunk.name}", published, AIRFLOW_PUBLISH_SECONDS)
+        result["seconds"] = time.perf_counter() - renamed
+        with contextlib.suppress(Exception):  # which runs did it: a courtesy, never the measurement's cost
+            result["runs"] = published_runs(center, landed_at)
+        until("the build run to finish", lambda: api.active_runs(runs.BUILD_DAG_ID) == 0, AIRFLOW_FINISH_SECONDS)
+    except Exception as error:
+        result["error"] = f"{type(error).__name__}: {error}"
+    finally:
+        result["stop_seconds"], result["killed_after_stop"] = stop_airflow(process, tree)
+        killed = result["killed_after_stop"]
+        say(f"  Airflow stopped in {fmt_seconds(result['stop_seconds'])}"
+            + (f"; killed {len(killed)} process(es) it left" if killed else ""))
+    return result
+
+
 # --- g. the report --------------------------------------------------------------------------------
 
 
@@ -1191,6 +1569,8 @@ def evaluate_targets(record: dict) -> tuple[dict, dict]:
         "daily_over_empty": ratio(daily, empty),
     }
     peak = (record.get("backfill") or {}).get("peak_rss_bytes")
+    intraday_run = (record.get("intraday") or {}).get("run") or {}
+    intraday = record.get("intraday_seconds") if intraday_run.get("exit_code") == 0 else None
 
     def check(value: float | None, ok: Callable[[float], bool]) -> bool | None:
         return None if value is None else bool(ok(value))
@@ -1201,6 +1581,7 @@ def evaluate_targets(record: dict) -> tuple[dict, dict]:
         "daily_under_30s": check(daily, lambda s: s < DAILY_SECONDS_MAX),
         "daily_within_1_5x_empty": check(ratios["daily_over_empty"], lambda r: r <= DAILY_OVER_EMPTY_MAX),
         "backfill_peak_rss_under_4gib": check(peak if backfill is not None else None, lambda b: b < PEAK_RSS_MAX_BYTES),
+        "intraday_under_60s": check(intraday, lambda s: s <= INTRADAY_SECONDS_MAX),
     }
     return ratios, targets
 
@@ -1219,8 +1600,8 @@ def report_table(record: dict) -> str:
     days = workload["days"]
     rows: list[tuple[str, ...]] = []
 
-    def step(name: str, key: str, *targets_: tuple[str, str]) -> None:
-        value = record.get(key) or {}
+    def step(name: str, key: str, *targets_: tuple[str, str], run: dict | None = None) -> None:
+        value = run or record.get(key) or {}
         peak, cpu, load = value.get("peak_rss_bytes"), value.get("cpu_seconds"), value.get("load_average_max")
         first = targets_[0] if targets_ else ("", "")
         rows.append((
@@ -1245,6 +1626,15 @@ def report_table(record: dict) -> str:
     step("daily: 1 day on the history", "daily",
          ("< 30 s", met(targets["daily_under_30s"])),
          (f"<= 1.5 x empty: {fig(ratios['daily_over_empty'], '{:.2f}')} x", met(targets["daily_within_1_5x_empty"])))
+    intraday = record.get("intraday") or {}
+    if intraday.get("run"):
+        step(f"intraday: a 15-min chunk, {intraday.get('day')}", "intraday",
+             ("<= 60 s", met(targets["intraday_under_60s"])), run=intraday["run"])
+    airflow = intraday.get("airflow") or {}
+    if airflow:
+        seconds = fig(record.get("intraday_airflow_seconds"), "{:,.1f}")
+        rows.append(("intraday via Airflow: landed -> published", seconds, "", "", "", "",
+                     "failed: see above" if airflow.get("error") else "(a figure)", ""))
     step("same day, empty warehouse", "daily_empty")
     step("a second tenant's day, on the history", "second_tenant")
     header = ("step", "seconds", "CPU s", "rows/s", "peak RSS", "load", "target", "met?")
@@ -1391,6 +1781,9 @@ def new_record(when: dt.datetime, commit: str | None, dirty: list[str], source: 
         "pandas": None,
         "backfill": None,
         "daily": None,
+        "intraday": None,
+        "intraday_seconds": None,
+        "intraday_airflow_seconds": None,
         "daily_empty": None,
         "second_tenant": None,
         "tenant_files": {},
@@ -1437,6 +1830,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at-commit", metavar="REV",
                         help="benchmark a clean export of this commit instead of the working tree")
     parser.add_argument("--progress-every", type=float, default=15.0, help="seconds between progress lines")
+    parser.add_argument("--airflow", action=argparse.BooleanOptionalAction, default=True,
+                        help="time a chunk through `callops airflow` (landed -> published; default: yes)")
     parser.add_argument("--reference", help=argparse.SUPPRESS)  # internal: run the floor or pandas from a spec
     args = parser.parse_args(argv)
     if args.reference:
@@ -1542,6 +1937,10 @@ def run_bench(args: argparse.Namespace) -> int:
         say(f"  {record['daily']['seconds']:.1f} s")
         published_after["daily"] = snapshot_published(home, work / "published_daily")
 
+        # e1, e2. the next day in 15-minute chunks: a run right after a chunk lands, then Airflow's landing watch
+        run_intraday(bench, record, home, work / "intraday", held, start, daily_day, args.calls_per_day, args.seed,
+                     args.airflow)
+
         # f. the same day on an empty warehouse
         say("\n[f] the same day on an empty warehouse (fresh CALLOPS_HOME, same pseudonym key)")
         empty_dir = empty_home / "landing" / "telephony" / TENANT_ID / daily_day.isoformat()
@@ -1577,6 +1976,7 @@ def run_bench(args: argparse.Namespace) -> int:
         say("\n" + report_table(record))
         say(report_tenant_files(record["tenant_files"]))
         where = report_breakdown("backfill", record.get("backfill")) + report_breakdown("daily", record.get("daily"))
+        where += report_breakdown("intraday", (record.get("intraday") or {}).get("run"))
         where += report_breakdown("empty", record.get("daily_empty"))
         where += report_breakdown("second tenant", record.get("second_tenant"))
         if where:
@@ -1597,6 +1997,9 @@ def run_bench(args: argparse.Namespace) -> int:
     # that disagrees with the pipeline makes the figures meaningless
     runs_ok = all((record.get(k) or {}).get("exit_code") == 0
                   for k in ("backfill", "daily", "daily_empty", "second_tenant"))
+    intraday = record.get("intraday") or {}
+    runs_ok = runs_ok and not intraday.get("error") and not (intraday.get("airflow") or {}).get("error") and all(
+        (intraday.get(k) or {}).get("exit_code") == 0 for k in ("morning", "run"))
     return 0 if runs_ok and record["floor"]["agrees"] and record["pandas"]["agrees"] else 1
 
 

@@ -38,6 +38,9 @@ def environment() -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir()),
             "AIRFLOW__CORE__PARALLELISM": "4",
+            # DAGs unpaused when first seen, whichever command sees them first: `callops run` registers every
+            # DAG, and `callops airflow` (make airflow) then loads deliveries without anyone clicking
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
             "DO_NOT_TRACK": "1",
@@ -219,8 +222,7 @@ def port() -> int:
 
 def serve_environment(port: int) -> dict[str, str]:
     """environment() plus what the served stack needs: the port everywhere it appears (the UI's links,
-    the workers' execution API), the login, DAGs unpaused on creation (deliveries load without anyone
-    clicking), the LocalExecutor."""
+    the workers' execution API), the login, the LocalExecutor (DAGs are unpaused on creation: environment())."""
     url = f"http://127.0.0.1:{port}"
     env = environment()
     env.update(
@@ -229,7 +231,6 @@ def serve_environment(port: int) -> dict[str, str]:
             "AIRFLOW__API__BASE_URL": url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_path()),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",

@@ -166,6 +166,9 @@ def test_the_record_has_the_documented_keys_and_judges_the_targets():
         daily=run | {"seconds": 45.0, "exit_code": 0},
         daily_empty=run | {"seconds": 40.0, "exit_code": 0},
         workload={"days": 90, "simulate_seconds": 100.0},
+        intraday={"day": "2026-06-03", "run": run | {"seconds": 61.0, "exit_code": 0}, "airflow": {"error": None}},
+        intraday_seconds=61.0,
+        intraday_airflow_seconds=95.5,
     )
     record["ratios"], record["targets"] = bench.evaluate_targets(record)
     assert tuple(record["targets"]) == bench.TARGET_KEYS
@@ -173,14 +176,43 @@ def test_the_record_has_the_documented_keys_and_judges_the_targets():
                                               "daily_over_empty": 1.125})
     assert record["targets"] == {
         "backfill_within_5x_floor": False, "backfill_faster_than_pandas": True, "daily_under_30s": False,
-        "daily_within_1_5x_empty": True, "backfill_peak_rss_under_4gib": False,
+        "daily_within_1_5x_empty": True, "backfill_peak_rss_under_4gib": False, "intraday_under_60s": False,
     }
     json.loads(json.dumps(record, default=str))  # the JSON line
     table = bench.report_table(record)
     assert "<= 5 x floor: 6.2 x" in table and "NO" in table
+    assert "intraday: a 15-min chunk, 2026-06-03" in table
+    airflow_rows = [line.split()[-3:] for line in table.splitlines() if "landed -> published" in line]
+    assert airflow_rows == [["95.5", "(a", "figure)"]]
+    record["intraday"]["run"]["exit_code"] = 1  # a failed run measured nothing
+    assert bench.evaluate_targets(record)[1]["intraday_under_60s"] is None
     assert bench.record_path(Path("docs/bench"), dt.datetime(2026, 11, 25, 3, 7), "abc1234def") == Path(
         "docs/bench/2026-11-25T0307-abc1234.json"
     )
+
+
+def test_intraday_chunks_are_split_at_the_morning_and_landed_as_a_transfer_does(tmp_path):
+    source = tmp_path / "chunks"
+    source.mkdir()
+    names = ["queue_log-20260603-20260603-0000", "queue_log-20260603-20260603-0945",
+             "queue_log-20260603-20260603-1015", "queue_log-20260603-20260603-1000", "queue_log-20260603"]
+    for number, name in enumerate(names):
+        (source / name).write_text(f"{number}|a\n{number}|b\n")
+    morning, later = bench.split_chunks(source)
+    assert [p.name[-4:] for p in morning] == ["0000", "0945"]
+    assert [p.name[-4:] for p in later] == ["1000", "1015"]  # the whole-day file is no chunk
+    spill = tmp_path / "spill"
+    spill.write_text("0|b\n")
+    assert bench.spill_included([*morning, *later], [spill]) is True
+    spill.write_text("0|b\n0|b\n")  # a line the chunks hold once
+    assert bench.spill_included([*morning, *later], [spill]) is False
+    assert bench.spill_included(morning, []) is None
+    folder = tmp_path / "landing" / "day"
+    before = time.time() - 1
+    landed = bench.land(later[0], folder)
+    assert landed == folder / later[0].name and landed.read_text() == later[0].read_text()
+    assert [p.name for p in folder.iterdir()] == [later[0].name]  # renamed into place from its .part name
+    assert landed.stat().st_mtime >= before  # the transfer's time, not the source's
 
 
 def test_a_failed_run_meets_no_target():

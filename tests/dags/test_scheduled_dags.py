@@ -246,3 +246,22 @@ def test_dag_files_import_only_the_sdk_and_callops():
                     path.name,
                     line,
                 )
+
+
+@pytest.mark.airflow
+def test_dags_first_registered_outside_make_airflow_are_unpaused(home):
+    """`callops run` (its `airflow dags test`) registers every DAG in the metadata DB, so on a home that ran
+    it first `callops airflow` never sees a DAG for the first time: they must be created unpaused there too,
+    or the landing watch would never run (Airflow unpauses a DAG only at its creation)."""
+    import contextlib
+    import sqlite3
+
+    from callops import airflow_runner
+
+    airflow_runner.ensure_metadata_db()
+    done = airflow_runner._airflow("dags", "reserialize", "--bundle-name", airflow_runner.DAGS_BUNDLE)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with contextlib.closing(sqlite3.connect(settings.airflow_home() / "airflow.db")) as con:
+        paused = dict(con.execute("select dag_id, is_paused from dag").fetchall())
+    assert runs.LANDING_WATCH_DAG_ID in paused and runs.BUILD_DAG_ID in paused
+    assert not any(paused.values()), paused

@@ -149,6 +149,72 @@ def test_remembered_files_are_pending_again_only_when_their_content_changes(home
     assert json.loads(settings.landing_index_path().read_text())["version"] == 1
 
 
+# Three 15-minute chunks of one queue_log day (shanghai_bank, Asia/Shanghai), named as a source rotating
+# every 15 minutes names them: call 1 enters the queue in the 09:00 chunk and is answered in the 09:15 one.
+CHUNKS = {
+    "queue_log-20260301-20260301-0900": "1772327690|1.1|cards|NONE|ENTERQUEUE||+8613800000001|1\n",
+    "queue_log-20260301-20260301-0915": "1772327720|1.1|cards|Agent/7|CONNECT|30|1772327715.2|4\n"
+    "1772327820|1.1|cards|Agent/7|COMPLETECALLER|30|100|1\n",
+    "queue_log-20260301-20260301-0930": "1772328660|2.1|cards|NONE|ENTERQUEUE||+8613800000002|1\n"
+    "1772328665|2.1|cards|Agent/7|CONNECT|5|1772328661.3|1\n"
+    "1772328780|2.1|cards|Agent/7|COMPLETEAGENT|5|115|1\n",
+}
+
+
+def test_the_landing_watch_loads_each_queue_log_chunk_once_it_settles(home):
+    """Issue 22: telephony arrives as rotated chunks; the watch loads each one when it settles (not in
+    transfer, unchanged for the poll time), once, and never a chunk still being written."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    day = "2026-03-01"
+    first, second, third = CHUNKS
+    landing, index = str(home / "landing"), str(settings.landing_index_path())
+    sensor = LandingSensor(task_id="wait_for_new_files", quiet_after=dt.timedelta(minutes=5), poll_seconds=30)
+
+    def new() -> list[str]:
+        """What the watch sees as new: its sensor's first look, its trigger's, and the load's own."""
+        trigger = LandingTrigger(landing, index, time.time() + 60, 0.05, 30)
+        seen = [f.display for f in trigger.new_files()]
+        assert [f.display for f in scheduling.pending_files(settle_seconds=30)] == seen
+        try:
+            assert sensor.execute({})["files"] == seen
+        except TaskDeferred:
+            assert seen == []
+        return [name.rsplit("/", 1)[1] for name in seen]
+
+    aged(deliver(home, "shanghai_bank", day, first, CHUNKS[first]))
+    assert new() == [first]
+    assert scheduling.load_pending("load_landing__r1__telephony", "telephony")["changed"] == 1
+    # the next chunk still in transfer (its in-flight name), the one after written in place just now
+    in_flight = aged(deliver(home, "shanghai_bank", day, f"{second}.part", CHUNKS[second]))
+    deliver(home, "shanghai_bank", day, third, CHUNKS[third])
+    assert new() == []
+    assert scheduling.load_pending("load_landing__r2__telephony", "telephony") is None
+    # renamed into place, the transfer done a while ago: settled, and the only new file
+    in_flight.rename(in_flight.with_name(second))
+    assert new() == [second]
+    assert scheduling.load_pending("load_landing__r2__telephony", "telephony")["changed"] == 1
+    assert new() == []
+    aged(home / "landing" / "telephony" / "shanghai_bank" / day / third, 31)  # unchanged for the poll time
+    assert new() == [third]
+    assert scheduling.load_pending("load_landing__r3__telephony", "telephony")["changed"] == 1
+    assert new() == []
+    with warehouse.session(read_only=True) as con:
+        loaded = con.execute(
+            "select run_id, file_name, rows_loaded from ops.run_files where action = 'loaded' order by run_id"
+        ).fetchall()
+        events = con.execute(
+            "select file_name, count(*) from raw.queue_log_events inner join raw.manifest using (file_id) "
+            "where callid = '1.1' group by 1 order by 1"
+        ).fetchall()
+    assert loaded == [
+        ("load_landing__r1__telephony", first, 1),
+        ("load_landing__r2__telephony", second, 2),
+        ("load_landing__r3__telephony", third, 3),
+    ]
+    assert events == [(first, 1), (second, 2)]  # the call split across two chunks, each line loaded once
+
+
 def test_delivery_trigger_fires_on_a_settled_file_or_reports_missing(home):
     folder = home / "landing" / "telephony" / "shanghai_bank" / "2026-03-01"
     trigger = DeliveryTrigger(str(folder), "telephony", "shanghai_bank", "2026-03-01", time.time() + 0.3, 0.05, 30)
