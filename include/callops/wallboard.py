@@ -24,7 +24,10 @@ take the tenants' files' modes (callops.private: owner-only, or readable by CALL
 Every KPI tile carries its mart's value, unrounded, for machines: ``data-kpi`` (the mart's column),
 ``data-tenant``, ``data-date`` (the day, or the period's first day), ``data-grain`` (``day``: a row of
 ``rpt_daily_kpis``; ``week``/``month``: of ``rpt_kpis_by_period``) and ``data-value`` (Python's repr
-of the value; empty for null). Its colour (``data-status``) is :func:`status`.
+of the value; empty for null). Its colour (``data-status``) is :func:`status`. A partial day's section by
+interval (``data-section="today-intervals"``) carries where its data ends (``data-first-open-interval``,
+``data-first-open-time``), the callers still waiting (``data-waiting``) and the rest of the day's
+reforecast (``data-reforecast-offered``).
 """
 
 from __future__ import annotations
