@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html.parser
+import json
 import os
 import shutil
 from pathlib import Path
@@ -86,7 +87,43 @@ def _intervals(tenant: str, day: dt.date, offset: int) -> list[tuple]:
             local = dt.datetime.combine(day, dt.time(8)) + dt.timedelta(minutes=30 * index)
             rows.append((
                 tenant, queue, local, local - dt.timedelta(hours=8), day, 30, offered + offset, answered, abandoned,
-                service_level, 14.5, 240.0, offered + 3, 6 + index % 3, 5.5 + index % 4,
+                service_level, 14.5, 240.0, offered + 3, 6 + index % 3, 5.5 + index % 4, True, 0, None, None,
+            ))
+    return rows
+
+
+# Alpha's partial day (2026-03-16) by interval, as an intraday load leaves it: the data reaches into the
+# 09:30 interval (08:00 to 09:00 complete, 09:30 filling, 10:00 to 11:30 ahead). Per queue and half hour
+# from 08:00 local: (offered, service level, forecast, Erlang C agents, logged in, waiting, reforecast
+# offered, reforecast Erlang C agents). Offered so far ÷ forecast: voice 153 / 120 = 1.275, vip 30 / 24
+# = 1.25, so the rest is reforecast at 1.275 and 1.25 × the forecast; 5 callers still wait (one in the
+# complete 09:00 interval). Erlang C agents of the filling and later intervals are of their calls so far
+# (0 ahead): the page shows the reforecast's there. Logged in is 0 ahead (no agent states yet).
+TODAY = ALPHA_DAY + dt.timedelta(days=1)
+TODAY_COMPLETE = 3  # the first three half hours
+TODAY_INTERVALS = {
+    "voice": [(51, 0.8, 40, 9, 8.5, 0, None, None), (49, 0.62, 40, 10, 9.25, 0, None, None),
+              (53, 0.71, 40, 10, 10.0, 1, None, None), (22, 0.5, 40, 5, 9.75, 3, 51.0, 10),
+              (0, None, 50, 0, 0.0, 0, 63.75, 12), (0, None, 50, 0, 0.0, 0, 63.75, 12),
+              (0, None, 40, 0, 0.0, 0, 51.0, 10), (0, None, 40, 0, 0.0, 0, 51.0, 10)],
+    "vip": [(9, 1.0, 8, 3, 2.5, 0, None, None), (11, 0.7273, 8, 3, 3.0, 0, None, None),
+            (10, 0.9, 8, 3, 3.0, 0, None, None), (4, 1.0, 8, 2, 2.75, 1, 10.0, 3),
+            (0, None, 8, 0, 0.0, 0, 10.0, 3), (0, None, 8, 0, 0.0, 0, 10.0, 3),
+            (0, None, 8, 0, 0.0, 0, 10.0, 3), (0, None, 8, 0, 0.0, 0, 10.0, 3)],
+}
+
+
+def _today_intervals() -> list[tuple]:
+    rows = []
+    for queue, slots in TODAY_INTERVALS.items():
+        for index, (offered, service_level, forecast, agents, logged, waiting, reforecast, reforecast_agents) in (
+            enumerate(slots)
+        ):
+            local = dt.datetime.combine(TODAY, dt.time(8)) + dt.timedelta(minutes=30 * index)
+            rows.append((
+                ALPHA, queue, local, local - dt.timedelta(hours=8), TODAY, 30, offered, offered - waiting, 0,
+                service_level, 14.5, 240.0, forecast, agents, logged, index < TODAY_COMPLETE, waiting, reforecast,
+                reforecast_agents,
             ))
     return rows
 
@@ -98,6 +135,7 @@ def worst_intervals(tenant: str = ALPHA) -> list[tuple[str, str]]:
     return [("vip", "08:30"), ("voice", "09:00"), ("voice", "10:30"), ("vip", "10:00"), ("voice", "08:30")]
 
 
+INTRADAY_COLUMNS = ("is_interval_complete", "waiting_count", "reforecast_offered_count", "reforecast_erlang_c_agents")
 CREATE = {
     "rpt_daily_kpis": """
         create table marts.rpt_daily_kpis (
@@ -112,7 +150,9 @@ CREATE = {
             tenant_id varchar, queue_id varchar, interval_start_local timestamp, interval_start_at timestamp,
             interval_date date, interval_minutes integer, offered_count bigint, answered_count bigint,
             abandoned_count bigint, service_level_rate double, asa_seconds double, aht_seconds double,
-            forecast_offered_count double, erlang_c_agents integer, logged_in_agents double
+            forecast_offered_count double, erlang_c_agents double, logged_in_agents double,
+            is_interval_complete boolean, waiting_count bigint, reforecast_offered_count double,
+            reforecast_erlang_c_agents double
         )""",
     "rpt_kpis_by_period": """
         create table marts.rpt_kpis_by_period (
@@ -140,16 +180,19 @@ CREATE = {
 }
 
 
-def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict) -> None:
+def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict, intraday: bool) -> None:
     con.execute("create schema marts")
     for table in tables:
         con.execute(CREATE[table])
     con.executemany(f"insert into marts.rpt_daily_kpis values ({', '.join(['?'] * 20)})", _daily_rows(beta))
     if "fct_queue_intervals" in tables:
         con.executemany(
-            f"insert into marts.fct_queue_intervals values ({', '.join(['?'] * 15)})",
-            _intervals(ALPHA, ALPHA_DAY, 0) + _intervals(BETA, BETA_DAY, 7),
+            f"insert into marts.fct_queue_intervals values ({', '.join(['?'] * 19)})",
+            _intervals(ALPHA, ALPHA_DAY, 0) + _intervals(BETA, BETA_DAY, 7) + _today_intervals(),
         )
+        if not intraday:  # as the release before the intraday loads published it
+            for column in INTRADAY_COLUMNS:
+                con.execute(f"alter table marts.fct_queue_intervals drop column {column}")
     if "rpt_kpis_by_period" in tables:
         con.execute("""
             insert into marts.rpt_kpis_by_period
@@ -197,14 +240,17 @@ def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict) -
         """)
 
 
-def build(folder: Path, tables: tuple[str, ...] = tuple(CREATE), beta: dict | None = None) -> dict:
+def build(folder: Path, tables: tuple[str, ...] = tuple(CREATE), beta: dict | None = None,
+          intraday: bool = True) -> dict:
     """The center file and each tenant's file under ``folder``, as a publish leaves them: the tenant's
     rows alone, and its benchmark rows masked (no rank, no center figure: two tenants are fewer than 5).
-    ``beta``: other figures for beta's latest day. Returns {"center": path, "tenants": {id: path}}."""
+    ``beta``: other figures for beta's latest day; ``intraday`` false: fct_queue_intervals without the
+    intraday columns (INTRADAY_COLUMNS), as an earlier release published it. Returns {"center": path,
+    "tenants": {id: path}}."""
     folder.mkdir(parents=True, exist_ok=True)
     center = folder / "callops.duckdb"
     with duckdb.connect(str(center)) as con:
-        _fill(con, tables, BETA_LATEST | (beta or {}))
+        _fill(con, tables, BETA_LATEST | (beta or {}), intraday)
     tenants = {}
     for tenant in (ALPHA, BETA):
         path = folder / "tenants" / f"{tenant}.duckdb"
@@ -236,6 +282,7 @@ class _Page(html.parser.HTMLParser):
         self.charts: list[str] = []
         self.links: list[str] = []
         self.rows: list[dict] = []
+        self.sections: list[dict] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attributes = {name: value or "" for name, value in attrs}
@@ -249,13 +296,24 @@ class _Page(html.parser.HTMLParser):
                 self.links.append(attributes[name])
         if tag == "tr" and "data-interval" in attributes:
             self.rows.append(attributes)
+        if "data-section" in attributes:
+            self.sections.append({name.removeprefix("data-"): value for name, value in attributes.items()
+                                  if name.startswith("data-")})
 
 
 def read_page(path: Path) -> _Page:
-    """A page's KPI elements (their data-* attributes, without the prefix), charts, links and interval rows."""
+    """A page's KPI elements (their data-* attributes, without the prefix), charts, links, interval rows
+    and sections with data-* attributes (``data-section``: its name)."""
     page = _Page()
     page.feed(path.read_text(encoding="utf-8"))
     return page
+
+
+def chart_rows(path: Path) -> dict[str, list[dict]]:
+    """Each chart's rows as the page embeds them (its Vega-Lite spec's data), by chart name."""
+    text = path.read_text(encoding="utf-8")
+    embedded = text.split('<script type="application/json" id="wallboard-data">', 1)[1].split("</script>", 1)[0]
+    return {name: spec["data"]["values"] for name, spec in json.loads(embedded)["charts"].items()}
 
 
 def mart_value(published: Path, kpi: dict) -> str:
@@ -331,8 +389,10 @@ MEASURE = """() => ({
     innerWidth: window.innerWidth,
     valueFontPx: [...document.querySelectorAll('.tile .value')].map(e => parseFloat(getComputedStyle(e).fontSize)),
     charts: [...document.querySelectorAll('[data-chart]')].map(e => ({
-        name: e.dataset.chart, drawn: !!e.querySelector('svg, canvas')
+        name: e.dataset.chart, drawn: !!e.querySelector('svg, canvas'),
+        dashed: e.querySelectorAll('svg [stroke-dasharray]').length,
     })),
+    sections: [...document.querySelectorAll('[data-section]')].map(e => ({...e.dataset, text: e.innerText})),
 })"""
 
 
@@ -340,7 +400,8 @@ def open_page(browser, path: Path, width: int, height: int, screenshot: Path | N
     """Load ``path`` from file:// at ``width`` x ``height`` in ``browser`` (playwright), wait for its charts,
     and return: kpis (each KPI element's data-* without the prefix, and its text), console_errors (console
     errors and uncaught exceptions), requests (every URL the page asked for), scrollWidth, innerWidth,
-    valueFontPx (each tile value's font size) and charts (name, drawn). ``screenshot``: a full-page PNG."""
+    valueFontPx (each tile value's font size), charts (name, drawn, dashed: its SVG elements drawn dashed)
+    and sections (each data-section element's data-* and text). ``screenshot``: a full-page PNG."""
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     errors: list[str] = []

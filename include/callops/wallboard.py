@@ -24,7 +24,10 @@ take the tenants' files' modes (callops.private: owner-only, or readable by CALL
 Every KPI tile carries its mart's value, unrounded, for machines: ``data-kpi`` (the mart's column),
 ``data-tenant``, ``data-date`` (the day, or the period's first day), ``data-grain`` (``day``: a row of
 ``rpt_daily_kpis``; ``week``/``month``: of ``rpt_kpis_by_period``) and ``data-value`` (Python's repr
-of the value; empty for null). Its colour (``data-status``) is :func:`status`.
+of the value; empty for null). Its colour (``data-status``) is :func:`status`. A partial day's section by
+interval (``data-section="today-intervals"``) carries where its data ends (``data-first-open-interval``,
+``data-first-open-time``), the callers still waiting (``data-waiting``) and the rest of the day's
+reforecast (``data-reforecast-offered``).
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ BENCHMARK_KPIS = (
     "common_service_level_rate", "answer_rate", "abandon_rate", "asa_seconds", "service_level_rate", "csat_rate",
     "qa_score", "fcr_rate",
 )
+# fct_queue_intervals' columns of a day as it fills (the intraday loads): today's section uses them
+INTRADAY_COLUMNS = ("is_interval_complete", "waiting_count", "reforecast_offered_count", "reforecast_erlang_c_agents")
 RANKED_BY = "common_service_level_rate"  # the center's cards: one service level for every tenant
 TREND_RATES = ("service_level_rate", "answer_rate", "abandon_rate")
 CENTER_TREND_KPIS = ("offered_count", "service_level_rate", "answer_rate", "abandon_rate")
@@ -296,6 +301,9 @@ def _day_tiles(row: dict, tenant: str, day: dt.date, kpis: tuple[str, ...], part
 
 INK = "#cbd5e1"
 GRID = "#1e293b"
+REFORECAST_COLOUR = "#f472b6"
+REFORECAST_AGENTS_COLOUR = "#c084fc"
+REFORECAST_DASH = [7, 4]
 TENANT_COLOURS = "tableau10"
 
 
@@ -373,35 +381,59 @@ def _daily_trend_charts(days: list[dict], sl_target) -> dict:
     }
 
 
-def _interval_charts(intervals: list[dict], sl_target) -> dict:
-    """The day by interval: offered vs forecast, service level per queue, agents required vs logged in
-    (sums over the queues; service level per queue, as it is defined per queue)."""
-    time_axis = {"field": "time", "type": "ordinal", "sort": None, "title": None,
+def _interval_charts(intervals: list[dict], sl_target, prefix: str = "interval", today: dict | None = None) -> dict:
+    """The day by interval (charts ``<prefix>_volume``, ``_service_level``, ``_agents``): offered vs forecast,
+    service level per queue, agents required vs logged in (sums over the queues; service level per queue,
+    as it is defined per queue).
+
+    ``today`` (:func:`_so_far`: the partial day): offered and logged in only on the intervals the data has
+    reached (``is_so_far``), agents required by Erlang C on the complete intervals, and on the intervals
+    not complete the reforecast (offered and Erlang C agents, dashed, in their own colour; where the file
+    has it); a dotted rule where the complete intervals end."""
+    reforecast = today is not None and today["has_reforecast"]
+    labels = list(dict.fromkeys(row["time"] for row in intervals))
+    time_axis = {"field": "time", "type": "ordinal", "sort": labels, "title": None,
                  "axis": {"labelAngle": -45, "labelOverlap": True}}
     volume = []
     agents = []
     per_interval: dict[str, dict] = {}
     for row in intervals:
-        slot = per_interval.setdefault(row["time"], {"offered": 0, "forecast": None, "required": None, "logged": None})
-        slot["offered"] += row["offered_count"] or 0
-        for key, column in (("forecast", "forecast_offered_count"), ("required", "erlang_c_agents"),
-                            ("logged", "logged_in_agents")):
-            if row.get(column) is not None:
+        slot = per_interval.setdefault(row["time"], {"offered": None, "forecast": None, "reforecast": None,
+                                                     "required": None, "reforecast_required": None, "logged": None})
+        so_far = row.get("is_so_far", True)
+        complete = row.get("is_interval_complete") is not False  # unknown (an earlier release): as complete
+        if so_far:
+            slot["offered"] = (slot["offered"] or 0) + (row["offered_count"] or 0)
+        for key, column, counted in (
+            ("forecast", "forecast_offered_count", True), ("required", "erlang_c_agents", complete),
+            ("logged", "logged_in_agents", so_far), ("reforecast", "reforecast_offered_count", not complete),
+            ("reforecast_required", "reforecast_erlang_c_agents", not complete),
+        ):
+            if counted and row.get(column) is not None:
                 slot[key] = (slot[key] or 0) + float(row[column])
     for time_label, slot in per_interval.items():
-        volume.append({"time": time_label, "measure": "offered", "value": slot["offered"]})
-        if slot["forecast"] is not None:
-            volume.append({"time": time_label, "measure": "forecast", "value": round(slot["forecast"], 2)})
-        if slot["required"] is not None:
-            agents.append({"time": time_label, "measure": "required (Erlang C)", "value": slot["required"]})
-        if slot["logged"] is not None:
-            agents.append({"time": time_label, "measure": "logged in", "value": round(slot["logged"], 2)})
+        if slot["offered"] is not None:
+            volume.append({"time": time_label, "measure": "offered", "value": slot["offered"]})
+        for measure, key in (("forecast", "forecast"), ("reforecast", "reforecast")):
+            if slot[key] is not None:
+                volume.append({"time": time_label, "measure": measure, "value": round(slot[key], 2)})
+        for measure, key in (("required (Erlang C)", "required"), ("reforecast (Erlang C)", "reforecast_required"),
+                             ("logged in", "logged")):
+            if slot[key] is not None:
+                agents.append({"time": time_label, "measure": measure, "value": round(slot[key], 2)})
     service = [
         {"time": row["time"], "queue": row["queue_id"], "value": row["service_level_rate"]}
         for row in intervals if row.get("service_level_rate") is not None
     ]
+    volume_measures, volume_colours = ["offered", "forecast"], ["#fbbf24", "#818cf8"]
+    agent_measures, agent_colours = ["required (Erlang C)", "logged in"], ["#f87171", "#4ade80"]
+    if reforecast:
+        volume_measures.append("reforecast")
+        volume_colours.append(REFORECAST_COLOUR)
+        agent_measures.insert(1, "reforecast (Erlang C)")
+        agent_colours.insert(1, REFORECAST_AGENTS_COLOUR)
     measure_colours = {"field": "measure", "type": "nominal", "title": None,
-                       "scale": {"domain": ["offered", "forecast"], "range": ["#fbbf24", "#818cf8"]}}
+                       "scale": {"domain": volume_measures, "range": volume_colours}}
     sl_layers: list[dict] = [{
         "mark": {"type": "line", "point": True},
         "encoding": {"x": time_axis,
@@ -413,24 +445,48 @@ def _interval_charts(intervals: list[dict], sl_target) -> dict:
     if sl_target is not None:
         sl_layers.append({"mark": {"type": "rule", "strokeDash": [6, 4], "color": "#4ade80"},
                           "encoding": {"y": {"datum": float(sl_target)}}})
-    return {
-        "interval_volume": _spec("Offered vs forecast", volume, [
-            {"transform": [{"filter": "datum.measure === 'offered'"}], "mark": {"type": "bar", "opacity": 0.85},
-             "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
-                          "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
-            {"transform": [{"filter": "datum.measure === 'forecast'"}], "mark": {"type": "line", "point": True},
+    volume_layers: list[dict] = [
+        {"transform": [{"filter": "datum.measure === 'offered'"}], "mark": {"type": "bar", "opacity": 0.85},
+         "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
+                      "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
+        {"transform": [{"filter": "datum.measure === 'forecast'"}], "mark": {"type": "line", "point": True},
+         "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative"},
+                      "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
+    ]
+    agent_encoding = {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
+                      "color": {"field": "measure", "type": "nominal", "title": None,
+                                "scale": {"domain": agent_measures, "range": agent_colours}},
+                      "tooltip": [{"field": "time"}, {"field": "measure"}, {"field": "value"}]}
+    agent_mark = {"type": "line", "point": True, "interpolate": "step-after"}
+    agent_layers: list[dict] | dict = {"mark": agent_mark, "encoding": agent_encoding}
+    if reforecast:
+        volume_layers.append(
+            {"transform": [{"filter": "datum.measure === 'reforecast'"}],
+             "mark": {"type": "line", "point": True, "strokeDash": REFORECAST_DASH},
              "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative"},
-                          "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "value"}]}},
-        ]),
-        "interval_service_level": _spec("Service level by queue", service, sl_layers),
-        "interval_agents": _spec("Agents required vs logged in", agents, {
-            "mark": {"type": "line", "point": True, "interpolate": "step-after"},
-            "encoding": {"x": time_axis, "y": {"field": "value", "type": "quantitative", "title": None},
-                         "color": {"field": "measure", "type": "nominal", "title": None,
-                                   "scale": {"domain": ["required (Erlang C)", "logged in"],
-                                             "range": ["#f87171", "#4ade80"]}},
-                         "tooltip": [{"field": "time"}, {"field": "measure"}, {"field": "value"}]},
-        }),
+                          "color": measure_colours, "tooltip": [{"field": "time"}, {"field": "measure"},
+                                                                {"field": "value"}]}})
+        agent_layers = [
+            {"transform": [{"filter": "datum.measure !== 'reforecast (Erlang C)'"}], "mark": agent_mark,
+             "encoding": agent_encoding},
+            {"transform": [{"filter": "datum.measure === 'reforecast (Erlang C)'"}],
+             "mark": agent_mark | {"strokeDash": REFORECAST_DASH}, "encoding": agent_encoding},
+        ]
+        if today.get("first_open"):
+            # where the complete intervals end: the start of the one filling
+            edge = {"mark": {"type": "rule", "strokeDash": [2, 3], "color": INK, "strokeWidth": 2},
+                    "encoding": {"x": {"datum": today["first_open"]["time"], "type": "ordinal",
+                                       "bandPosition": 0}}}
+            volume_layers.append(edge)
+            agent_layers.append(edge)
+    return {
+        f"{prefix}_volume": _spec(
+            "Offered so far vs forecast" if today is not None else "Offered vs forecast", volume, volume_layers,
+        ),
+        f"{prefix}_service_level": _spec(
+            "Service level by queue so far" if today is not None else "Service level by queue", service, sl_layers,
+        ),
+        f"{prefix}_agents": _spec("Agents required vs logged in", agents, agent_layers),
     }
 
 
@@ -518,21 +574,28 @@ def _project_page(con, tables: dict[str, list[str]], tenant: str, name: str) -> 
         for section in page["sections"].values():
             page["charts"].update(section.pop("charts", {}))
     if latest is not None and latest != complete:
+        row = _day_row(con, tables, tenant, latest)
         page["partial"] = {
-            "date": latest, "tiles": _day_tiles(_day_row(con, tables, tenant, latest), tenant, latest, PROJECT_TILES,
-                                                partial=True),
+            "date": latest, "tiles": _day_tiles(row, tenant, latest, PROJECT_TILES, partial=True),
+            "intervals": _intervals(con, tables, tenant, latest, row.get("service_level_target"), today=True),
         }
+        page["charts"].update(page["partial"]["intervals"].pop("charts", {}))
     return page
 
 
-def _intervals(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
+def _intervals(con, tables, tenant: str, day: dt.date, sl_target, today: bool = False) -> dict:
+    """The day by interval: its charts (``interval_*``) and its five worst intervals. ``today``: the
+    partial day so far instead (charts ``today_*``, no worst five: an interval still filling has no
+    service level to rank yet), with where its data ends, the callers still waiting and the reforecast
+    of the rest (:func:`_so_far`)."""
     section: dict = {"note": None}
     columns = tables.get("fct_queue_intervals")
     if columns is None:
         section["note"] = _missing("fct_queue_intervals")
         return section
     wanted = ("queue_id", "interval_start_at", "offered_count", "answered_count", "abandoned_count",
-              "service_level_rate", "asa_seconds", "forecast_offered_count", "erlang_c_agents", "logged_in_agents")
+              "service_level_rate", "asa_seconds", "forecast_offered_count", "erlang_c_agents", "logged_in_agents",
+              *(INTRADAY_COLUMNS if today else ()))
     # the local time label; a fall-back night repeats one, marked with a prime the second time
     intervals = _rows(
         con,
@@ -551,6 +614,10 @@ def _intervals(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
     if not intervals:
         section["note"] = "No intervals published for this day."
         return section
+    if today:
+        section |= _so_far(intervals, columns)
+        section["charts"] = _interval_charts(intervals, sl_target, "today", today=section)
+        return section
     section["charts"] = _interval_charts(intervals, sl_target)
     worst = [row for row in intervals if (row["offered_count"] or 0) > 0 and row["service_level_rate"] is not None]
     worst.sort(key=lambda row: (row["service_level_rate"], -row["offered_count"], row["interval_start_at"]))
@@ -562,6 +629,39 @@ def _intervals(con, tables, tenant: str, day: dt.date, sl_target) -> dict:
         for row in worst[:WORST_INTERVALS]
     ]
     return section
+
+
+def _so_far(intervals: list[dict], columns: list[str]) -> dict:
+    """Where a partial day's data ends: ``first_open``, the first interval not complete (the data ends in
+    it; its UTC start and local time), or None; each row marked ``is_so_far`` (the data has reached it:
+    complete, or the one filling); ``waiting``, the callers still waiting (sum of waiting_count);
+    ``reforecast`` and ``forecast``, the rest of the day's offered (the intervals not complete) as
+    reforecast and as forecast. A file without the intraday columns (an earlier release): every interval
+    so far, the rest None, and a note."""
+    missing = [name for name in INTRADAY_COLUMNS if name not in columns]
+    open_rows = [row for row in intervals if row["is_interval_complete"] is False]
+    first = min(open_rows, key=lambda row: row["interval_start_at"], default=None)
+    for row in intervals:
+        row["is_so_far"] = first is None or row["interval_start_at"] <= first["interval_start_at"]
+
+    def total(column: str, rows: list[dict]):
+        values = [float(row[column]) for row in rows if column not in missing and row[column] is not None]
+        return sum(values) if values else None
+
+    waiting = None if "waiting_count" in missing else sum(row["waiting_count"] or 0 for row in intervals)
+    reforecast, forecast = total("reforecast_offered_count", open_rows), total("forecast_offered_count", open_rows)
+    return {
+        "note": "marts.fct_queue_intervals has no intraday columns yet (an earlier release published it): the "
+                "next publish adds where the data ends, the callers waiting and the reforecast" if missing else None,
+        "has_reforecast": not missing,
+        "first_open": None if first is None else {"at": first["interval_start_at"], "time": first["time"]},
+        "waiting": waiting,
+        "waiting_value": machine_value(waiting),
+        "waiting_text": shown(waiting, "count"),
+        "reforecast_value": machine_value(reforecast),
+        "reforecast_text": shown(reforecast, "count"),
+        "forecast_text": shown(forecast, "count"),
+    }
 
 
 def _trend(con, tables, tenant: str, day: dt.date, sl_target) -> dict:

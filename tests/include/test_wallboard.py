@@ -111,6 +111,128 @@ def test_a_partial_latest_day_shows_as_today_so_far_with_its_tiles_marked(publis
     assert "Today so far" not in (out / BETA / "index.html").read_text()
 
 
+TODAY_CHARTS = ("today_volume", "today_service_level", "today_agents")
+
+
+def today_from_the_mart(path: Path, day: str) -> dict:
+    """What the today section must show, from the tenant's file by SQL: the first interval not complete,
+    the callers still waiting, the reforecast of the rest, and each chart's rows (summed over queues)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        first, waiting, reforecast = con.execute(
+            "select min(interval_start_at) filter (where not is_interval_complete), sum(waiting_count), "
+            "sum(reforecast_offered_count) from marts.fct_queue_intervals where interval_date = ?",
+            [day],
+        ).fetchone()
+
+        def series(measure: str, column: str, where: str) -> list[tuple]:
+            return [
+                (time, measure, value)
+                for time, value in con.execute(
+                    f"select strftime(interval_start_local, '%H:%M'), sum({column}) from marts.fct_queue_intervals "
+                    f"where interval_date = ? and ({where}) and {column} is not null group by 1 order by 1",
+                    [day] + [first] * where.count("?"),
+                ).fetchall()
+            ]
+
+        so_far = "interval_start_at <= ?::timestamp"
+        service = con.execute(
+            "select strftime(interval_start_local, '%H:%M'), queue_id, service_level_rate "
+            "from marts.fct_queue_intervals where interval_date = ? and service_level_rate is not null "
+            "order by interval_start_at, queue_id",
+            [day],
+        ).fetchall()
+        return {
+            "first_open": first, "waiting": waiting, "reforecast": reforecast,
+            "today_volume": sorted(
+                series("offered", "offered_count", so_far) + series("forecast", "forecast_offered_count", "true")
+                + series("reforecast", "reforecast_offered_count", "not is_interval_complete or ? is null")
+            ),
+            "today_agents": sorted(
+                series("required (Erlang C)", "erlang_c_agents", "is_interval_complete or ? is null")
+                + series("reforecast (Erlang C)", "reforecast_erlang_c_agents", "not is_interval_complete or ? is null")
+                + series("logged in", "logged_in_agents", so_far)
+            ),
+            "today_service_level": service,
+        }
+
+
+def test_today_so_far_shows_its_intervals_as_they_filled_and_the_reforecast_of_the_rest(published, tmp_path):
+    out = tmp_path / "wallboard"
+    write(published, out)
+    path = out / ALPHA / "index.html"
+    [today] = [section for section in pages.read_page(path).sections if section["section"] == "today-intervals"]
+    # by hand (tests/wallboard_pages.py): 08:00 to 09:00 complete, the data ends in 09:30 (UTC 01:30); 3 + 1
+    # callers wait there and 1 in 09:00; the rest of the day is reforecast at voice 51 + 63.75 + 63.75 + 51
+    # + 51 and vip 5 x 10
+    assert today == {
+        "section": "today-intervals", "tenant": ALPHA, "date": "2026-03-16",
+        "first-open-interval": "2026-03-16T01:30:00", "first-open-time": "09:30", "waiting": "5",
+        "reforecast-offered": "330.5",
+    }
+    mart = today_from_the_mart(published["tenants"][ALPHA], "2026-03-16")
+    assert today["first-open-interval"] == mart["first_open"].isoformat()
+    assert today["waiting"] == wallboard.machine_value(mart["waiting"])
+    assert float(today["reforecast-offered"]) == pytest.approx(mart["reforecast"])
+    text = path.read_text()
+    assert "Intervals complete up to <strong>09:30</strong>" in text
+    assert "<strong>5</strong> callers still waiting" in text
+
+    charts = pages.chart_rows(path)
+    assert set(TODAY_CHARTS) <= set(charts)
+    for name in ("today_volume", "today_agents"):
+        shown = sorted((row["time"], row["measure"], row["value"]) for row in charts[name])
+        assert [(time, measure) for time, measure, _ in shown] == [(time, measure) for time, measure, _ in
+                                                                    mart[name]], name
+        assert [value for *_, value in shown] == pytest.approx([value for *_, value in mart[name]]), name
+    assert [(row["time"], row["queue"], row["value"]) for row in charts["today_service_level"]] == mart[
+        "today_service_level"
+    ]
+    # offered and logged in as far as the data reaches, required by Erlang C on the complete intervals,
+    # the reforecast's from the one filling on
+    times = {measure: [row["time"] for row in charts["today_agents"] if row["measure"] == measure]
+             for measure in ("required (Erlang C)", "reforecast (Erlang C)", "logged in")}
+    assert times == {
+        "required (Erlang C)": ["08:00", "08:30", "09:00"],
+        "reforecast (Erlang C)": ["09:30", "10:00", "10:30", "11:00", "11:30"],
+        "logged in": ["08:00", "08:30", "09:00", "09:30"],
+    }
+    assert [row["time"] for row in charts["today_volume"] if row["measure"] == "offered"] == [
+        "08:00", "08:30", "09:00", "09:30"
+    ]
+    # the latest complete day's section is still the day by interval, with its own charts and worst five
+    assert {"interval_volume", "interval_service_level", "interval_agents"} <= set(charts)
+    assert {row["time"] for row in charts["interval_volume"]} == {
+        f"{8 + index // 2:02d}:{30 * (index % 2):02d}" for index in range(8)
+    }
+    assert len(pages.read_page(path).rows) == 5
+
+
+def test_today_without_the_intraday_columns_shows_its_intervals_without_the_reforecast(tmp_path):
+    """A file the release before the intraday loads published: fct_queue_intervals has no
+    is_interval_complete, waiting_count or reforecast_* yet."""
+    published = pages.build(tmp_path / "published", intraday=False)
+    out = tmp_path / "wallboard"
+    write(published, out)
+    path = out / ALPHA / "index.html"
+    [today] = [section for section in pages.read_page(path).sections if section["section"] == "today-intervals"]
+    assert (today["first-open-interval"], today["waiting"], today["reforecast-offered"]) == ("", "", "")
+    text = path.read_text()
+    assert "marts.fct_queue_intervals has no intraday columns yet" in text
+    assert "callers still waiting" not in text and "Intervals complete up to" not in text
+    assert "reforecast (Erlang C)" not in text  # nor in the charts' legends
+    charts = pages.chart_rows(path)
+    # every interval as far as the file says: offered, required and logged in throughout, no reforecast
+    assert {row["measure"] for row in charts["today_volume"]} == {"offered", "forecast"}
+    assert {row["measure"] for row in charts["today_agents"]} == {"required (Erlang C)", "logged in"}
+    offered = {row["time"]: row["value"] for row in charts["today_volume"] if row["measure"] == "offered"}
+    assert offered == {time: voice[0] + vip[0] for time, voice, vip in zip(
+        [f"{8 + index // 2:02d}:{30 * (index % 2):02d}" for index in range(8)],
+        pages.TODAY_INTERVALS["voice"], pages.TODAY_INTERVALS["vip"],
+    )}
+    assert {"interval_volume", "interval_service_level", "interval_agents"} <= set(charts)
+    assert len(pages.read_page(path).rows) == 5
+
+
 # --- colours -------------------------------------------------------------------------------------------
 
 
@@ -197,6 +319,11 @@ def center_figures(published: dict, tenant: str) -> list[str]:
     return found
 
 
+# alpha's partial day by interval as its page shows it: the rest of the day's reforecast, voice and vip at
+# 10:00 reforecast (63.75 + 10), a service level at 08:30
+ALPHA_TODAY = ["330.5", "73.75", "0.7273"]
+
+
 def test_a_tenants_folder_holds_nothing_of_another_tenant(published, tmp_path):
     out = tmp_path / "wallboard"
     write(published, out)
@@ -204,9 +331,11 @@ def test_a_tenants_folder_holds_nothing_of_another_tenant(published, tmp_path):
         ALPHA: [BETA, NAMES[BETA], "Cashback plus", "0.7731", *figures(pages.BETA_LATEST),
                 *center_figures(published, ALPHA), "of 2"],
         BETA: [ALPHA, NAMES[ALPHA], "Gold card upgrade", "Travel insurance", "0.8612", *figures(pages.ALPHA_LATEST),
-               *center_figures(published, BETA), "of 2"],
+               *center_figures(published, BETA), "of 2", *ALPHA_TODAY],
     }
     assert len(others[ALPHA]) > len(others[BETA]) > 20
+    alpha = (out / ALPHA / "index.html").read_text()
+    assert all(word in alpha for word in ALPHA_TODAY)
     for tenant, forbidden in others.items():
         files = [path for path in (out / tenant).rglob("*") if path.is_file()]
         assert {path.name for path in files} >= {"index.html", "stamp.json", "vega.min.js", "wallboard.css"}
@@ -255,7 +384,7 @@ def test_every_folder_loads_its_scripts_and_styles_from_inside_itself(published,
     assert "fetch(" not in alpha
     assert set(pages.read_page(out / ALPHA / "index.html").charts) == {
         "interval_volume", "interval_service_level", "interval_agents", "trend_rates", "trend_offered",
-        "campaign_roi",
+        "campaign_roi", *TODAY_CHARTS,
     }
 
 

@@ -1,10 +1,10 @@
 """The wallboard in a real browser (issue 21): headless Chromium (Debian's ``chromium``, driven by playwright)
 loads each page of a wallboard written from hand-made published files, from file://, at 1920x1080 and
 at 390x844: its tiles carry the marts' values, nothing goes to the console as an error, no request
-leaves the file system, every chart is drawn, the page never scrolls sideways, and the tiles' numbers
-are big on the wall screen. A screenshot of each is kept under $CALLOPS_TEST_ARTEFACTS (default: the
-test's tmp_path, which pytest keeps for the last runs). Served over http, a page reloads after a publish;
-from file:// it never polls.
+leaves the file system, every chart is drawn (today's by interval too, with its dashed reforecast), the
+page never scrolls sideways, and the tiles' numbers are big on the wall screen. A screenshot of each is
+kept under $CALLOPS_TEST_ARTEFACTS (default: the test's tmp_path, which pytest keeps for the last runs).
+Served over http, a page reloads after a publish; from file:// it never polls.
 
 Skipped, naming the install command, where chromium is not installed (`make test` installs it when it
 runs as root).
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.browser
 PAGES = {"center": "index.html", ALPHA: f"{ALPHA}/index.html", BETA: f"{BETA}/index.html"}
 SCREENS = {"wall": (1920, 1080), "phone": (390, 844)}
 WALL_TILE_FONT_PX = 48  # a tile's number at 1920 px wide: readable across a room
+TODAY_CHARTS = ("today_volume", "today_service_level", "today_agents")
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,13 @@ def test_each_page_in_chromium_shows_the_marts_offline(browser, board, screen, t
             assert {kpi["tenant"] for kpi in loaded["kpis"]} == {ALPHA, BETA}
         else:
             assert {kpi["tenant"] for kpi in loaded["kpis"]} == {name}
+        if name == ALPHA:  # its partial day by interval: drawn, the reforecast and the data's edge dashed
+            charts = {chart["name"]: chart for chart in loaded["charts"]}
+            assert all(charts[chart]["drawn"] for chart in TODAY_CHARTS), charts
+            assert charts["today_volume"]["dashed"] and charts["today_agents"]["dashed"], charts
+            [today] = [section for section in loaded["sections"] if section["section"] == "today-intervals"]
+            assert (today["firstOpenTime"], today["waiting"]) == ("09:30", "5"), today
+            assert "5 callers still waiting" in today["text"], today["text"]
         if screen == "wall":
             assert min(loaded["valueFontPx"]) >= WALL_TILE_FONT_PX, (page, loaded["valueFontPx"])
         assert shot.stat().st_size > 10_000
