@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -152,6 +153,41 @@ def ensure_metadata_db() -> None:
     marker.touch()
 
 
+def unpaused_marker() -> Path:
+    return settings.airflow_home() / ".callops-unpaused-dags-created-paused"
+
+
+def unpause_dags_created_paused() -> list[str]:
+    """Once per home: unpause the DAGs an earlier release created paused and nothing has run since.
+
+    Up to this release only `callops airflow` created DAGs unpaused; on a home where `callops run` (its
+    `airflow dags test`) registered them first, they stayed paused, so `make airflow` never loaded a
+    delivery. A DAG paused whose only runs are `dags test` ones (or none) was never served: unpaused
+    here, on the first start of this release. A marker keeps a later, deliberate pause as it is.
+    Returns the DAG ids unpaused."""
+    marker = unpaused_marker()
+    if marker.exists():
+        return []
+    database = settings.airflow_home() / "airflow.db"
+    paused: list[str] = []
+    if database.exists():
+        with contextlib.closing(sqlite3.connect(database)) as con:
+            paused = [
+                dag_id
+                for (dag_id,) in con.execute(
+                    "select dag_id from dag where is_paused and dag_id not in "
+                    "(select dag_id from dag_run where triggered_by is distinct from 'TEST') order by dag_id"
+                )
+            ]
+    if paused:
+        pattern = "^(" + "|".join(re.escape(dag_id) for dag_id in paused) + ")$"
+        done = _airflow("dags", "unpause", "--treat-dag-id-as-regex", "--yes", pattern)
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow dags unpause failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    marker.touch()
+    return paused
+
+
 def run_pipeline(
     start: str,
     end: str,
@@ -174,9 +210,20 @@ def run_pipeline(
     # The DAG is parsed from its own file; dags test then syncs the whole bundle to the metadata DB.
     dag_file = settings.dags_dir() / f"{DAG_ID}.py"
     return _airflow(
-        "dags", "test", DAG_ID, "-c", json.dumps(conf), "--bundle-name", DAGS_BUNDLE, "--dagfile-path", str(dag_file),
-        log=log, extra_env=one_process, module="callops.dag_test",
-        pass_fds=() if failure_fd is None else (failure_fd,), tail=tail,
+        "dags",
+        "test",
+        DAG_ID,
+        "-c",
+        json.dumps(conf),
+        "--bundle-name",
+        DAGS_BUNDLE,
+        "--dagfile-path",
+        str(dag_file),
+        log=log,
+        extra_env=one_process,
+        module="callops.dag_test",
+        pass_fds=() if failure_fd is None else (failure_fd,),
+        tail=tail,
     ).returncode
 
 
@@ -508,6 +555,8 @@ def _serve(port: int, announce, stop, force, parent: int | None) -> int:
             announce("callops airflow: stopped before Airflow started")
             return 0
         raise
+    if unpaused := unpause_dags_created_paused():
+        announce(f"  unpaused {len(unpaused)} DAG(s) an earlier release left paused: {', '.join(unpaused)}")
     password = admin_password()
     env = serve_environment(port)
     announce(
