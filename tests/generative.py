@@ -59,6 +59,7 @@ CONFIG = (
     "  - {id: east, name: East, timezone: Asia/Shanghai, service_level_seconds: 10, fcr_window_days: 2}\n"
     "  - {id: west, name: West, timezone: Europe/Stockholm}\n"
 )
+ZONES = {tenant["id"]: tenant["timezone"] for tenant in yaml.safe_load(CONFIG)["tenants"]}
 
 # Lineage columns: when a row was loaded and by which run. A full build of the same landing zone loads
 # every file in one run, so these differ from an incremental history by design; no figure reads them.
@@ -155,11 +156,12 @@ def simulate_chunks(root: Path, seed: int) -> Path:
     return chunks
 
 
-def _chunk_start(name: str, zone: str) -> dt.datetime:
-    """When a chunk's window starts, in UTC (its name gives the local start)."""
+def chunk_start(name: str) -> dt.datetime:
+    """When a chunk (``<feed>/<tenant>/<day>/<file>-YYYYMMDD-HHMM``) starts, in UTC: its name gives the
+    tenant's local start."""
     match = CHUNK_NAME.search(name)
     local = dt.datetime.strptime(match["day"] + match["time"], "%Y%m%d%H%M")
-    return local.replace(tzinfo=zoneinfo.ZoneInfo(zone)).astimezone(dt.UTC)
+    return local.replace(tzinfo=zoneinfo.ZoneInfo(ZONES[name.split("/")[1]])).astimezone(dt.UTC)
 
 
 def _units(pool: Path) -> dict[tuple[str, str], list[str]]:
@@ -179,7 +181,6 @@ def plan_steps(pool: Path, seed: int, steps: int, chunks: Path | None = None) ->
     chunk_rng = random.Random(f"chunks {seed}")
     units = _units(pool)
     chunk_units = _units(chunks) if chunks is not None else {}
-    zones = {tenant["id"]: tenant["timezone"] for tenant in yaml.safe_load(CONFIG)["tenants"]}
     days = sorted({day for day, _ in units})
     withheld: list[tuple[str, str]] = []
     delivered: list[str] = []
@@ -208,7 +209,7 @@ def plan_steps(pool: Path, seed: int, steps: int, chunks: Path | None = None) ->
         files = deliver_day(day).files
         pieces = [name for name in files if CHUNK_NAME.search(name)]
         others = tuple(name for name in files if not CHUNK_NAME.search(name))
-        starts = {name: _chunk_start(name, zones[name.split("/")[1]]) for name in pieces}
+        starts = {name: chunk_start(name) for name in pieces}
         times = sorted(set(starts.values()))
         count = min(chunk_rng.randint(*CHUNK_BATCHES), len(times))
         cuts = [times[number] for number in sorted(chunk_rng.sample(range(1, len(times)), max(0, count - 1)))]
