@@ -2,10 +2,15 @@
 
 The incremental-equals-full test (tests/dbt/test_incremental_build.py) and ``make test-generative`` use
 this. A *pool* is a simulated landing zone of two tenants in different zones, across a daylight-saving
-change, with every feed. A *sequence* (``plan_steps``: a seed's random choice) delivers the pool's files
-into a fresh ``CALLOPS_HOME`` step by step: new days, files held back and delivered late, corrected
-re-deliveries (lines removed), truncated ones (the last lines cut), a file re-delivered empty, and a
-file restored to its original content.
+change, with every feed; its telephony is also written as intraday chunks (``simulate_chunks``: the
+same calls as ``callops simulate --intraday-minutes`` writes them). A *sequence* (``plan_steps``: a
+seed's random choice) delivers the pool's files into a fresh ``CALLOPS_HOME`` step by step: new days,
+files held back and delivered late, corrected re-deliveries (lines removed), truncated ones (the last
+lines cut), a file re-delivered empty, and a file restored to its original content. Some days after
+the backfill arrive in chunks: their telephony chunks are delivered in a few batches (what had landed
+by a random time of day, then more), each batch a step, the day's other feeds with its last batch; a
+chunked day may be followed by its tail (the next delivery day) or be the sequence's last (left
+partial), and the other kinds of step apply to chunks too (a rotated log re-sent corrected or cut).
 
 After each step the pipeline runs through its own step functions (``pipeline.load_deliveries``,
 ``build_marts``, ``validate_marts``), as ``callops run`` does, and its tables are compared with a
@@ -16,17 +21,21 @@ driven, never the incremental macros, so any later rewrite of them is checked th
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import dataclasses
 import datetime as dt
 import os
 import random
+import re
 import shutil
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import yaml
 
 POOL_START = dt.date(2026, 3, 20)
 POOL_DAYS = 12  # 2026-03-29 is a 23-hour day in Europe/Stockholm
@@ -37,12 +46,20 @@ BACKFILL_DAYS = (7, 9)
 # Connect's hourly Firehose files, joined into this many per delivery day (a longer buffer interval):
 # fewer files to load at every step's full build, still a contact's versions in several files.
 CTR_FILES_PER_DAY = 3
+# Intraday: the share of the days after the backfill whose telephony arrives in chunks of CHUNK_MINUTES
+# (30 rather than the usual 15: half the files for every step's full build to load, the same batches),
+# delivered in CHUNK_BATCHES batches; a chunk's name ends in its local start (``-YYYYMMDD-HHMM``).
+CHUNKED_DAY_SHARE = 0.5
+CHUNK_MINUTES = 30
+CHUNK_BATCHES = (2, 3)
+CHUNK_NAME = re.compile(r"-(?P<day>\d{8})-(?P<time>\d{4})$")
 
 CONFIG = (
     "tenants:\n"
     "  - {id: east, name: East, timezone: Asia/Shanghai, service_level_seconds: 10, fcr_window_days: 2}\n"
     "  - {id: west, name: West, timezone: Europe/Stockholm}\n"
 )
+ZONES = {tenant["id"]: tenant["timezone"] for tenant in yaml.safe_load(CONFIG)["tenants"]}
 
 # Lineage columns: when a row was loaded and by which run. A full build of the same landing zone loads
 # every file in one run, so these differ from an incremental history by design; no figure reads them.
@@ -54,7 +71,7 @@ LAYERS = ("staging", "intermediate", "marts")
 class Step:
     """One change to the landing zone: ``kind`` and the files (paths relative to the landing root)."""
 
-    kind: str  # deliver | late | correct | truncate | empty | restore
+    kind: str  # deliver | chunks | late | correct | truncate | empty | restore
     files: tuple[str, ...]
     fraction: float = 0.0  # correct: share of lines removed; truncate: share of lines cut from the end
     label: str = ""
@@ -71,6 +88,8 @@ class Step:
             return f"restore {what} to its original content"
         if self.kind == "late":
             return f"deliver late {what}"
+        if self.kind == "chunks":
+            return f"deliver {what}"
         return f"deliver {what}"
 
 
@@ -123,6 +142,28 @@ def simulate_pool(root: Path, seed: int) -> Path:
     return landing
 
 
+def simulate_chunks(root: Path, seed: int) -> Path:
+    """The pool's telephony (the same calls: same seed) as CHUNK_MINUTES-minute intraday chunks."""
+    from callops.config import load_config
+    from callops.simulate.run import simulate
+
+    chunks = root / "pool_chunks"
+    with callops_home(root / "pool_home", write_config(root)):
+        simulate(
+            load_config().tenants, tenants=2, days=POOL_DAYS, start=POOL_START, calls_per_day=CALLS_PER_DAY,
+            seed=seed, landing=chunks, workers=1, write_feeds=False, intraday_minutes=CHUNK_MINUTES, progress=None,
+        )  # fmt: skip
+    return chunks
+
+
+def chunk_start(name: str) -> dt.datetime:
+    """When a chunk (``<feed>/<tenant>/<day>/<file>-YYYYMMDD-HHMM``) starts, in UTC: its name gives the
+    tenant's local start."""
+    match = CHUNK_NAME.search(name)
+    local = dt.datetime.strptime(match["day"] + match["time"], "%Y%m%d%H%M")
+    return local.replace(tzinfo=zoneinfo.ZoneInfo(ZONES[name.split("/")[1]])).astimezone(dt.UTC)
+
+
 def _units(pool: Path) -> dict[tuple[str, str], list[str]]:
     """The pool's files by (delivery day, feed/tenant), as paths relative to the landing root."""
     units: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
@@ -132,15 +173,24 @@ def _units(pool: Path) -> dict[tuple[str, str], list[str]]:
     return units
 
 
-def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
-    """A seed's sequence: the first days delivered, then ``steps`` random changes."""
+def plan_steps(pool: Path, seed: int, steps: int, chunks: Path | None = None) -> list[Step]:
+    """A seed's sequence: the first days delivered, then ``steps`` random changes. With ``chunks`` (the
+    pool's telephony as chunks), some days after the first arrive in chunks, a batch a step."""
     rng = random.Random(seed)
+    # chunking draws its own numbers: a sequence is the one it was before chunks until its first chunked day
+    chunk_rng = random.Random(f"chunks {seed}")
     units = _units(pool)
+    chunk_units = _units(chunks) if chunks is not None else {}
     days = sorted({day for day, _ in units})
     withheld: list[tuple[str, str]] = []
     delivered: list[str] = []
     changed: list[str] = []
     sequence: list[Step] = []
+    chunked: set[str] = set()
+    batches: list[Step] = []  # the chunked day's batches still to come
+
+    def files_of(unit: tuple[str, str]) -> list[str]:
+        return chunk_units[unit] if unit[0] in chunked and unit in chunk_units else units[unit]
 
     def deliver_day(day: str, kind: str = "deliver") -> Step:
         files: list[str] = []
@@ -148,9 +198,31 @@ def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
             if rng.random() < 0.15:  # held back by the sender, delivered late
                 withheld.append(unit)
             else:
-                files += units[unit]
+                files += files_of(unit)
         delivered.extend(files)
         return Step(kind, tuple(files), label=f"delivery day {day} ({len(files)} files)")
+
+    def chunk_day(day: str) -> list[Step]:
+        """A chunked day as batches: the chunks that had landed by a few random times, in order, the
+        day's other files with the last batch (the day's tail is the next delivery day)."""
+        chunked.add(day)
+        files = deliver_day(day).files
+        pieces = [name for name in files if CHUNK_NAME.search(name)]
+        others = tuple(name for name in files if not CHUNK_NAME.search(name))
+        starts = {name: chunk_start(name) for name in pieces}
+        times = sorted(set(starts.values()))
+        count = min(chunk_rng.randint(*CHUNK_BATCHES), len(times))
+        cuts = [times[number] for number in sorted(chunk_rng.sample(range(1, len(times)), max(0, count - 1)))]
+        groups = [[] for _ in range(len(cuts) + 1)]  # a chunk goes in the batch of the cuts before its start
+        for name in sorted(pieces):
+            groups[bisect.bisect_right(cuts, starts[name])].append(name)
+        planned = []
+        for batch, end in zip(groups[:-1], cuts, strict=True):
+            label = f"chunks of delivery day {day} up to {end:%H:%M} UTC ({len(batch)} files)"
+            planned.append(Step("chunks", tuple(batch), label=label))
+        label = f"the rest of delivery day {day}'s chunks ({len(groups[-1])} files, {len(others)} other files)"
+        planned.append(Step("chunks", (*groups[-1], *others), label=label))
+        return planned
 
     first_days = rng.randint(*BACKFILL_DAYS)
     backfill = [deliver_day(day) for day in days[:first_days]]
@@ -159,15 +231,24 @@ def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
     sequence.append(Step("deliver", files, label=label))
     upcoming = days[first_days:]
     while len(sequence) < 1 + steps:
-        choices = ["truncate", "correct", "empty"] + ["deliver"] * bool(upcoming)
+        # a chunked day's batches come before the next day, most often next; after its last batch the next
+        # delivery day (the day's tail: calls still going at midnight) most often follows
+        tail_due = bool(sequence[-1].kind == "chunks" and chunked and not batches)
+        next_day = ["deliver"] * (3 if tail_due else 1) * bool(upcoming)
+        choices = ["truncate", "correct", "empty"] + (["chunks"] * 4 if batches else next_day)
         choices += ["late"] * bool(withheld) + ["restore"] * bool(changed)
         kind = rng.choice(choices)
-        if kind == "deliver":
+        if kind == "deliver" and chunk_units and chunk_rng.random() < CHUNKED_DAY_SHARE:
+            batches = chunk_day(upcoming.pop(0))
+            kind = "chunks"
+        if kind == "chunks":
+            sequence.append(batches.pop(0))
+        elif kind == "deliver":
             sequence.append(deliver_day(upcoming.pop(0)))
         elif kind == "late":
             unit = withheld.pop(rng.randrange(len(withheld)))
-            delivered.extend(units[unit])
-            sequence.append(Step("late", tuple(units[unit]), label=f"{unit[1]} of delivery day {unit[0]}"))
+            delivered.extend(files_of(unit))
+            sequence.append(Step("late", tuple(files_of(unit)), label=f"{unit[1]} of delivery day {unit[0]}"))
         elif kind == "restore":
             path = changed.pop(rng.randrange(len(changed)))
             sequence.append(Step("restore", (path,)))
@@ -182,16 +263,18 @@ def plan_steps(pool: Path, seed: int, steps: int) -> list[Step]:
     return sequence
 
 
-def apply_step(step: Step, pool: Path, landing: Path, rng: random.Random) -> None:
-    """Change the landing zone as ``step`` says (a re-delivery rewrites the file in place, as SFTP does)."""
+def apply_step(step: Step, pool: Path, landing: Path, rng: random.Random, chunks: Path | None = None) -> None:
+    """Change the landing zone as ``step`` says (a re-delivery rewrites the file in place, as SFTP does);
+    chunk files come from ``chunks``."""
     for name in step.files:
-        source, target = pool / name, landing / name
+        source = (chunks if chunks is not None and CHUNK_NAME.search(name) else pool) / name
+        target = landing / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        if step.kind in ("deliver", "late", "restore"):
+        if step.kind in ("deliver", "chunks", "late", "restore"):
             shutil.copyfile(source, target)
             continue
         lines = source.read_bytes().splitlines(keepends=True)
-        header = lines[:1] if name.endswith(".csv") else []
+        header = lines[:1] if CHUNK_NAME.sub("", name).endswith(".csv") else []
         body = lines[len(header) :]
         if step.kind == "empty":
             kept: list[bytes] = []
@@ -308,9 +391,9 @@ def run_sequence(root: Path, seed: int, steps: int) -> Played:
     """
     from callops import settings
 
-    pool = simulate_pool(root, seed)
+    pool, chunks = simulate_pool(root, seed), simulate_chunks(root, seed)
     config = write_config(root)
-    sequence = plan_steps(pool, seed, steps)
+    sequence = plan_steps(pool, seed, steps, chunks)
     rng = random.Random(seed * 7919)
     first = POOL_START - dt.timedelta(days=1)
     last = POOL_START + dt.timedelta(days=POOL_DAYS + 1)
@@ -319,7 +402,7 @@ def run_sequence(root: Path, seed: int, steps: int) -> Played:
         landing = settings.landing_dir()
         warehouse_file = settings.build_db_path()
     for number, step in enumerate(sequence, start=1):
-        apply_step(step, pool, landing, rng)
+        apply_step(step, pool, landing, rng, chunks)
         with callops_home(root / "incremental", config):
             plan, gate = run_pipeline(f"step_{number:02d}", first, last)
         played.steps.append((step, plan, gate))
