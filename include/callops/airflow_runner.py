@@ -210,20 +210,9 @@ def run_pipeline(
     # The DAG is parsed from its own file; dags test then syncs the whole bundle to the metadata DB.
     dag_file = settings.dags_dir() / f"{DAG_ID}.py"
     return _airflow(
-        "dags",
-        "test",
-        DAG_ID,
-        "-c",
-        json.dumps(conf),
-        "--bundle-name",
-        DAGS_BUNDLE,
-        "--dagfile-path",
-        str(dag_file),
-        log=log,
-        extra_env=one_process,
-        module="callops.dag_test",
-        pass_fds=() if failure_fd is None else (failure_fd,),
-        tail=tail,
+        "dags", "test", DAG_ID, "-c", json.dumps(conf), "--bundle-name", DAGS_BUNDLE, "--dagfile-path", str(dag_file),
+        log=log, extra_env=one_process, module="callops.dag_test",
+        pass_fds=() if failure_fd is None else (failure_fd,), tail=tail,
     ).returncode
 
 

@@ -20,14 +20,7 @@ FEED_ASSETS = {f"callops://raw/{feed}" for feed in scheduling.FEEDS}
 WRITERS = {
     "callops_pipeline": {"load", "build", "validate", "publish", "serve", "finish"},
     "build_warehouse": {
-        "start_run",
-        "dbt.staging",
-        "dbt.intermediate",
-        "dbt.marts",
-        "validate",
-        "publish",
-        "serve",
-        "finish",
+        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "serve", "finish"
     },
     "load_landing": {f"{feed}.load" for feed in scheduling.FEEDS},
 }
@@ -145,14 +138,7 @@ def test_build_runs_on_any_loaded_feed_and_only_publish_emits_the_marts(dagbag):
     assert type(condition).__name__ == "AssetAny"
     assert _uris(condition.objects) == FEED_ASSETS
     assert [t.task_id for t in dag.topological_sort()] == [
-        "start_run",
-        "dbt.staging",
-        "dbt.intermediate",
-        "dbt.marts",
-        "validate",
-        "publish",
-        "serve",
-        "finish",
+        "start_run", "dbt.staging", "dbt.intermediate", "dbt.marts", "validate", "publish", "serve", "finish"
     ]
     assert set(dag.params.keys()) == {"start", "end"}
     assert dag.get_task("finish").trigger_rule == "all_done"
@@ -199,25 +185,15 @@ def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
 
         return record
 
-    steps = (
-        "load_deliveries",
-        "record_loads",
-        "build_marts",
-        "validate_after_build",
-        "publish_marts",
-        "serve_marts",
-        "finish_run",
-    )
+    steps = ("load_deliveries", "record_loads", "build_marts", "validate_after_build", "publish_marts", "serve_marts",
+             "finish_run")
     for step in steps:
         monkeypatch.setattr(pipeline, step, recording(step))
 
     def run(dag_id: str, run_id: str, params: dict | None = None, events: dict | None = None) -> None:
         dag = dagbag.dags[dag_id]
         context = {
-            "dag": dag,
-            "run_id": run_id,
-            "dag_run": SimpleNamespace(conf={}),
-            "params": params or {},
+            "dag": dag, "run_id": run_id, "dag_run": SimpleNamespace(conf={}), "params": params or {},
             "triggering_asset_events": events or {},
         }
         for task in dag.topological_sort():
@@ -231,12 +207,8 @@ def test_both_dags_wire_the_same_step_functions(dagbag, home, monkeypatch):
     run("build_warehouse", "asset_triggered__3", events={"raw_telephony": [loaded]})
 
     def after_build(run_id: str) -> list[tuple]:
-        return [
-            ("validate_after_build", run_id),
-            ("publish_marts", run_id),
-            ("serve_marts", run_id),
-            ("finish_run", run_id),
-        ]
+        return [("validate_after_build", run_id), ("publish_marts", run_id), ("serve_marts", run_id),
+                ("finish_run", run_id)]
 
     backfill, triggered = "build_warehouse__manual__2", "build_warehouse__asset_triggered__3"
     assert calls == [
@@ -276,21 +248,26 @@ def test_dag_files_import_only_the_sdk_and_callops():
                 )
 
 
+
+def _paused_dags() -> dict[str, int]:
+    """Each DAG of the home's Airflow metadata DB and whether it is paused (1) or not (0)."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(settings.airflow_home() / "airflow.db")) as con:
+        return dict(con.execute("select dag_id, is_paused from dag").fetchall())
+
 @pytest.mark.airflow
 def test_dags_first_registered_outside_make_airflow_are_unpaused(home):
     """`callops run` (its `airflow dags test`) registers every DAG in the metadata DB, so on a home that ran
     it first `callops airflow` never sees a DAG for the first time: they must be created unpaused there too,
     or the landing watch would never run (Airflow unpauses a DAG only at its creation)."""
-    import contextlib
-    import sqlite3
-
     from callops import airflow_runner
 
     airflow_runner.ensure_metadata_db()
     done = airflow_runner._airflow("dags", "reserialize", "--bundle-name", airflow_runner.DAGS_BUNDLE)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    with contextlib.closing(sqlite3.connect(settings.airflow_home() / "airflow.db")) as con:
-        paused = dict(con.execute("select dag_id, is_paused from dag").fetchall())
+    paused = _paused_dags()
     assert runs.LANDING_WATCH_DAG_ID in paused and runs.BUILD_DAG_ID in paused
     assert not any(paused.values()), paused
 
@@ -299,15 +276,9 @@ def test_dags_first_registered_outside_make_airflow_are_unpaused(home):
 def test_a_home_whose_dags_an_earlier_release_left_paused_is_unpaused_once(home):
     """An earlier release's `callops run` created every DAG paused: the first `callops airflow` of this
     release unpauses those never served (no run but `dags test` ones); a pause made after that stays."""
-    import contextlib
-    import sqlite3
-
     from callops import airflow_runner
 
-    def paused() -> dict[str, int]:
-        with contextlib.closing(sqlite3.connect(settings.airflow_home() / "airflow.db")) as con:
-            return dict(con.execute("select dag_id, is_paused from dag").fetchall())
-
+    paused = _paused_dags
     airflow_runner.ensure_metadata_db()
     earlier = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
     done = airflow_runner._airflow(

@@ -78,9 +78,8 @@ def test_a_sound_row_passes_and_each_kind_of_damage_fails_its_own_check(table):
     past = getattr(module, "PAST_COLUMN", None)
     if past:
         bad.loc[0, past] = pd.Timestamp("2026-04-05")
-        expected[("expect_column_values_to_be_between", past)] = [
-            gate._format_key(bad.iloc[0].to_dict(), module.KEY_COLUMNS)
-        ]
+        expected[("expect_column_values_to_be_between", past)] = [gate._format_key(bad.iloc[0].to_dict(),
+                                                                                   module.KEY_COLUMNS)]
         for check in list(expected):
             expected[check] = expected[("expect_column_values_to_be_between", past)]
     assert failed(module, bad) == expected
