@@ -33,6 +33,11 @@ SERVICE_LEVEL_VARIANTS = {
 }
 
 
+# An alert rule's key left out of callops.yml takes its default, derived from the tenant's targets
+# (Tenant.__post_init__); an explicit null turns the rule off (None).
+ALERT_DEFAULT = float("-inf")
+
+
 class ConfigError(ValueError):
     """callops.yml is missing, unreadable or breaks a rule; the message names file and key."""
 
@@ -76,6 +81,27 @@ class Tenant:
     # (utf-8, gb18030, cp1251, cp1252, latin-1, ...) reads every file with that codec (legacy single-byte
     # exports content cannot tell apart). Stored as Python's canonical name of the codec.
     encoding: str = "auto"
+    # Service alerts (DECISIONLOG "Service alerts: rules and episodes"): a queue-interval with at least
+    # alert_min_offered offered stints breaches a rule when its service level (VIP service level) is
+    # below, or its abandon rate (ASA) above, the threshold. Left out: the default from the targets
+    # (service_level_target - 0.10, vip_service_level_target - 0.10, 2 x abandon_rate_target,
+    # 2 x service_level_seconds); null: the rule is off.
+    alert_min_offered: int = 20
+    alert_service_level_rate: float | None = ALERT_DEFAULT
+    alert_vip_service_level_rate: float | None = ALERT_DEFAULT
+    alert_abandon_rate: float | None = ALERT_DEFAULT
+    alert_asa_seconds: float | None = ALERT_DEFAULT
+
+    def __post_init__(self) -> None:
+        defaults = {
+            "alert_service_level_rate": max(round(self.service_level_target - 0.10, 6), 0.0),
+            "alert_vip_service_level_rate": max(round(self.vip_service_level_target - 0.10, 6), 0.0),
+            "alert_abandon_rate": min(round(2 * self.abandon_rate_target, 6), 1.0),
+            "alert_asa_seconds": float(2 * self.service_level_seconds),
+        }
+        for key, value in defaults.items():
+            if getattr(self, key) == ALERT_DEFAULT:
+                object.__setattr__(self, key, value)
 
 
 TENANT_KEYS = tuple(field.name for field in dataclasses.fields(Tenant))
@@ -95,6 +121,7 @@ RATE_KEYS = (
     "qa_score_target",
     "vip_service_level_target",
 )
+ALERT_RULE_KEYS = ("alert_service_level_rate", "alert_vip_service_level_rate", "alert_abandon_rate", "alert_asa_seconds")
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,9 @@ def _parse_tenant(path: Path, index: int, entry: object) -> Tenant:
         if field.name == "encoding":
             values[field.name] = _coerce_encoding(where, entry[field.name])
             continue
+        if field.name in ALERT_RULE_KEYS and entry[field.name] is None:
+            values[field.name] = None  # the rule is off
+            continue
         values[field.name] = _coerce(where, field.name, entry[field.name], field.type)
     tenant = Tenant(**values)
     _validate(where, tenant)
@@ -167,6 +197,8 @@ def _coerce(where: str, key: str, value: object, type_name: str) -> object:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: '{key}' must be true or false, got {value!r}")
         return value
+    if type_name == "float | None":
+        type_name = "float"
     if type_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: '{key}' must be a whole number, got {value!r}")
@@ -228,6 +260,17 @@ def _validate(where: str, tenant: Tenant) -> None:
     for key in RATE_KEYS:
         if not 0 <= getattr(tenant, key) <= 1:
             raise ConfigError(f"{where}: '{key}' is a rate between 0 and 1, got {getattr(tenant, key)}")
+    for key in ("alert_service_level_rate", "alert_vip_service_level_rate", "alert_abandon_rate"):
+        if getattr(tenant, key) is not None and not 0 <= getattr(tenant, key) <= 1:
+            raise ConfigError(
+                f"{where}: '{key}' is a rate between 0 and 1 (or null: the rule is off), got {getattr(tenant, key)}"
+            )
+    if tenant.alert_asa_seconds is not None and tenant.alert_asa_seconds <= 0:
+        raise ConfigError(
+            f"{where}: 'alert_asa_seconds' must be > 0 (or null: the rule is off), got {tenant.alert_asa_seconds}"
+        )
+    if tenant.alert_min_offered < 1:
+        raise ConfigError(f"{where}: 'alert_min_offered' must be a whole number >= 1, got {tenant.alert_min_offered}")
     if tenant.roi_pause_threshold < 0:
         raise ConfigError(f"{where}: 'roi_pause_threshold' must be >= 0")
     for key in ("service_level_seconds", "vip_service_level_seconds"):

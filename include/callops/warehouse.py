@@ -52,6 +52,13 @@ alter table raw.tenants add column if not exists hr_arrival varchar;
 alter table raw.tenants add column if not exists marketing_arrival varchar;
 alter table raw.tenants add column if not exists publish_deadline varchar;
 alter table raw.tenants add column if not exists encoding varchar;  -- auto | a codec name
+-- service alert rules: null turns a rule off; a row of an older release (no column yet) is
+-- rewritten from callops.yml by the run that adds the column, before dbt reads it
+alter table raw.tenants add column if not exists alert_min_offered integer;
+alter table raw.tenants add column if not exists alert_service_level_rate double;
+alter table raw.tenants add column if not exists alert_vip_service_level_rate double;
+alter table raw.tenants add column if not exists alert_abandon_rate double;
+alter table raw.tenants add column if not exists alert_asa_seconds double;
 
 create table if not exists raw.manifest (
     file_id varchar primary key,          -- stable id of (feed, tenant, delivery day, file name)

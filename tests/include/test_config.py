@@ -92,3 +92,45 @@ def test_encoding_is_auto_unless_set_and_stored_by_its_codec_name(tmp_path):
     )
     config = load_config(path)
     assert [config.tenant(t).encoding for t in ("a", "b", "c")] == ["auto", "cp1251", "gbk"]
+
+
+def test_alert_rules_default_from_the_targets_and_null_turns_one_off(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          - {id: a, name: A, timezone: UTC}
+          - {id: b, name: B, timezone: UTC, service_level_target: 0.9, vip_service_level_target: 0.95,
+             abandon_rate_target: 0.03, service_level_seconds: 15, alert_min_offered: 5}
+          - {id: c, name: C, timezone: UTC, alert_service_level_rate: 0.6, alert_vip_service_level_rate: null,
+             alert_abandon_rate: null, alert_asa_seconds: null}
+        """,
+    )
+    a, b, c = load_config(path).tenants
+    assert (a.alert_min_offered, a.alert_service_level_rate, a.alert_vip_service_level_rate) == (20, 0.7, 0.8)
+    assert (a.alert_abandon_rate, a.alert_asa_seconds) == (0.1, 40.0)
+    assert (b.alert_min_offered, b.alert_service_level_rate, b.alert_vip_service_level_rate) == (5, 0.8, 0.85)
+    assert (b.alert_abandon_rate, b.alert_asa_seconds) == (0.06, 30.0)
+    assert c.alert_service_level_rate == 0.6
+    assert (c.alert_vip_service_level_rate, c.alert_abandon_rate, c.alert_asa_seconds) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("alert_service_level_rate: 70", "tenant 'a': 'alert_service_level_rate' is a rate between 0 and 1"),
+        ("alert_vip_service_level_rate: -0.1", "tenant 'a': 'alert_vip_service_level_rate' is a rate between 0"),
+        ("alert_abandon_rate: 1.5", "tenant 'a': 'alert_abandon_rate' is a rate between 0 and 1"),
+        ("alert_asa_seconds: 0", "tenant 'a': 'alert_asa_seconds' must be > 0"),
+        ("alert_asa_seconds: 'slow'", "tenant 'a': 'alert_asa_seconds' must be a number"),
+        ("alert_min_offered: 0", "tenant 'a': 'alert_min_offered' must be a whole number >= 1"),
+        ("alert_min_offered: null", "tenant 'a': 'alert_min_offered' must be a whole number"),
+        ("alert_min_offered: 2.5", "tenant 'a': 'alert_min_offered' must be a whole number"),
+    ],
+)
+def test_bad_alert_rules_are_named(tmp_path, entry, message):
+    path = write(tmp_path, f"tenants:\n  - {{id: a, name: A, timezone: UTC, {entry}}}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)

@@ -32,6 +32,11 @@ renamed as (
         qa_score_target,
         vip_service_level_seconds,
         vip_service_level_target,
+        alert_min_offered,
+        alert_service_level_rate,
+        alert_vip_service_level_rate,
+        alert_abandon_rate,
+        alert_asa_seconds,
 
         -- booleans
         cdr_usegmtime
