@@ -121,7 +121,12 @@ RATE_KEYS = (
     "qa_score_target",
     "vip_service_level_target",
 )
-ALERT_RULE_KEYS = ("alert_service_level_rate", "alert_vip_service_level_rate", "alert_abandon_rate", "alert_asa_seconds")
+ALERT_RULE_KEYS = (
+    "alert_service_level_rate",
+    "alert_vip_service_level_rate",
+    "alert_abandon_rate",
+    "alert_asa_seconds",
+)
 
 
 @dataclass(frozen=True)
