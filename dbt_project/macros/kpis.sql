@@ -53,6 +53,18 @@
 {%- endmacro %}
 
 {#
+    A VIP stint: the source says so (segment 'vip'), or it queued in a VIP
+    queue (an id containing 'vip': formats without a segment route VIPs to
+    their own queue). A contact is VIP when any of its stints is.
+#}
+{% macro is_vip_stint(segment, queue_id) -%}
+    (
+        coalesce(lower({{ segment }}) = 'vip', false)
+        or coalesce(lower({{ queue_id }}) like '%vip%', false)
+    )
+{%- endmacro %}
+
+{#
     Count of rows (among those where `among` holds) where a flag holds, or
     null when the flag is unknown (null) for any of them: a count over partly
     unknown data would be a guess. No rows to count gives 0.

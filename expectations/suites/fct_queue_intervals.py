@@ -21,6 +21,7 @@ RATE_COLUMNS = [
     "occupancy_rate",
     "service_level_rate",
     "shrinkage_rate",
+    "vip_service_level_rate",
 ]
 NON_NEGATIVE_COLUMNS = [
     "abandoned_count",
@@ -46,12 +47,20 @@ NON_NEGATIVE_COLUMNS = [
     "scheduled_agents",
     "service_level_seconds",
     "short_abandoned_count",
+    "vip_abandoned_within_sl_count",
+    "vip_answered_count",
+    "vip_answered_within_sl_count",
+    "vip_offered_count",
+    "vip_service_level_seconds",
+    "vip_short_abandoned_count",
 ]
 SUBSET_PAIRS = [
     ("offered_count", "answered_count"),
     ("offered_count", "abandoned_count"),
     ("abandoned_count", "short_abandoned_count"),
     ("answered_count", "answered_within_sl_count"),
+    ("offered_count", "vip_offered_count"),
+    ("vip_answered_count", "vip_answered_within_sl_count"),
 ]
 PAST_COLUMN = "interval_start_at"
 PAST_ONLY_WHERE = "is_interval_complete"

@@ -18,6 +18,10 @@
     it has waited longer than service_level_seconds, undecided until then
     (waiting_within_sl_count). DECISIONLOG "Intervals as they fill". Other
     formats write a contact only once it has ended.
+    VIP stints (macro is_vip_stint: segment 'vip' or a VIP queue) are also
+    counted apart (vip_*), their within-SL flags by the tenant's stricter
+    vip_service_level_seconds; a VIP caller still waiting is treated as the
+    others, by that threshold (vip_waiting_within_sl_count).
 
     Incremental (macros/build_window.sql): a run recounts the intervals of
     the UTC days its deliveries touched.
@@ -172,7 +176,19 @@ flagged as (
                     + coalesce(contacts.hold_seconds, 0)
                     + coalesce(contacts.after_call_work_seconds, 0)
         end as handle_seconds,
-        false as is_waiting_within_sl
+        false as is_waiting_within_sl,
+        {{ is_vip_stint('contacts.segment', 'contacts.queue_id') }} as is_vip,
+        case
+            when contacts.outcome = 'abandoned'
+                then contacts.wait_seconds <= tenants.vip_service_level_seconds
+            else false
+        end as is_abandoned_within_vip_sl,
+        case
+            when contacts.outcome = 'answered'
+                then contacts.wait_seconds <= tenants.vip_service_level_seconds
+            else false
+        end as is_answered_within_vip_sl,
+        false as is_waiting_within_vip_sl
     from contacts
     inner join tenants
         on contacts.tenant_id = tenants.tenant_id
@@ -194,7 +210,13 @@ flagged as (
         false as is_abandoned_within_sl,
         false as is_answered_within_sl,
         cast(null as double) as handle_seconds,
-        waiting.wait_seconds <= tenants.service_level_seconds as is_waiting_within_sl
+        waiting.wait_seconds <= tenants.service_level_seconds as is_waiting_within_sl,
+        {# a queue_log names no segment: a waiting caller is VIP by its queue #}
+        {{ is_vip_stint('null', 'waiting.queue_id') }} as is_vip,
+        false as is_abandoned_within_vip_sl,
+        false as is_answered_within_vip_sl,
+        waiting.wait_seconds <= tenants.vip_service_level_seconds
+            as is_waiting_within_vip_sl
     from waiting
     inner join tenants
         on waiting.tenant_id = tenants.tenant_id
@@ -228,6 +250,16 @@ counted as (
         end as waiting_seconds,
         sum(handle_seconds) filter (where is_answered) as handle_seconds,
         count(handle_seconds) filter (where is_answered) as handled_count,
+        count(*) filter (where is_vip) as vip_offered_count,
+        count(*) filter (where is_vip and is_answered) as vip_answered_count,
+        count(*) filter (where is_vip and is_waiting_within_vip_sl)
+            as vip_waiting_within_sl_count,
+        {{ count_if_known('is_short_abandoned', 'is_vip') }}
+            as vip_short_abandoned_count,
+        {{ count_if_known('is_answered_within_vip_sl', 'is_vip') }}
+            as vip_answered_within_sl_count,
+        {{ count_if_known('is_abandoned_within_vip_sl', 'is_vip') }}
+            as vip_abandoned_within_sl_count,
 
         -- timestamps
         interval_start_at,

@@ -65,10 +65,7 @@ rolled_up as (
             as is_ivr_visible,
         -- VIP: the source says so (segment), or the contact queued in a VIP
         -- queue (formats without a segment route VIPs to their own queue)
-        bool_or(
-            coalesce(lower(segment) = 'vip', false)
-            or coalesce(lower(queue_id) like '%vip%', false)
-        ) as is_vip,
+        bool_or({{ is_vip_stint('segment', 'queue_id') }}) as is_vip,
         -- null when any counted stint's wait is unknown (a format without
         -- queue wait, e.g. Asterisk CDR): never a partial sum
         case

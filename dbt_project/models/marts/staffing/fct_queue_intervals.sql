@@ -114,6 +114,13 @@ joined as (
         counts.waiting_seconds,
         counts.handle_seconds as stint_handle_seconds,
         counts.handled_count,
+        counts.vip_offered_count,
+        counts.vip_answered_count,
+        counts.vip_waiting_within_sl_count,
+        counts.vip_short_abandoned_count,
+        counts.vip_answered_within_sl_count,
+        counts.vip_abandoned_within_sl_count,
+        tenants.vip_service_level_seconds,
         coalesce(feed_days.has_shifts, false) as has_shifts,
         coalesce(feed_days.has_agent_states, false) as has_agent_states,
         coalesce(agents.scheduled_seconds, 0) as scheduled_seconds,
@@ -182,7 +189,16 @@ counted as (
                 as answered_within_sl_count,
             case when has_stints then abandoned_within_sl_count else 0 end
                 as abandoned_within_sl_count,
-            case when has_stints then waiting_seconds else 0 end as waiting_seconds
+            case when has_stints then waiting_seconds else 0 end as waiting_seconds,
+            coalesce(vip_offered_count, 0) as vip_offered_count,
+            coalesce(vip_answered_count, 0) as vip_answered_count,
+            coalesce(vip_waiting_within_sl_count, 0) as vip_waiting_within_sl_count,
+            case when has_stints then vip_short_abandoned_count else 0 end
+                as vip_short_abandoned_count,
+            case when has_stints then vip_answered_within_sl_count else 0 end
+                as vip_answered_within_sl_count,
+            case when has_stints then vip_abandoned_within_sl_count else 0 end
+                as vip_abandoned_within_sl_count
         )
     from joined
 
@@ -259,6 +275,22 @@ final as (
         reforecast_aht_seconds,
         reforecast_erlang_c_agents,
         reforecast_erlang_a_agents,
+        vip_offered_count,
+        vip_answered_count,
+        vip_answered_within_sl_count,
+        vip_short_abandoned_count,
+        vip_abandoned_within_sl_count,
+        vip_waiting_within_sl_count,
+        {# as the day mart's, a VIP caller still waiting within its T undecided #}
+        {{ service_level_rate(
+            'service_level_variant',
+            'vip_answered_within_sl_count',
+            'vip_abandoned_within_sl_count',
+            'vip_short_abandoned_count',
+            'vip_answered_count',
+            '(vip_offered_count - vip_waiting_within_sl_count)'
+        ) }} as vip_service_level_rate,
+        vip_service_level_seconds,
 
         -- booleans
         is_interval_complete,
