@@ -325,9 +325,12 @@ def _table_rows(con: duckdb.DuckDBPyConnection, database: str, schema: str, tabl
         if name not in LINEAGE_COLUMNS
     ]
     selected = ", ".join(f'"{name}"' for name in columns)
-    # floats rounded: DuckDB's parallel sums may differ in the last bits between two builds
+    # floats rounded: DuckDB's parallel sums may differ in the last bits between two builds; lists as tuples
     return collections.Counter(
-        tuple(round(value, 6) if isinstance(value, float) else value for value in row)
+        tuple(
+            round(value, 6) if isinstance(value, float) else tuple(value) if isinstance(value, list) else value
+            for value in row
+        )
         for row in con.execute(f'select {selected} from "{database}"."{schema}"."{table}"').fetchall()
     )
 

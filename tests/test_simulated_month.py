@@ -16,6 +16,7 @@ import pytest
 from callops import dbt, pipeline, publish, settings, wallboard, warehouse
 from callops.config import load_config
 from callops.load import registry
+from callops.simulate.model import Surge
 from callops.simulate.run import simulate
 from tests import oldest_reader
 from tests import wallboard_pages as pages
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.dbt
 
 START = dt.date(2026, 3, 2)
 DAYS = 30
+# the general queue's arrivals x 10 for an hour of the last day: a service-alert episode to publish and read
+SURGE = Surge("general", 10 * 60, 60, 10.0)
 END = START + dt.timedelta(days=DAYS)  # one more delivery day: calls still going at midnight
 
 
@@ -56,7 +59,7 @@ def month(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv("CALLOPS_CONFIG", str(config))
         written = simulate(
             load_config().tenants, tenants=3, days=DAYS, start=START, calls_per_day=120, seed=5,
-            landing=settings.landing_dir(), workers=2, progress=None,
+            landing=settings.landing_dir(), workers=2, progress=None, surge=SURGE,
         )  # fmt: skip
         first = pipeline.load_deliveries("first", START, END)
         assert dbt.build().success

@@ -189,7 +189,8 @@ episodes as (
         opened.breaching_interval_count,
 
         -- strings
-        opened.breaches,
+        {# a JSON array: a published column is never a LIST (every BI driver reads text) #}
+        cast(to_json(opened.breaches) as varchar) as breaches,
         case
             when calm.interval_start_at is not null then 'recovered'
             when opened.is_day_over then 'midnight'
