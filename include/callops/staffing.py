@@ -430,6 +430,33 @@ def erlang_a(
     return {key: value.reshape(shape) for key, value in result.items()}
 
 
+def predicted_service_level(
+    agents: Any,
+    calls: Any,
+    interval_seconds: Any,
+    aht_seconds: Any,
+    patience_seconds: Any,
+    answer_within_seconds: Any,
+) -> np.ndarray:
+    """SL(T) predicted for given agents, row by row: Erlang A where the row has a patience (> 0), else
+    Erlang C. A queue that cannot keep up (Erlang C with agents <= offered load, or no agent for work to
+    do) predicts 0, its limit; NaN where calls, AHT, agents or T are missing. The dispatch ladder's
+    figure (DECISIONLOG "The dispatch ladder").
+    """
+    shape, (agents_, calls_, interval, aht, patience, within) = _broadcast(
+        agents, calls, interval_seconds, aht_seconds, patience_seconds, answer_within_seconds
+    )
+    with_patience = patience > 0
+    by_a = erlang_a(agents_, calls_, interval, aht, np.where(with_patience, patience, np.nan), within)
+    by_c = erlang_c(agents_, calls_, interval, aht, within)
+    level = np.where(with_patience, by_a["service_level_rate"], by_c["service_level_rate"])
+    load = _load(calls_, interval, aht)
+    whole = _whole_agents(agents_)
+    known = ~np.isnan(load) & ~np.isnan(whole) & (within >= 0)
+    overloaded = known & (load > 0) & np.where(with_patience, whole < 1, whole <= load)
+    return np.where(overloaded, 0.0, level).reshape(shape)
+
+
 def erlang_a_agents(
     calls: Any,
     interval_seconds: Any,

@@ -43,7 +43,7 @@ def test_every_published_mart_has_a_gate_suite():
         "fct_queue_intervals", "fct_forecast_accuracy_daily", "fct_staffing_plan", "rpt_capacity_daily",
         "fct_contact_value_daily", "fct_campaign_daily", "fct_agent_quality_monthly", "fct_qa_criteria_monthly",
         "fct_evaluator_calibration", "fct_headcount_monthly", "fct_headcount_monthly_by_team",
-        "rpt_kpis_by_period", "rpt_tenant_benchmark", "fct_service_alerts",
+        "rpt_kpis_by_period", "rpt_tenant_benchmark", "fct_service_alerts", "fct_service_alert_steps",
     }  # fmt: skip
     for module in MODULES.values():
         # a suite with its own candidate rows (candidate_sql) needs no partition grain

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import math
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -96,6 +97,17 @@ def episodes(database=None, tenant: str | None = None) -> list[dict]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+def ladder(tenant: str) -> list[dict]:
+    with warehouse.connection(read_only=True) as con:
+        cursor = con.execute(
+            "select * from marts.fct_service_alert_steps where tenant_id = ? "
+            "order by queue_id, interval_start_at, step",
+            [tenant],
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def snapshot() -> collections.Counter:
     with warehouse.connection(read_only=True) as con:
         rows = con.execute("select * from marts.fct_service_alerts").fetchall()
@@ -125,7 +137,7 @@ def surged(tmp_path_factory: pytest.TempPathFactory):
         deliver(home, "stockholm_telco", day, f"queue_log-{DAY:%Y%m%d}", "\n".join(STOCKHOLM_DAY) + "\n")
         deliver(home, "shanghai_bank", day, f"queue_log-{DAY:%Y%m%d}-0800", "\n".join(CHUNK_MORNING) + "\n")
         run("morning")
-        states = {"morning": episodes(tenant="shanghai_bank")}
+        states = {"morning": episodes(tenant="shanghai_bank"), "morning_ladder": ladder("shanghai_bank")}
         deliver(home, "shanghai_bank", day, f"queue_log-{DAY:%Y%m%d}-0945", "\n".join(CHUNK_LATE_MORNING) + "\n")
         run("late_morning")
         states["late_morning"] = episodes(tenant="shanghai_bank")
@@ -143,9 +155,36 @@ def test_a_surge_opens_one_episode_for_its_queue_in_the_run_that_loads_it(surged
     assert episode["interval_start_at"] == dt.datetime(2026, 3, 16, 1, 0)  # UTC
     assert (episode["kpi_name"], episode["kpi_value"], episode["threshold_value"]) == ("service_level_rate", 0.0, 0.7)
     assert json.loads(episode["breaches"]) == ["service_level_rate", "asa_seconds"]  # ASA 60 s above 2 x 20 s
-    assert episode["recommended_step"] is None
     # 09:30 is calm (6 calls answered after 5 s) but not complete yet: the episode stays open
     assert episode["is_open"] is True and episode["interval_end_local"] is None and episode["closed_by"] is None
+
+
+def test_the_ladder_of_a_tenant_with_one_agent_and_no_other_feed(surged):
+    """The ladder is for 09:30, not complete at 09:45 and with no forecast (no history): its 6 calls so far
+    at AHT 60 s (talk), no abandon (Erlang C). PJSIP/101 handled 12 cards calls and 6 loans calls at 09:00:
+    one agent, on cards. Erlang C with 1 agent and 0.2 Erlangs: C = 0.2, SL = 1 - 0.2 e^(-0.8 x 20 / 60).
+    No roster, offers or IVR: each step brings 0 and says why; loans has no agent to give. The target
+    (0.8) is already reached, so the first step is the recommended one."""
+    [episode] = surged["morning"]
+    expected = 1 - 0.2 * math.exp(-0.8 * 20 / 60)
+    assert episode["agents_before"] == 1
+    assert episode["service_level_before"] == pytest.approx(expected, abs=1e-12)
+    assert episode["next_interval_start_at"] == dt.datetime(2026, 3, 16, 1, 30)
+    assert episode["recommended_step"] == 1
+    steps = surged["morning_ladder"]
+    no_ivr = "the telephony format records no IVR (an Asterisk queue_log shows queued calls only)"
+    assert [(row["step"], row["action"], row["agents"], row["note"]) for row in steps] == [
+        (1, "same_site_agents", 0, "no roster delivered"),
+        (2, "ivr_front_service", 0, no_ivr),
+        (3, "outbound_agents", 0, "no roster delivered"),
+        (4, "pause_cross_selling", 0, "no in-call offers delivered"),
+        (5, "cross_site_agents", 0, "no roster delivered"),
+        (6, "cross_skill_agents", 0, None),
+    ]  # fmt: skip
+    for row in steps:
+        assert (row["ladder_agents"], row["ladder_calls"], row["ladder_aht_seconds"]) == (1, 6, 60)
+        assert row["service_level_after"] == pytest.approx(expected, abs=1e-12)
+        assert row["is_target_reached"] is True
 
 
 def test_the_episode_closes_at_the_first_calm_complete_interval(surged):

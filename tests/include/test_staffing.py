@@ -330,3 +330,36 @@ def test_erlang_a_agent_search_equals_the_plain_scan():
     # And every answer is the smallest N meeting the target by the published figures.
     figures = staffing.erlang_a(fast, calls, interval, aht, patience, within)["service_level_rate"]
     assert np.all(figures >= target)
+
+
+def test_predicted_service_level_picks_erlang_a_with_a_patience_else_c():
+    """The dispatch ladder's figure: the published Erlang A SL where a patience is given (pyworkforce,
+    13 agents -> 0.858178), the published Erlang C SL without one (CRAN ErlangC, 14 agents -> 0.888350)."""
+    predicted = staffing.predicted_service_level(
+        [13, 14, 14], 100, 1800, 180, [300, np.nan, None], 20
+    )
+    assert predicted[0] == pytest.approx(0.858178, abs=SIX)
+    assert predicted[1] == pytest.approx(0.888350, abs=SIX)
+    assert predicted[2] == pytest.approx(0.888350, abs=SIX)
+
+
+def test_predicted_service_level_of_a_queue_that_cannot_keep_up_is_zero():
+    """Load 100 x 180 / 1800 = 10 Erlangs: Erlang C with 10 agents (or fewer) never catches up (0, its
+    limit, where erlang_c says NaN); with a patience, no agent at all answers nobody. No calls and an
+    agent: 1. Missing calls or AHT: NaN."""
+    predicted = staffing.predicted_service_level(
+        [10, 9, 0, 1, 11, 5, 5], [100, 100, 100, 0, 100, None, 100], 1800,
+        [180, 180, 180, 180, 180, 180, None], [np.nan, np.nan, 300, 300, np.nan, np.nan, np.nan], 20
+    )
+    assert np.isnan(staffing.erlang_c(10, 100, 1800, 180, 20)["service_level_rate"])
+    assert predicted[:3].tolist() == [0.0, 0.0, 0.0]
+    assert predicted[3] == 1.0
+    assert 0 < predicted[4] < 1
+    assert np.isnan(predicted[5]) and np.isnan(predicted[6])
+
+
+def test_predicted_service_level_of_the_ladder_example_in_the_docs():
+    """docs/kpis.md "The dispatch ladder": 90 calls at 300 s with 14 agents (15 Erlangs) predicts 0; 16 agents
+    0.317; 8 % of the calls off (82.8) 0.594; 18 agents 0.841."""
+    predicted = staffing.predicted_service_level([14, 16, 16, 18], [90, 90, 82.8, 82.8], 1800, 300, np.nan, 20)
+    assert predicted.round(3).tolist() == [0.0, 0.317, 0.594, 0.841]
