@@ -86,26 +86,21 @@ STOCKHOLM_DAY = (
 )
 
 
-def episodes(database=None, tenant: str | None = None) -> list[dict]:
+def mart_rows(table: str, order: str, database=None, tenant: str | None = None) -> list[dict]:
     with warehouse.connection(database, read_only=True) as con:
         cursor = con.execute(
-            "select * from marts.fct_service_alerts where tenant_id = coalesce(?, tenant_id) "
-            "order by tenant_id, queue_id, interval_start_at",
-            [tenant],
+            f"select * from marts.{table} where tenant_id = coalesce(?, tenant_id) order by {order}", [tenant]
         )
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def episodes(database=None, tenant: str | None = None) -> list[dict]:
+    return mart_rows("fct_service_alerts", "tenant_id, queue_id, interval_start_at", database, tenant)
 
 
 def ladder(tenant: str) -> list[dict]:
-    with warehouse.connection(read_only=True) as con:
-        cursor = con.execute(
-            "select * from marts.fct_service_alert_steps where tenant_id = ? "
-            "order by queue_id, interval_start_at, step",
-            [tenant],
-        )
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return mart_rows("fct_service_alert_steps", "tenant_id, queue_id, interval_start_at, step", tenant=tenant)
 
 
 def snapshot() -> collections.Counter:

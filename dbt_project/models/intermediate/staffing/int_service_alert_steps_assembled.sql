@@ -95,6 +95,7 @@ feed_days as (
 
 steps as (
 
+    {# step 0: the queue as it is (no action) #}
     select
         range as step,
         [
@@ -105,7 +106,7 @@ steps as (
             'cross_site_agents',
             'cross_skill_agents'
         ][range] as action  -- noqa: RF04
-    from range(1, 7)
+    from range(0, 7)
 
 ),
 
@@ -663,25 +664,7 @@ cumulated as (
         calls * (1 - max(contained_rate) over ladder) as ladder_calls,
         greatest(aht_seconds - max(pitch_seconds_per_stint) over ladder, 0)
             as ladder_aht_seconds
-    from (
-        select * from brought
-        union all by name
-        select
-            ladder_intervals.*,
-            0 as step,
-            cast(null as varchar) as action,  -- noqa: RF04
-            coalesce(queue_agents.agent_count, 0) as queue_agent_count,
-            0 as contained_rate,
-            0 as pitch_seconds_per_stint,
-            0 as added_agents,
-            null as note
-        from ladder_intervals
-        left join queue_agents
-            on
-                ladder_intervals.tenant_id = queue_agents.tenant_id
-                and ladder_intervals.queue_id = queue_agents.queue_id
-                and ladder_intervals.interval_start_at = queue_agents.interval_start_at
-    ) as all_steps
+    from brought
     window ladder as (
         partition by tenant_id, queue_id, interval_start_at
         order by step
