@@ -135,6 +135,73 @@ def worst_intervals(tenant: str = ALPHA) -> list[tuple[str, str]]:
     return [("vip", "08:30"), ("voice", "09:00"), ("voice", "10:30"), ("vip", "10:00"), ("voice", "08:30")]
 
 
+# Service-alert episodes (fct_service_alerts, fct_service_alert_steps), following the intervals above with
+# the alert thresholds of the targets (service level 0.8 - 0.10 = 0.70, at least 20 offered). UTC is local
+# - 8 h. Alpha's partial day (2026-03-16): voice 08:30 (0.62) breaches and 09:00 (0.71, complete) closes it;
+# voice 09:30 (0.5, filling) opens the one still open. Its ladder, for 10:00 (reforecast 63.75 calls):
+# 9.75 agents logged in now (0.4137 predicted), then the six steps, cumulative; step 5 is the first to
+# reach the 0.8 target. The closed episode's ladder (its own figures) is not shown. Alpha's complete day
+# and beta's (2026-03-14) each had voice 08:30 to 10:00 (09:30 below the minimum offered neither opens nor
+# closes) and 10:30 to 11:00, closed; beta's ladders have figures of their own, shown nowhere.
+# (tenant, queue, local start, local end, kpi_name, kpi_value, threshold, recommended step, breaching
+# intervals, breaches, closed_by, agents before, service level before)
+EPISODES = [
+    (ALPHA, "voice", "2026-03-15 08:30", "2026-03-15 10:00", "service_level_rate", 0.61, 0.7, 1, 2,
+     '["service_level_rate"]', "recovered", 8.0, 0.6011),
+    (ALPHA, "voice", "2026-03-16 08:30", "2026-03-16 09:00", "service_level_rate", 0.62, 0.7, 2, 1,
+     '["service_level_rate"]', "recovered", 9.25, 0.6123),
+    (ALPHA, "voice", "2026-03-16 09:30", None, "service_level_rate", 0.5, 0.7, 5, 1, '["service_level_rate"]',
+     None, 9.75, 0.4137),
+    (BETA, "voice", "2026-03-14 08:30", "2026-03-14 10:00", "service_level_rate", 0.61, 0.7, 3, 2,
+     '["service_level_rate"]', "recovered", 7.5, 0.5066),
+    (BETA, "voice", "2026-03-14 10:30", "2026-03-14 11:00", "service_level_rate", 0.58, 0.7, None, 1,
+     '["service_level_rate"]', "recovered", 6.5, 0.4455),
+]
+# per episode (tenant, local start): each step's (agents, service level after, note)
+LADDERS = {
+    (ALPHA, "2026-03-16 09:30"): [
+        (1.25, 0.5519, None), (0.0, 0.5519, "no IVR in this format: 0 agents rather than a guess"),
+        (1.0, 0.6482, None), (0.35, 0.6931, None), (1.5, 0.8264, None), (1.0, 0.9017, None),
+    ],
+    (ALPHA, "2026-03-16 08:30"): [
+        (2.75, 0.8234, None), (0.0, 0.8333, None), (0.0, 0.8444, None), (0.15, 0.8555, None),
+        (0.0, 0.8666, None), (0.0, 0.8913, None),
+    ],
+    (BETA, "2026-03-14 08:30"): [
+        (0.5, 0.6157, None), (0.0, 0.6157, None), (2.25, 0.8391, None), (0.2, 0.8547, None), (0.0, 0.8547, None),
+        (1.0, 0.9163, None),
+    ],
+}
+LADDER_ACTIONS = ("same_site_agents", "ivr_front_service", "outbound_agents", "pause_cross_selling",
+                  "cross_site_agents", "cross_skill_agents")
+ALERT_LADDER_COLUMNS = ("agents_before", "service_level_before")
+
+
+def _episode_rows() -> list[tuple]:
+    rows = []
+    for (tenant, queue, start, end, kpi, value, threshold, step, count, breaches, closed_by, agents,
+         service_level) in EPISODES:
+        local = dt.datetime.fromisoformat(start)
+        end_local = None if end is None else dt.datetime.fromisoformat(end)
+        rows.append((
+            tenant, queue, local - dt.timedelta(hours=8), local, end_local, kpi, value, threshold, step, count,
+            breaches, closed_by, end is None, local.date(),
+            None if end_local is None else end_local - dt.timedelta(hours=8), agents, service_level,
+        ))
+    return rows
+
+
+def _step_rows() -> list[tuple]:
+    rows = []
+    for (tenant, start), steps in LADDERS.items():
+        [queue] = [episode[1] for episode in EPISODES if (episode[0], episode[2]) == (tenant, start)]
+        local = dt.datetime.fromisoformat(start)
+        for step, (action, (agents, service_level, note)) in enumerate(zip(LADDER_ACTIONS, steps), start=1):
+            rows.append((tenant, queue, local - dt.timedelta(hours=8), local, step, action, agents, service_level,
+                         note, local.date()))
+    return rows
+
+
 INTRADAY_COLUMNS = ("is_interval_complete", "waiting_count", "reforecast_offered_count", "reforecast_erlang_c_agents")
 CREATE = {
     "rpt_daily_kpis": """
@@ -177,10 +244,26 @@ CREATE = {
             cost_trailing_7d double, roi_trailing_7d double, roi_pause_threshold double,
             is_pause_recommended boolean
         )""",
+    "fct_service_alerts": """
+        create table marts.fct_service_alerts (
+            tenant_id varchar, queue_id varchar, interval_start_at timestamp, interval_start_local timestamp,
+            interval_end_local timestamp, kpi_name varchar, kpi_value double, threshold_value double,
+            recommended_step integer, breaching_interval_count bigint, breaches varchar, closed_by varchar,
+            is_open boolean, episode_date date, closing_interval_start_at timestamp, agents_before double,
+            service_level_before double
+        )""",
+    "fct_service_alert_steps": """
+        create table marts.fct_service_alert_steps (
+            tenant_id varchar, queue_id varchar, interval_start_at timestamp, interval_start_local timestamp,
+            step integer, action varchar, agents double, service_level_after double, note varchar,
+            episode_date date
+        )""",
 }
 
 
-def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict, intraday: bool) -> None:
+def _fill(
+    con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict, intraday: bool, ladder: bool
+) -> None:
     con.execute("create schema marts")
     for table in tables:
         con.execute(CREATE[table])
@@ -226,6 +309,14 @@ def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict, i
             ('month', '2026-03-01', 'alpha_care', 'qa_score', 0.8612, 1, 2, 2, 0.8171, 0.7951, 0.8392, 0.8612,
              false, false, true)
         """)
+    if "fct_service_alerts" in tables:
+        con.executemany(f"insert into marts.fct_service_alerts values ({', '.join(['?'] * 17)})", _episode_rows())
+        if not ladder:  # as the release before the dispatch ladder published it
+            for column in ALERT_LADDER_COLUMNS:
+                con.execute(f"alter table marts.fct_service_alerts drop column {column}")
+            con.execute("update marts.fct_service_alerts set recommended_step = null")
+    if "fct_service_alert_steps" in tables:
+        con.executemany(f"insert into marts.fct_service_alert_steps values ({', '.join(['?'] * 10)})", _step_rows())
     if "fct_campaign_daily" in tables:
         con.execute("""
             insert into marts.fct_campaign_daily values
@@ -241,16 +332,20 @@ def _fill(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], beta: dict, i
 
 
 def build(folder: Path, tables: tuple[str, ...] = tuple(CREATE), beta: dict | None = None,
-          intraday: bool = True) -> dict:
+          intraday: bool = True, ladder: bool = True) -> dict:
     """The center file and each tenant's file under ``folder``, as a publish leaves them: the tenant's
     rows alone, and its benchmark rows masked (no rank, no center figure: two tenants are fewer than 5).
     ``beta``: other figures for beta's latest day; ``intraday`` false: fct_queue_intervals without the
-    intraday columns (INTRADAY_COLUMNS), as an earlier release published it. Returns {"center": path,
-    "tenants": {id: path}}."""
+    intraday columns (INTRADAY_COLUMNS), as an earlier release published it; ``ladder`` false:
+    fct_service_alerts without its ladder columns (ALERT_LADDER_COLUMNS, recommended_step null) and no
+    fct_service_alert_steps, as the release before the dispatch ladder published them. Returns
+    {"center": path, "tenants": {id: path}}."""
+    if not ladder:
+        tables = tuple(table for table in tables if table != "fct_service_alert_steps")
     folder.mkdir(parents=True, exist_ok=True)
     center = folder / "callops.duckdb"
     with duckdb.connect(str(center)) as con:
-        _fill(con, tables, BETA_LATEST | (beta or {}), intraday)
+        _fill(con, tables, BETA_LATEST | (beta or {}), intraday, ladder)
     tenants = {}
     for tenant in (ALPHA, BETA):
         path = folder / "tenants" / f"{tenant}.duckdb"
@@ -283,6 +378,8 @@ class _Page(html.parser.HTMLParser):
         self.links: list[str] = []
         self.rows: list[dict] = []
         self.sections: list[dict] = []
+        self.episodes: list[dict] = []
+        self.steps: list[dict] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attributes = {name: value or "" for name, value in attrs}
@@ -299,11 +396,18 @@ class _Page(html.parser.HTMLParser):
         if "data-section" in attributes:
             self.sections.append({name.removeprefix("data-"): value for name, value in attributes.items()
                                   if name.startswith("data-")})
+        if "data-episode" in attributes:
+            self.episodes.append({name.removeprefix("data-"): value for name, value in attributes.items()
+                                  if name.startswith("data-")})
+        if tag == "tr" and "data-step" in attributes:
+            self.steps.append({name.removeprefix("data-"): value for name, value in attributes.items()
+                               if name.startswith("data-")})
 
 
 def read_page(path: Path) -> _Page:
-    """A page's KPI elements (their data-* attributes, without the prefix), charts, links, interval rows
-    and sections with data-* attributes (``data-section``: its name)."""
+    """A page's KPI elements (their data-* attributes, without the prefix), charts, links, interval rows,
+    sections with data-* attributes (``data-section``: its name), service-alert episodes (``data-episode``:
+    open or closed) and their ladders' steps (``data-step``), with their data-* attributes."""
     page = _Page()
     page.feed(path.read_text(encoding="utf-8"))
     return page
@@ -318,11 +422,20 @@ def chart_rows(path: Path) -> dict[str, list[dict]]:
 
 def mart_value(published: Path, kpi: dict) -> str:
     """What ``kpi`` (a tile's data-* attributes) must carry: its mart's value in ``published`` as
-    data-value writes it (day: rpt_daily_kpis; week, month: rpt_kpis_by_period)."""
+    data-value writes it (day: rpt_daily_kpis; week, month: rpt_kpis_by_period; episode: the kpi_value
+    of fct_service_alerts' row of its tenant, queue and first interval, the KPI its kpi_name)."""
     name = kpi["kpi"]
     assert name.replace("_", "").isalnum(), name
     with duckdb.connect(str(published), read_only=True) as con:
-        if kpi["grain"] == "day":
+        if kpi["grain"] == "episode":
+            rows = con.execute(
+                "select kpi_value from marts.fct_service_alerts where tenant_id = ? and queue_id = ? "
+                "and interval_start_at = ? and episode_date = ? and kpi_name = ?",
+                # read from the HTML (data-interval-start) or by a browser (dataset.intervalStart)
+                [kpi["tenant"], kpi["queue"], kpi.get("interval-start") or kpi.get("intervalStart"), kpi["date"],
+                 name],
+            ).fetchall()
+        elif kpi["grain"] == "day":
             rows = con.execute(
                 f"select {name} from marts.rpt_daily_kpis where tenant_id = ? and kpi_date = ?",
                 [kpi["tenant"], kpi["date"]],
@@ -393,6 +506,10 @@ MEASURE = """() => ({
         dashed: e.querySelectorAll('svg [stroke-dasharray]').length,
     })),
     sections: [...document.querySelectorAll('[data-section]')].map(e => ({...e.dataset, text: e.innerText})),
+    text: document.body.innerText,
+    steps: [...document.querySelectorAll('[data-step]')].map(e => ({
+        ...e.dataset, text: e.innerText, background: getComputedStyle(e.querySelector('td')).backgroundColor,
+    })),
 })"""
 
 
@@ -400,8 +517,10 @@ def open_page(browser, path: Path, width: int, height: int, screenshot: Path | N
     """Load ``path`` from file:// at ``width`` x ``height`` in ``browser`` (playwright), wait for its charts,
     and return: kpis (each KPI element's data-* without the prefix, and its text), console_errors (console
     errors and uncaught exceptions), requests (every URL the page asked for), scrollWidth, innerWidth,
-    valueFontPx (each tile value's font size), charts (name, drawn, dashed: its SVG elements drawn dashed)
-    and sections (each data-section element's data-* and text). ``screenshot``: a full-page PNG."""
+    valueFontPx (each tile value's font size), charts (name, drawn, dashed: its SVG elements drawn dashed),
+    sections (each data-section element's data-* and text), text (the page's, as shown) and steps (each
+    service-alert ladder step's data-*, text and its cells' background colour). ``screenshot``: a
+    full-page PNG."""
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     errors: list[str] = []

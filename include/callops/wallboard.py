@@ -27,7 +27,12 @@ Every KPI tile carries its mart's value, unrounded, for machines: ``data-kpi`` (
 of the value; empty for null). Its colour (``data-status``) is :func:`status`. A partial day's section by
 interval (``data-section="today-intervals"``) carries where its data ends (``data-first-open-interval``,
 ``data-first-open-time``), the callers still waiting (``data-waiting``) and the rest of the day's
-reforecast (``data-reforecast-offered``).
+reforecast (``data-reforecast-offered``). The service alerts (``data-section="service-alerts"``) are the
+episodes of the tenant's latest day (``marts.fct_service_alerts``): each open one (``data-episode="open"``,
+``data-queue``, ``data-interval-start``: its first interval, UTC) with its breach as a KPI element of
+grain ``episode`` (``data-value`` and ``data-threshold``) and its ladder's steps (``data-step``,
+``data-action``, ``data-agents``, ``data-service-level-after``; ``data-recommended="true"`` on the
+recommended one), and those closed that day (``data-episode="closed"``, ``data-closed-by``).
 """
 
 from __future__ import annotations
@@ -116,6 +121,22 @@ INTRADAY_COLUMNS = ("is_interval_complete", "waiting_count", "reforecast_offered
 RANKED_BY = "common_service_level_rate"  # the center's cards: one service level for every tenant
 TREND_RATES = ("service_level_rate", "answer_rate", "abandon_rate")
 CENTER_TREND_KPIS = ("offered_count", "service_level_rate", "answer_rate", "abandon_rate")
+# the dispatch ladder's steps (fct_service_alert_steps.action), in order, as the page names them
+LADDER_ACTIONS = {
+    "same_site_agents": "Agents of the same site",
+    "ivr_front_service": "IVR self-service in front",
+    "outbound_agents": "Outbound agents",
+    "pause_cross_selling": "Pause in-call cross-selling",
+    "cross_site_agents": "Agents of other sites",
+    "cross_skill_agents": "Agents of other skills",
+}
+ALERT_COLUMNS = (
+    "queue_id", "interval_start_at", "interval_start_local", "interval_end_local", "kpi_name", "kpi_value",
+    "threshold_value", "recommended_step", "breaching_interval_count", "breaches", "closed_by", "is_open",
+)
+# fct_service_alerts' columns of the ladder (the release that computes it adds them)
+ALERT_LADDER_COLUMNS = ("agents_before", "service_level_before")
+STEP_COLUMNS = ("queue_id", "interval_start_at", "step", "action", "agents", "service_level_after", "note")
 
 
 # --- what a figure looks like ------------------------------------------------------------------------
@@ -221,9 +242,11 @@ def _table(name: str) -> str:
     return f'{SOURCE}.{PUBLISHED_SCHEMA}."{name}"'
 
 
-def _select(columns: list[str], wanted: tuple[str, ...] | list[str]) -> str:
-    """``wanted`` columns, null for those the table lacks (a file an earlier release published)."""
-    return ", ".join(f'"{name}"' if name in columns else f'null as "{name}"' for name in wanted)
+def _select(columns: list[str], wanted: tuple[str, ...] | list[str], table: str = "") -> str:
+    """``wanted`` columns (of ``table``, an alias, where given), null for those the table lacks (a file an
+    earlier release published)."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(f'{prefix}"{name}"' if name in columns else f'null as "{name}"' for name in wanted)
 
 
 def _missing(table: str) -> str:
@@ -563,6 +586,7 @@ def _project_page(con, tables: dict[str, list[str]], tenant: str, name: str) -> 
         return page
     complete, latest = days["latest_complete"], days["latest"]
     page["latest_complete"] = complete
+    page["alerts"] = _service_alerts(con, tables, tenant, latest)
     if complete is not None:
         row = _day_row(con, tables, tenant, complete)
         page["tiles"] = _day_tiles(row, tenant, complete, PROJECT_TILES)
@@ -792,6 +816,138 @@ def _benchmark(con, tables, tenant: str, day: dt.date) -> dict:
             "month": day.replace(day=1)}
 
 
+def _service_alerts(con, tables, tenant: str, day: dt.date) -> dict:
+    """The service-alert episodes of ``day`` (the tenant's latest: today so far, or its latest complete
+    day): those open, each with its breach and its dispatch ladder (``marts.fct_service_alert_steps``,
+    the recommended step marked), and those closed that day. A file without the ladder (an earlier
+    release: no steps table, or fct_service_alerts without its ladder columns) shows the episodes
+    without it, and says so."""
+    section: dict = {"date": day, "notes": [], "open": [], "closed": [], "known": False}
+    columns = tables.get("fct_service_alerts")
+    if columns is None:
+        section["notes"].append(_missing("fct_service_alerts"))
+        return section
+    section["known"] = True
+    steps_columns = tables.get("fct_service_alert_steps")
+    has_ladder = steps_columns is not None and all(name in columns for name in ALERT_LADDER_COLUMNS)
+    if steps_columns is None:
+        section["notes"].append(_missing("fct_service_alert_steps"))
+    if any(name not in columns for name in ALERT_LADDER_COLUMNS):
+        section["notes"].append(
+            "marts.fct_service_alerts has no dispatch ladder yet (an earlier release published it): the next "
+            "publish adds it"
+        )
+    episodes = _rows(
+        con,
+        f"select {_select(columns, (*ALERT_COLUMNS, *ALERT_LADDER_COLUMNS))} from {_table('fct_service_alerts')} "
+        "where tenant_id = ? and episode_date = ? order by interval_start_at, queue_id",
+        [tenant, day],
+    )
+    ladders: dict[tuple, list[dict]] = {}
+    if steps_columns is not None:
+        for step in _rows(
+            con,
+            f"""
+            select {_select(steps_columns, STEP_COLUMNS, 'steps')}
+            from {_table('fct_service_alert_steps')} as steps
+            inner join {_table('fct_service_alerts')} as alerts
+                on steps.tenant_id = alerts.tenant_id and steps.queue_id = alerts.queue_id
+                and steps.interval_start_at = alerts.interval_start_at
+            where alerts.tenant_id = ? and alerts.episode_date = ? and alerts.is_open
+            order by steps.queue_id, steps.interval_start_at, steps.step
+            """,
+            [tenant, day],
+        ):
+            ladders.setdefault((step["queue_id"], step["interval_start_at"]), []).append(step)
+    for episode in episodes:
+        episode["since"] = f"{episode['interval_start_local']:%H:%M}"
+        end = episode["interval_end_local"]
+        episode["until"] = "" if end is None else "24:00" if end.date() > day else f"{end:%H:%M}"
+        if not episode["is_open"]:
+            section["closed"].append(episode)
+            continue
+        episode["breach"] = _breach(episode, tenant, day)
+        episode["breach_labels"] = ", ".join(
+            KPIS[name].label if name in KPIS else name for name in _breach_names(episode["breaches"])
+        )
+        episode["agents_before_text"] = _agents_text(episode["agents_before"])
+        episode["service_level_before_text"] = shown(episode["service_level_before"], "rate")
+        episode["has_ladder"] = has_ladder
+        episode["ladder"] = [
+            step | {
+                "label": LADDER_ACTIONS.get(step["action"], step["action"]),
+                "is_recommended": step["step"] is not None and step["step"] == episode["recommended_step"],
+                "agents_text": _agents_text(step["agents"]),
+                "service_level_after_text": shown(step["service_level_after"], "rate"),
+            }
+            for step in ladders.get((episode["queue_id"], episode["interval_start_at"]), [])
+        ]
+        recommended = [step for step in episode["ladder"] if step["is_recommended"]]
+        episode["recommended"] = recommended[0] if recommended else None
+        section["open"].append(episode)
+    return section
+
+
+def _breach(episode: dict, tenant: str, day: dt.date) -> dict:
+    """An open episode's breach as a KPI element (grain ``episode``: a row of fct_service_alerts): the
+    first breached rule's value against its alert threshold, coloured by :func:`status` against it."""
+    kpi = KPIS.get(episode["kpi_name"]) or Kpi(episode["kpi_name"] or "", episode["kpi_name"] or "", "count")
+    value, threshold = episode["kpi_value"], episode["threshold_value"]
+    return {
+        "kpi": kpi.column,
+        "label": kpi.label,
+        "tenant": tenant,
+        "date": day.isoformat(),
+        "grain": "episode",
+        "value": machine_value(value),
+        "text": shown(value, kpi.unit),
+        "threshold": machine_value(threshold),
+        "threshold_text": f"alert {'below' if kpi.higher_is_better else 'above'} {shown(threshold, kpi.unit)}",
+        "status": status(value, threshold, kpi.higher_is_better),
+        "partial": False,
+    }
+
+
+def _breach_names(breaches) -> list[str]:
+    """fct_service_alerts.breaches, a JSON array as text (a list, read from a LIST column), as names."""
+    if breaches is None:
+        return []
+    if isinstance(breaches, str):
+        try:
+            breaches = json.loads(breaches)
+        except ValueError:
+            return [breaches]
+    return [str(name) for name in breaches] if isinstance(breaches, list) else [str(breaches)]
+
+
+def _agents_text(value) -> str:
+    """Agents, or agent-equivalents (a share of an agent's time), to two decimals at most: 1.25, 0.4, 2."""
+    if value is None or _not_finite(value):
+        return "–"
+    return f"{float(value):.2f}".rstrip("0").rstrip(".")
+
+
+def _open_alerts(con, tables) -> dict[str, int]:
+    """Per tenant: its service-alert episodes open on its latest day (max kpi_date of rpt_daily_kpis)."""
+    if "fct_service_alerts" not in tables:
+        return {}
+    return {
+        row["tenant_id"]: row["open_count"]
+        for row in _rows(
+            con,
+            f"""
+            select alerts.tenant_id, count(*) filter (where alerts.is_open) as open_count
+            from {_table('fct_service_alerts')} as alerts
+            inner join (
+                select tenant_id, max(kpi_date) as latest from {_table('rpt_daily_kpis')} group by 1
+            ) as days
+                on alerts.tenant_id = days.tenant_id and alerts.episode_date = days.latest
+            group by 1
+            """,
+        )
+    }
+
+
 def _center_page(con, tables: dict[str, list[str]], pages: set[str], names: dict[str, str]) -> dict:
     page = {"charts": {}, "notes": [], "cards": [], "ranking": None}
     if "rpt_daily_kpis" not in tables:
@@ -803,11 +959,14 @@ def _center_page(con, tables: dict[str, list[str]], pages: set[str], names: dict
         page["notes"].append("No figures published yet.")
         return page
     ranking_day, ranks = _ranking(con, tables, latest)
+    has_alerts = "fct_service_alerts" in tables
+    open_alerts = _open_alerts(con, tables)
     cards = []
     for tenant in tenants:
         complete = (latest.get(tenant) or {}).get("latest_complete")
         card = {"tenant_id": tenant, "name": names.get(tenant, tenant), "link": tenant in pages,
-                "latest_complete": complete, "tiles": [], "rank": ranks.get(tenant, {}).get(RANKED_BY)}
+                "latest_complete": complete, "tiles": [], "rank": ranks.get(tenant, {}).get(RANKED_BY),
+                "open_alerts": open_alerts.get(tenant, 0) if has_alerts and tenant in latest else None}
         if complete is not None:
             card["tiles"] = _day_tiles(_day_row(con, tables, tenant, complete), tenant, complete, CENTER_TILES)
         cards.append(card)
@@ -826,6 +985,8 @@ def _center_page(con, tables: dict[str, list[str]], pages: set[str], names: dict
         }
     elif "rpt_tenant_benchmark" not in tables:
         page["notes"].append(_missing("rpt_tenant_benchmark"))
+    if not has_alerts:
+        page["notes"].append(_missing("fct_service_alerts"))
     columns = tables.get("rpt_kpis_by_period")
     if columns is None:
         page["notes"].append(_missing("rpt_kpis_by_period"))
@@ -884,6 +1045,7 @@ def _templates():
         lstrip_blocks=True,
     )
     environment.filters["day"] = lambda value: "" if value is None else f"{value:%a %d %b %Y}"
+    environment.filters["machine"] = machine_value
     return environment
 
 

@@ -4,6 +4,7 @@ that holds nothing of another tenant, the atomic swap and its file modes, files 
 
 from __future__ import annotations
 
+import datetime as dt
 import grp
 import os
 import re
@@ -324,18 +325,42 @@ def center_figures(published: dict, tenant: str) -> list[str]:
 ALPHA_TODAY = ["330.5", "73.75", "0.7273"]
 
 
+def episode_figures(tenant: str) -> list[str]:
+    """A tenant's service-alert episodes as the pages could write them: their first intervals (UTC and
+    local), their predicted service levels and each ladder step's (machine values and text), the steps'
+    notes: the figures of tests/wallboard_pages.py no other tenant has (agents, such as 1.0, are not)."""
+    found = []
+    for episode in pages.EPISODES:
+        if episode[0] == tenant:
+            local = dt.datetime.fromisoformat(episode[2])
+            found += [local.isoformat(), (local - dt.timedelta(hours=8)).isoformat(), wallboard.machine_value(
+                episode[-1]), wallboard.shown(episode[-1], "rate")]
+    for (owner, _), steps in pages.LADDERS.items():
+        if owner == tenant:
+            for _, service_level, note in steps:
+                found += [wallboard.machine_value(service_level), wallboard.shown(service_level, "rate")]
+                found += [note] if note else []
+    return sorted(set(found))
+
+
 def test_a_tenants_folder_holds_nothing_of_another_tenant(published, tmp_path):
     out = tmp_path / "wallboard"
     write(published, out)
+    # alpha's open episode and its ladder, shown on its page
+    alpha_alerts = ["2026-03-16T01:30:00", "0.4137", "41.4%", "0.5519", "55.2%", "0.6482", "64.8%", "0.6931",
+                    "69.3%", "0.8264", "82.6%", "0.9017", "90.2%",
+                    "no IVR in this format: 0 agents rather than a guess"]
+    assert set(alpha_alerts) <= set(episode_figures(ALPHA))
     others = {
         ALPHA: [BETA, NAMES[BETA], "Cashback plus", "0.7731", *figures(pages.BETA_LATEST),
-                *center_figures(published, ALPHA), "of 2"],
+                *center_figures(published, ALPHA), "of 2", *episode_figures(BETA)],
         BETA: [ALPHA, NAMES[ALPHA], "Gold card upgrade", "Travel insurance", "0.8612", *figures(pages.ALPHA_LATEST),
-               *center_figures(published, BETA), "of 2", *ALPHA_TODAY],
+               *center_figures(published, BETA), "of 2", *ALPHA_TODAY, *episode_figures(ALPHA)],
     }
-    assert len(others[ALPHA]) > len(others[BETA]) > 20
+    assert min(len(others[ALPHA]), len(others[BETA])) > 30
     alpha = (out / ALPHA / "index.html").read_text()
-    assert all(word in alpha for word in ALPHA_TODAY)
+    assert all(word in alpha for word in ALPHA_TODAY + alpha_alerts)
+    assert "2026-03-14T08:30:00" in (out / BETA / "index.html").read_text()  # beta's own episode, on its page
     for tenant, forbidden in others.items():
         files = [path for path in (out / tenant).rglob("*") if path.is_file()]
         assert {path.name for path in files} >= {"index.html", "stamp.json", "vega.min.js", "wallboard.css"}
@@ -424,6 +449,198 @@ def test_the_center_ranks_the_tenants_on_one_day_complete_for_both(published, tm
     assert cards == [BETA, ALPHA]  # beta is #1 on the common service level that day
 
 
+# --- service alerts -------------------------------------------------------------------------------------
+
+
+def alerts_section(path: Path) -> dict:
+    [section] = [section for section in pages.read_page(path).sections if section["section"] == "service-alerts"]
+    return section
+
+
+def test_an_open_episode_shows_its_breach_and_its_ladder_with_the_recommended_step(published, tmp_path):
+    out = tmp_path / "wallboard"
+    write(published, out)
+    path = out / ALPHA / "index.html"
+    page = pages.read_page(path)
+    # the latest day (today so far, 2026-03-16): voice hard to reach since 09:30 local (01:30 UTC), open
+    assert alerts_section(path) == {
+        "section": "service-alerts", "tenant": ALPHA, "date": "2026-03-16", "open-count": "1", "closed-count": "1",
+    }
+    [episode] = [episode for episode in page.episodes if episode["episode"] == "open"]
+    assert episode == {
+        "episode": "open", "queue": "voice", "interval-start": "2026-03-16T01:30:00",
+        "interval-start-local": "2026-03-16T09:30:00", "breaches": '["service_level_rate"]',
+        "breaching-intervals": "1", "recommended-step": "5", "agents-before": "9.75",
+        "service-level-before": "0.4137",
+    }
+    # the breach: a KPI element of its row of fct_service_alerts, unrounded, against the alert threshold
+    [breach] = [kpi for kpi in page.kpis if kpi["grain"] == "episode"]
+    assert {key: breach[key] for key in ("kpi", "tenant", "date", "value", "threshold", "status", "queue")} == {
+        "kpi": "service_level_rate", "tenant": ALPHA, "date": "2026-03-16", "value": "0.5", "threshold": "0.7",
+        "status": "red", "queue": "voice",  # 0.5 misses 0.7 by more than 10 % of it
+    }
+    assert breach["value"] == pages.mart_value(published["tenants"][ALPHA], breach)
+    text = path.read_text()
+    assert "Service level <strong>50.0%</strong> <span class=\"threshold\">(alert below 70.0%)</span>" in text
+    assert "Breaches: Service level</p>" in text
+    assert "hard to reach since <strong>09:30</strong>" in text
+    assert "Now: 9.75 agents serving the queue, service level predicted for the next interval with them " \
+           "<strong>41.4%</strong>" in text
+    # the six steps in order, as the file holds them (tests/wallboard_pages.py LADDERS), step 5 the first
+    # at the 0.8 target (0.8264) and marked
+    assert [(step["step"], step["action"], step["agents"], step["service-level-after"], step.get("recommended"))
+            for step in page.steps] == [
+        ("1", "same_site_agents", "1.25", "0.5519", None),
+        ("2", "ivr_front_service", "0.0", "0.5519", None),
+        ("3", "outbound_agents", "1.0", "0.6482", None),
+        ("4", "pause_cross_selling", "0.35", "0.6931", None),
+        ("5", "cross_site_agents", "1.5", "0.8264", "true"),
+        ("6", "cross_skill_agents", "1.0", "0.9017", None),
+    ]
+    rows = re.findall(r"<tr data-step=.*?</tr>", text)
+    cells = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in rows]
+    assert cells == [
+        ["1", "Agents of the same site same_site_agents", "1.25", "55.2%", ""],
+        ["2", "IVR self-service in front ivr_front_service", "0", "55.2%",
+         "no IVR in this format: 0 agents rather than a guess"],
+        ["3", "Outbound agents outbound_agents", "1", "64.8%", ""],
+        ["4", "Pause in-call cross-selling pause_cross_selling", "0.35", "69.3%", ""],
+        ["5", "Agents of other sites cross_site_agents recommended", "1.5", "82.6%", ""],
+        ["6", "Agents of other skills cross_skill_agents", "1", "90.2%", ""],
+    ]
+    assert 'class="recommended"' in rows[4] and all("recommended" not in row for row in rows[:4] + rows[5:])
+    assert "Recommended: <strong>step 5, agents of other sites</strong>" in text
+    # the ladder of the episode closed that morning (its own figures) is not shown, nor the day before's
+    assert not [word for word in ("0.8234", "82.3%", "0.8913", "89.1%", "0.6011", "2026-03-15T08:30:00")
+                if word in text]
+
+
+def test_a_breach_reads_like_the_tiles_and_lists_every_rule_it_breached(published, tmp_path):
+    """Rates as percentages, seconds in s, lower-is-better rules "above" their threshold; an episode the
+    file has no ladder rows for says so."""
+    with duckdb.connect(str(published["tenants"][ALPHA])) as con:
+        con.execute("""
+            insert into marts.fct_service_alerts values
+            ('alpha_care', 'vip', '2026-03-16 01:30', '2026-03-16 09:30', null, 'abandon_rate', 0.2312, 0.1, null,
+             2, '["abandon_rate","asa_seconds"]', null, true, '2026-03-16', null, 2.75, 0.8105),
+            ('alpha_care', 'chat', '2026-03-16 01:00', '2026-03-16 09:00', null, 'asa_seconds', 52.3, 40.0, null,
+             1, '["asa_seconds"]', null, true, '2026-03-16', null, 3.0, 0.5)
+        """)
+    out = tmp_path / "wallboard"
+    write(published, out)
+    path = out / ALPHA / "index.html"
+    page = pages.read_page(path)
+    assert alerts_section(path)["open-count"] == "3"
+    # in the order of their first interval
+    assert [(episode["queue"], episode["interval-start-local"]) for episode in page.episodes
+            if episode["episode"] == "open"] == [
+        ("chat", "2026-03-16T09:00:00"), ("vip", "2026-03-16T09:30:00"), ("voice", "2026-03-16T09:30:00"),
+    ]
+    breaches = {kpi["queue"]: kpi for kpi in page.kpis if kpi["grain"] == "episode"}
+    assert {queue: (kpi["kpi"], kpi["value"], kpi["threshold"], kpi["status"]) for queue, kpi in breaches.items()} == {
+        "chat": ("asa_seconds", "52.3", "40.0", "red"), "voice": ("service_level_rate", "0.5", "0.7", "red"),
+        "vip": ("abandon_rate", "0.2312", "0.1", "red"),
+    }
+    text = path.read_text()
+    assert "ASA <strong>52.3 s</strong> <span class=\"threshold\">(alert above 40.0 s)</span>" in text
+    assert "Abandon rate <strong>23.1%</strong> <span class=\"threshold\">(alert above 10.0%)</span>" in text
+    assert "Breaches: Abandon rate, ASA</p>" in text
+    assert text.count("No dispatch ladder published for this episode.") == 2
+    assert len(page.steps) == 6  # voice's alone
+
+
+def test_the_days_closed_episodes_are_listed_and_a_day_with_none_open_says_so(published, tmp_path):
+    with duckdb.connect(str(published["tenants"][BETA])) as con:  # the second one ran into the night
+        con.execute(
+            "update marts.fct_service_alerts set closed_by = 'midnight', interval_end_local = '2026-03-15 00:00', "
+            "closing_interval_start_at = null where interval_start_local = '2026-03-14 10:30'"
+        )
+    out = tmp_path / "wallboard"
+    write(published, out)
+
+    def closed(tenant: str) -> list[tuple]:
+        return [(episode["queue"], episode["interval-start-local"], episode["interval-end-local"],
+                 episode["closed-by"]) for episode in pages.read_page(out / tenant / "index.html").episodes
+                if episode["episode"] == "closed"]
+
+    # alpha: voice 08:30 to 09:00 today, recovered (its complete day's episode is not today's)
+    assert closed(ALPHA) == [("voice", "2026-03-16T08:30:00", "2026-03-16T09:00:00", "recovered")]
+    alpha = (out / ALPHA / "index.html").read_text()
+    assert "<strong>voice</strong> 08:30–09:00 <span class=\"closed-by\">recovered</span>" in alpha
+    assert "No service alert open" not in alpha
+    # beta's latest day is complete: its episodes closed, none open
+    assert alerts_section(out / BETA / "index.html") == {
+        "section": "service-alerts", "tenant": BETA, "date": "2026-03-14", "open-count": "0", "closed-count": "2",
+    }
+    assert closed(BETA) == [
+        ("voice", "2026-03-14T08:30:00", "2026-03-14T10:00:00", "recovered"),
+        ("voice", "2026-03-14T10:30:00", "2026-03-15T00:00:00", "midnight"),
+    ]
+    beta = (out / BETA / "index.html").read_text()
+    assert "No service alert open" in beta
+    assert "<strong>voice</strong> 08:30–10:00 <span class=\"closed-by\">recovered</span>" in beta
+    assert "<strong>voice</strong> 10:30–24:00 <span class=\"closed-by\">midnight</span>" in beta
+    assert not pages.read_page(out / BETA / "index.html").steps  # no ladder for an episode closed
+    # the center: each project's open episodes on its latest day
+    center = (out / "index.html").read_text()
+    assert dict(re.findall(r'data-tenant-card="([a-z_]+)".*?data-open-alerts="(\d+)"', center, re.S)) == {
+        ALPHA: "1", BETA: "0",
+    }
+    assert "1 service alert open" in center and "no service alert open" in center
+
+
+def test_a_file_without_the_dispatch_ladder_shows_its_episodes_and_says_so(tmp_path):
+    """fct_service_alerts as the release before the ladder published it: no agents_before,
+    service_level_before, no recommended step, no fct_service_alert_steps."""
+    published = pages.build(tmp_path / "published", ladder=False)
+    out = tmp_path / "wallboard"
+    write(published, out)
+    path = out / ALPHA / "index.html"
+    page = pages.read_page(path)
+    assert alerts_section(path)["open-count"] == "1"
+    [episode] = [episode for episode in page.episodes if episode["episode"] == "open"]
+    assert (episode["queue"], episode["interval-start"], episode["recommended-step"], episode["agents-before"]) == (
+        "voice", "2026-03-16T01:30:00", "", ""
+    )
+    [breach] = [kpi for kpi in page.kpis if kpi["grain"] == "episode"]
+    assert (breach["value"], breach["threshold"]) == ("0.5", "0.7")
+    assert not page.steps
+    text = path.read_text()
+    assert "marts.fct_service_alerts has no dispatch ladder yet (an earlier release published it)" in text
+    assert "marts.fct_service_alert_steps is not in the published file yet" in text
+    assert "Recommended" not in text and "Even all six" not in text and "No dispatch ladder published" not in text
+    assert "Service level <strong>50.0%</strong>" in text
+
+
+def test_a_tenants_page_shows_its_own_episodes_from_a_file_that_holds_anothers(published, tmp_path):
+    """The page asks for the tenant's rows: made from the center file (every tenant's rows), alpha's
+    page shows none of the episode and ladder beta has on the same day."""
+    with duckdb.connect(str(published["center"])) as con:
+        con.execute("""
+            insert into marts.fct_service_alerts values
+            ('beta_bank', 'voice', '2026-03-16 01:30', '2026-03-16 09:30', null, 'service_level_rate', 0.3141,
+             0.7, 4, 1, '["service_level_rate"]', null, true, '2026-03-16', null, 5.125, 0.2718)
+        """)
+        con.execute("""
+            insert into marts.fct_service_alert_steps
+            select 'beta_bank', 'voice', '2026-03-16 01:30', '2026-03-16 09:30', step, action, agents + 10.5,
+                service_level_after - 0.0123, 'beta only', episode_date
+            from marts.fct_service_alert_steps
+            where tenant_id = 'alpha_care' and interval_start_local = '2026-03-16 09:30'
+        """)
+    out = tmp_path / "wallboard"
+    wallboard.write(published["center"], {ALPHA: published["center"]}, out, names=NAMES)
+    path = out / ALPHA / "index.html"
+    page = pages.read_page(path)
+    assert alerts_section(path)["open-count"] == "1"
+    assert [(episode["episode"], episode["queue"], episode["interval-start"]) for episode in page.episodes] == [
+        ("open", "voice", "2026-03-16T01:30:00"), ("closed", "voice", "2026-03-16T00:30:00"),
+    ]
+    assert [step["agents"] for step in page.steps] == ["1.25", "0.0", "1.0", "0.35", "1.5", "1.0"]
+    text = path.read_text()
+    assert not [word for word in ("0.3141", "31.4%", "5.125", "0.2718", "27.2%", "beta only", "11.75") if word in text]
+
+
 # --- files an earlier release published, tenants with no data ----------------------------------------
 
 
@@ -446,9 +663,15 @@ def test_files_without_the_new_marts_and_a_tenant_without_data_render_pages_sayi
     assert len(pages.read_page(out / "index.html").kpis) == 10  # both tenants' day tiles all the same
     assert "gamma_new" in center and "no complete day yet" in center
 
+    assert "marts.fct_service_alerts is not in the published file yet" in center
+    assert "data-open-alerts" not in center
+
     alpha = (out / ALPHA / "index.html").read_text()
-    for table in ("fct_queue_intervals", "rpt_kpis_by_period", "fct_campaign_daily", "rpt_tenant_benchmark"):
+    for table in ("fct_queue_intervals", "rpt_kpis_by_period", "fct_campaign_daily", "rpt_tenant_benchmark",
+                  "fct_service_alerts"):
         assert f"marts.{table} is not in the published file yet" in alpha
+    # no episodes known: neither "none open" nor a count
+    assert (alerts_section(out / ALPHA / "index.html")["open-count"], "No service alert open" in alpha) == ("", False)
     assert len([kpi for kpi in pages.read_page(out / ALPHA / "index.html").kpis if kpi["grain"] == "day"]) == 20
     assert "No figures published for this project yet" in (out / "gamma_new" / "index.html").read_text()
     assert "marts.rpt_daily_kpis is not in the published file yet" in (out / "delta_bare" / "index.html").read_text()

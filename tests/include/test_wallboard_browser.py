@@ -2,9 +2,10 @@
 loads each page of a wallboard written from hand-made published files, from file://, at 1920x1080 and
 at 390x844: its tiles carry the marts' values, nothing goes to the console as an error, no request
 leaves the file system, every chart is drawn (today's by interval too, with its dashed reforecast), the
-page never scrolls sideways, and the tiles' numbers are big on the wall screen. A screenshot of each is
-kept under $CALLOPS_TEST_ARTEFACTS (default: the test's tmp_path, which pytest keeps for the last runs).
-Served over http, a page reloads after a publish; from file:// it never polls.
+service alerts show (an open episode's ladder with its recommended step highlighted, closed ones, the
+center's count), the page never scrolls sideways, and the tiles' numbers are big on the wall screen. A
+screenshot of each is kept under $CALLOPS_TEST_ARTEFACTS (default: the test's tmp_path, which pytest keeps
+for the last runs). Served over http, a page reloads after a publish; from file:// it never polls.
 
 Skipped, naming the install command, where chromium is not installed (`make test` installs it when it
 runs as root).
@@ -70,6 +71,25 @@ def test_each_page_in_chromium_shows_the_marts_offline(browser, board, screen, t
             [today] = [section for section in loaded["sections"] if section["section"] == "today-intervals"]
             assert (today["firstOpenTime"], today["waiting"]) == ("09:30", "5"), today
             assert "5 callers still waiting" in today["text"], today["text"]
+            # its open service alert: the breach, the ladder's six steps, the recommended one highlighted
+            [alerts] = [section for section in loaded["sections"] if section["section"] == "service-alerts"]
+            assert (alerts["openCount"], alerts["closedCount"]) == ("1", "1"), alerts
+            assert "Service level 50.0% (alert below 70.0%)" in alerts["text"], alerts["text"]
+            assert "Recommended: step 5, agents of other sites" in alerts["text"], alerts["text"]
+            assert [step["action"] for step in loaded["steps"]] == [
+                "same_site_agents", "ivr_front_service", "outbound_agents", "pause_cross_selling",
+                "cross_site_agents", "cross_skill_agents",
+            ], loaded["steps"]
+            backgrounds = [step["background"] for step in loaded["steps"]]
+            assert [step.get("recommended") for step in loaded["steps"]] == [None] * 4 + ["true", None]
+            assert backgrounds[4] not in backgrounds[:4] + backgrounds[5:], backgrounds  # highlighted
+            assert "82.6%" in loaded["steps"][4]["text"] and "cross_site_agents" in loaded["steps"][4]["text"]
+        if name == BETA:  # its latest day: two episodes closed, none open
+            [alerts] = [section for section in loaded["sections"] if section["section"] == "service-alerts"]
+            assert (alerts["openCount"], alerts["closedCount"]) == ("0", "2"), alerts
+            assert "No service alert open" in alerts["text"] and "08:30–10:00 recovered" in alerts["text"], alerts
+        if name == "center":
+            assert "1 service alert open" in loaded["text"] and "no service alert open" in loaded["text"]
         if screen == "wall":
             assert min(loaded["valueFontPx"]) >= WALL_TILE_FONT_PX, (page, loaded["valueFontPx"])
         assert shot.stat().st_size > 10_000
