@@ -36,7 +36,7 @@ from callops import (
     wallboard,
     warehouse,
 )
-from callops.config import Config, ConfigError, Tenant, load_config
+from callops.config import PRIVATE_KEYS, Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
 from callops.load.base import (
@@ -133,8 +133,9 @@ def record_failure(run_id: str, step: str, message: str, since: dt.datetime) -> 
 
 
 def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
-    fields = [field.name for field in dataclasses.fields(Tenant)]
+    """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here), but for the
+    settings kept out of the warehouse (a tenant's webhook URL: config.PRIVATE_KEYS)."""
+    fields = [field.name for field in dataclasses.fields(Tenant) if field.name not in PRIVATE_KEYS]
     rows = [[getattr(tenant, name) for name in fields] for tenant in config.tenants]
     con.execute("delete from raw.tenants")
     con.executemany(f"insert into raw.tenants ({', '.join(fields)}) values ({', '.join('?' * len(fields))})", rows)
