@@ -31,6 +31,7 @@ from callops import (
     pseudonym,
     publish,
     runs,
+    service_alerts,
     serving,
     settings,
     wallboard,
@@ -853,7 +854,9 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
 
 def publish_marts(run_id: str) -> dict:
     """The published files (callops.publish), then the wallboard made from them (callops.wallboard),
-    each swapped in whole; the wallboard's seconds count among the publish's."""
+    each swapped in whole; the wallboard's seconds count among the publish's. Then the service alerts of
+    what is now published (callops.service_alerts): recorded under the writer lock, sent after it; they
+    never fail the step (the detail's ``service_alerts`` counts them per tenant)."""
     with warehouse.writer_lock():
         with failures.writing("writing the published files", settings.published_dir()):
             published = publish.publish(run_id)
@@ -865,8 +868,11 @@ def publish_marts(run_id: str) -> dict:
                 raise DataProblem(f"the marts are published, the wallboard failed: {error}") from None
             published["wallboard"] = board["path"]
             published["seconds"]["wallboard"] = board["seconds"]
+        notices, notified = service_alerts.after_publish(run_id, published)
+        published |= notified
         with failures.writing("recording the publish in the build warehouse", settings.warehouse_dir()):
             _record_step_now(run_id, "publish", "success", published)
+    service_alerts.deliver(notices)
     return published
 
 
