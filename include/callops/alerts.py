@@ -14,6 +14,8 @@ were held back, blocking gate checks) and from the exception's text (landing pat
   ``[smtp]`` settings (``AIRFLOW__SMTP__SMTP_HOST`` ...) where none is configured.
 
 The notifiers are in callops.notifiers (imported when an alert is sent: Airflow loads only then).
+Service alerts (``kind`` service, service_recovered; built by callops.service_alerts after a publish)
+go the same way, and to their tenant's own webhook besides; they are logged as warnings, not errors.
 
 A callback must never fail the task a second time: every delivery problem is logged and swallowed.
 """
@@ -24,7 +26,7 @@ import datetime as dt
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from callops import runs, settings
@@ -176,7 +178,10 @@ def _log_url(ti: Any) -> str | None:
 
 
 def summary(alert: Mapping[str, Any]) -> str:
-    """One line per alert, then one per failure: what a chat message or a mail subject shows."""
+    """One line per alert, then one per failure (a service alert: one per step of its ladder): what a
+    chat message or a mail subject shows."""
+    if alert["kind"] in SERVICE_KINDS:
+        return service_summary(alert)
     if alert["kind"] == "deadline_missed":
         missed = "published but still partial at" if alert.get("is_published") else "not published by"
         head = (
@@ -196,6 +201,72 @@ def summary(alert: Mapping[str, Any]) -> str:
     if not alert["failures"]:
         lines.append(f"  {alert['message'][:500]}")
     return "\n".join(lines)
+
+
+# --- service alerts (callops.service_alerts builds them) ---------------------------------------------
+
+SERVICE_KINDS = ("service", "service_recovered")
+# how each rule's figure reads, and whether it breaches above its threshold (else below)
+KPI_WORDS = {
+    "service_level_rate": ("service level", False),
+    "vip_service_level_rate": ("VIP service level", False),
+    "abandon_rate": ("abandon rate", True),
+    "asa_seconds": ("ASA", True),
+}
+
+
+def _figure(kpi: str | None, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f} s" if kpi == "asa_seconds" else f"{value:.2f}"
+
+
+def _breach(alert: Mapping[str, Any]) -> str:
+    """"service level 0.42 below 0.70": the episode's first breached rule, its value and threshold."""
+    kpi = alert.get("kpi")
+    words, above = KPI_WORDS.get(kpi, (kpi or "?", False))
+    return (
+        f"{words} {_figure(kpi, alert.get('value'))} {'above' if above else 'below'} "
+        f"{_figure(kpi, alert.get('threshold'))}"
+    )
+
+
+def service_summary(alert: Mapping[str, Any]) -> str:
+    """A service alert's first line (tenant, queue, interval, the breach, the recommended step), then one
+    line per step of the ladder; a recovery's single line says how the episode closed."""
+    where = f"tenant {alert['tenant']}, queue {alert['queue']}, interval {alert['interval_start']}"
+    others = [rule for rule in alert.get("breaches") or [] if rule != alert.get("kpi")]
+    also = f" (also {', '.join(others)})" if others else ""
+    if alert["kind"] == "service_recovered":
+        if alert.get("closed_by") == "withdrawn":
+            return (
+                f"callops service alert withdrawn: {where}: the complete interval no longer breaches "
+                f"(it was {_breach(alert)}{also})"
+            )
+        return (
+            f"callops service recovered: {where} to {alert.get('interval_end')} ({alert.get('closed_by')}): "
+            f"{_breach(alert)}{also} at the start"
+        )
+    ladder = alert.get("ladder") or []
+    actions = {step.get("step"): step.get("action") for step in ladder}
+    recommended = alert.get("recommended_step")
+    advice = (
+        f"recommended step {recommended} {actions.get(recommended, '')}".rstrip()
+        if recommended is not None else "no step of the ladder reaches the target"
+    )
+    lines = [f"callops service alert: {where}: {_breach(alert)}{also}; {advice}"]
+    for step in ladder:
+        after = step.get("service_level_after")
+        line = (
+            f"  {step.get('step')}. {step.get('action')}: {_agents(step.get('agents'))} agents, service level after "
+            f"{'n/a' if after is None else f'{after:.2f}'}"
+        )
+        lines.append(line + (f" ({step['note']})" if step.get("note") else ""))
+    return "\n".join(lines)
+
+
+def _agents(value: float | None) -> str:
+    return "n/a" if value is None else f"+{round(value, 1):g}" if value else "0"
 
 
 def deadline_alert(
@@ -241,11 +312,17 @@ def on_failure(context: Mapping[str, Any]) -> None:
         log.exception("callops alert: could not build or send the alert")
 
 
-def send(alert: dict, context: Mapping[str, Any] | None = None) -> dict:
+# a service alert is no failure: logged as a warning (a recovery as information), every other alert an error
+LOG_LEVELS = {"service": logging.WARNING, "service_recovered": logging.INFO}
+
+
+def send(alert: dict, context: Mapping[str, Any] | None = None, extra_webhooks: Sequence[str] = ()) -> dict:
     """Log, record, POST and mail one alert; returns what was delivered where. ``context``: the Airflow
-    context of the failed task, when there is one (the notifiers get it)."""
+    context of the failed task, when there is one (the notifiers get it). ``extra_webhooks``: URLs the
+    alert is POSTed to besides CALLOPS_ALERT_WEBHOOK_URL (a tenant's own, for its service alerts), each
+    once; what they answered is returned in order, never the URLs (they may carry a token)."""
     delivered: dict[str, Any] = {"logged": True}
-    log.error("%s", alert["text"])
+    log.log(LOG_LEVELS.get(alert.get("kind"), logging.ERROR), "%s", alert["text"])
     try:
         settings.alerts_dir().mkdir(parents=True, exist_ok=True)
         with (settings.alerts_dir() / "alerts.jsonl").open("a", encoding="utf-8") as handle:
@@ -255,6 +332,9 @@ def send(alert: dict, context: Mapping[str, Any] | None = None) -> dict:
         log.warning("callops alert: could not append to alerts.jsonl: %s", error)
     if url := settings.alert_webhook_url():
         delivered["webhook"] = post_webhook(url, alert, context)
+    extra = [each for each in dict.fromkeys(extra_webhooks) if each and each != url]
+    if extra:
+        delivered["extra_webhooks"] = [post_webhook(each, alert, context) for each in extra]
     if recipients := settings.alert_email():
         delivered["email"] = send_email(recipients, alert, context)
     return delivered

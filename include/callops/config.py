@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,6 +92,9 @@ class Tenant:
     alert_vip_service_level_rate: float | None = ALERT_DEFAULT
     alert_abandon_rate: float | None = ALERT_DEFAULT
     alert_asa_seconds: float | None = ALERT_DEFAULT
+    # The tenant's own webhook for its service alerts (callops.service_alerts), besides the center's
+    # CALLOPS_ALERT_WEBHOOK_URL: an http(s) URL, or None. Never written to the warehouse (PRIVATE_KEYS).
+    alert_webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         defaults = {
@@ -121,6 +125,9 @@ RATE_KEYS = (
     "qa_score_target",
     "vip_service_level_target",
 )
+# Settings kept out of raw.tenants and so of every warehouse table and of the build's fingerprint
+# (callops.incremental): a webhook URL may carry a token, and changing it changes no figure.
+PRIVATE_KEYS = ("alert_webhook_url",)
 ALERT_RULE_KEYS = (
     "alert_service_level_rate",
     "alert_vip_service_level_rate",
@@ -184,6 +191,9 @@ def _parse_tenant(path: Path, index: int, entry: object) -> Tenant:
         if field.name == "encoding":
             values[field.name] = _coerce_encoding(where, entry[field.name])
             continue
+        if field.name == "alert_webhook_url":
+            values[field.name] = _coerce_webhook_url(where, entry[field.name])
+            continue
         if field.name in ALERT_RULE_KEYS and entry[field.name] is None:
             values[field.name] = None  # the rule is off
             continue
@@ -245,6 +255,30 @@ def _coerce_encoding(where: str, value: object) -> str:
             f"got {value!r}"
         )
     return name
+
+
+def _coerce_webhook_url(where: str, value: object) -> str | None:
+    """An http:// or https:// URL with a host, or None ("" or null: no webhook of the tenant's own). The
+    error never quotes the value: a webhook URL often carries its token."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    rule = f"{where}: 'alert_webhook_url' must be an http:// or https:// URL (or null for none)"
+    if not isinstance(value, str):
+        raise ConfigError(f"{rule}, got {type(value).__name__} {value!r}")
+    text = value.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        raise ConfigError(f"{rule}, got a value that is not a URL") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        got = f"scheme '{parts.scheme}'" if parts.scheme else "no scheme"
+        raise ConfigError(f"{rule}, got a URL with {got}")
+    if not host:
+        raise ConfigError(f"{rule}, got a URL without a host")
+    if any(character.isspace() for character in text):
+        raise ConfigError(f"{rule}, got a URL with a space in it")
+    return text
 
 
 def _validate(where: str, tenant: Tenant) -> None:

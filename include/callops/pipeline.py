@@ -31,12 +31,13 @@ from callops import (
     pseudonym,
     publish,
     runs,
+    service_alerts,
     serving,
     settings,
     wallboard,
     warehouse,
 )
-from callops.config import Config, ConfigError, Tenant, load_config
+from callops.config import PRIVATE_KEYS, Config, ConfigError, Tenant, load_config
 from callops.landing import Delivery, RefusedLink, Skipped, link_problem, scan, sha256_of, skipped_lines
 from callops.load import registry
 from callops.load.base import (
@@ -133,8 +134,9 @@ def record_failure(run_id: str, step: str, message: str, since: dt.datetime) -> 
 
 
 def write_tenants(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here)."""
-    fields = [field.name for field in dataclasses.fields(Tenant)]
+    """raw.tenants mirrors callops.yml on every run (settings are read by dbt from here), but for the
+    settings kept out of the warehouse (a tenant's webhook URL: config.PRIVATE_KEYS)."""
+    fields = [field.name for field in dataclasses.fields(Tenant) if field.name not in PRIVATE_KEYS]
     rows = [[getattr(tenant, name) for name in fields] for tenant in config.tenants]
     con.execute("delete from raw.tenants")
     con.executemany(f"insert into raw.tenants ({', '.join(fields)}) values ({', '.join('?' * len(fields))})", rows)
@@ -852,7 +854,9 @@ def _write_data_docs(validations: list, run_id: str) -> str | None:
 
 def publish_marts(run_id: str) -> dict:
     """The published files (callops.publish), then the wallboard made from them (callops.wallboard),
-    each swapped in whole; the wallboard's seconds count among the publish's."""
+    each swapped in whole; the wallboard's seconds count among the publish's. Then the service alerts of
+    what is now published (callops.service_alerts): recorded under the writer lock, sent after it; they
+    never fail the step (the detail's ``service_alerts`` counts them per tenant)."""
     with warehouse.writer_lock():
         with failures.writing("writing the published files", settings.published_dir()):
             published = publish.publish(run_id)
@@ -864,8 +868,11 @@ def publish_marts(run_id: str) -> dict:
                 raise DataProblem(f"the marts are published, the wallboard failed: {error}") from None
             published["wallboard"] = board["path"]
             published["seconds"]["wallboard"] = board["seconds"]
+        notices, notified = service_alerts.after_publish(run_id, published)
+        published |= notified
         with failures.writing("recording the publish in the build warehouse", settings.warehouse_dir()):
             _record_step_now(run_id, "publish", "success", published)
+    service_alerts.deliver(notices)
     return published
 
 

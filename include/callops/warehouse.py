@@ -182,6 +182,17 @@ create table if not exists ops.pseudonym_key (  -- the key the raw layer's pseud
     how varchar not null                  -- first (new warehouse) | adopted (built before fingerprints) | rekey
 );
 
+create table if not exists ops.service_alert_notices (  -- service-alert notifications sent (callops.service_alerts)
+    tenant_id varchar not null,
+    queue_id varchar not null,
+    interval_start_at timestamp not null, -- the episode's first interval (UTC), as in marts.fct_service_alerts
+    kind varchar not null,                -- service (the episode appeared) | service_recovered (closed or withdrawn)
+    run_id varchar not null,              -- the run whose publish sent it
+    notified_at timestamp not null,       -- UTC
+    payload json,                         -- the notification as sent (alerts.jsonl's line)
+    primary key (tenant_id, queue_id, interval_start_at, kind)
+);
+
 create table if not exists ops.run_steps (
     run_id varchar not null,
     step varchar not null,                -- load | build | validate | publish
