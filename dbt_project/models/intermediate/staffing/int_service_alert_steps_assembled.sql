@@ -7,7 +7,8 @@
     - The ladder is for the interval after the episode's first breaching
       interval (next_interval_start_at): its reforecast offered stints and AHT
       when it is not complete, else what was offered and handled, or the
-      forecast for a future day (int_queue_intervals_staffed); the queue's
+      forecast for a future day (int_queue_intervals_staffed), and never
+      fewer calls than the breaching interval has had so far; the queue's
       observed patience; the tenant's target.
     - Agents in the breaching interval (int_agent_intervals_measured): an
       agent who handled contacts in it belongs to the queue they handled most
@@ -121,7 +122,13 @@ ladder_intervals as (
         episodes.episode_date,
         breaching.interval_seconds,
         next_interval.interval_start_at as next_interval_start_at,
-        coalesce(next_interval.reforecast_calls, next_interval.staffing_calls) as calls,
+        {# at least what the breaching interval has had so far: a surge in an
+           interval still filling is in no complete interval the reforecast
+           reads yet #}
+        greatest(
+            coalesce(next_interval.reforecast_calls, next_interval.staffing_calls),
+            breaching.staffing_calls
+        ) as calls,
         coalesce(
             next_interval.reforecast_aht_seconds, next_interval.staffing_aht_seconds
         ) as aht_seconds,
