@@ -291,14 +291,27 @@ moveable_activities as (
 
 ),
 
-outbound_days as (
+episode_days as (
 
     select distinct
         tenant_id,
-        agent_id,
-        contact_date
+        episode_date
+    from episodes
+
+),
+
+outbound_days as (
+
+    select distinct
+        handled_stints.tenant_id,
+        handled_stints.agent_id,
+        handled_stints.contact_date
     from handled_stints
-    where direction = 'outbound' and agent_id is not null
+    semi join episode_days
+        on
+            handled_stints.tenant_id = episode_days.tenant_id
+            and handled_stints.contact_date = episode_days.episode_date
+    where handled_stints.direction = 'outbound' and handled_stints.agent_id is not null
 
 ),
 
@@ -437,6 +450,13 @@ episode_queues as (
 
 ),
 
+tenant_offers as (
+
+    select distinct tenant_id from offers
+
+),
+
+-- (only tenants that deliver offers: the others' step says so, unread)
 queue_stint_days as (
 
     select
@@ -453,6 +473,8 @@ queue_stint_days as (
         on
             handled_stints.tenant_id = episode_queues.tenant_id
             and handled_stints.queue_id = episode_queues.queue_id
+    semi join tenant_offers
+        on handled_stints.tenant_id = tenant_offers.tenant_id
     left join offers
         on
             handled_stints.tenant_id = offers.tenant_id
@@ -512,12 +534,6 @@ tenant_ivr as (
         count(ivr_contained_count) > 0 as is_ivr_recorded
     from daily_kpis
     group by 1
-
-),
-
-tenant_offers as (
-
-    select distinct tenant_id from offers
 
 ),
 
