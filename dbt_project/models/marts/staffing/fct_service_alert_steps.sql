@@ -2,7 +2,7 @@
     One row per service-alert episode x step of the dispatch ladder: what
     the step brings for the interval after the episode's first breaching
     interval, and the service level predicted once it is added to the steps
-    before (int_service_alert_steps_predicted; DECISIONLOG "The dispatch
+    before (int_service_alert_steps_assembled and _predicted; DECISIONLOG "The dispatch
     ladder"). Steps in the floor's order: 1 same_site_agents,
     2 ivr_front_service, 3 outbound_agents, 4 pause_cross_selling,
     5 cross_site_agents, 6 cross_skill_agents.
@@ -11,8 +11,17 @@ with
 
 steps as (
 
-    select * from {{ ref('int_service_alert_steps_predicted') }}
-    where step between 1 and 6
+    select
+        assembled.*,
+        predicted.service_level_after
+    from {{ ref('int_service_alert_steps_assembled') }} as assembled
+    inner join {{ ref('int_service_alert_steps_predicted') }} as predicted
+        on
+            assembled.tenant_id = predicted.tenant_id
+            and assembled.queue_id = predicted.queue_id
+            and assembled.interval_start_at = predicted.interval_start_at
+            and assembled.step = predicted.step
+    where assembled.step between 1 and 6
 
 ),
 

@@ -19,7 +19,16 @@ episodes as (
 
 ladder as (
 
-    select * from {{ ref('int_service_alert_steps_predicted') }}
+    select
+        assembled.*,
+        predicted.service_level_after
+    from {{ ref('int_service_alert_steps_assembled') }} as assembled
+    inner join {{ ref('int_service_alert_steps_predicted') }} as predicted
+        on
+            assembled.tenant_id = predicted.tenant_id
+            and assembled.queue_id = predicted.queue_id
+            and assembled.interval_start_at = predicted.interval_start_at
+            and assembled.step = predicted.step
 
 ),
 

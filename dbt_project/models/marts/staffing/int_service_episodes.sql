@@ -1,3 +1,4 @@
+{{ config(schema='intermediate') }}
 {#
     One row per service-alert episode: a tenant's queue hard to reach on one
     local day (DECISIONLOG "Service alerts: rules and episodes"); the mart
@@ -20,6 +21,8 @@
     Built from the mart fct_queue_intervals alone, so the rules judge the very
     figures published; no wall-clock column: an incremental build equals a
     full one.
+    Lives beside the marts it reads (path models/marts: the build's marts
+    layer, after them) in the private schema intermediate: never published.
 #}
 with
 

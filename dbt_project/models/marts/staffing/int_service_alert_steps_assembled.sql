@@ -1,3 +1,4 @@
+{{ config(schema='intermediate') }}
 {#
     One row per service-alert episode x step of the dispatch ladder (0: the
     queue as it is, 1-6: the ladder), with what the step brings and the
@@ -37,6 +38,8 @@
       ending on the episode's day, come off the AHT; agents: the handle time
       saved, as agent-equivalents.
     - A step whose feed is missing brings 0 and says so in note.
+    Lives beside the marts it reads (path models/marts: the build's marts
+    layer, after them) in the private schema intermediate: never published.
 #}
 with
 
