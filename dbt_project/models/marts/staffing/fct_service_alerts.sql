@@ -6,8 +6,9 @@
     - agents_before / service_level_before: the agents who handled the
       queue's contacts in the breaching interval, and the service level
       predicted with them alone;
-    - recommended_step: the first step whose predicted service level reaches
-      the tenant's target; null when even all six do not.
+    - recommended_step: the first step of fct_service_alert_steps that
+      reaches the tenant's target (its is_target_reached); null when even all
+      six do not.
 #}
 with
 
@@ -17,11 +18,22 @@ episodes as (
 
 ),
 
-ladder as (
+steps as (
+
+    select * from {{ ref('fct_service_alert_steps') }}
+
+),
+
+-- step 0 of the ladder: the queue as it is
+starting_points as (
 
     select
-        assembled.*,
-        predicted.service_level_after
+        assembled.tenant_id,
+        assembled.queue_id,
+        assembled.interval_start_at,
+        assembled.agents as agents_before,
+        predicted.service_level_after as service_level_before,
+        assembled.next_interval_start_at
     from {{ ref('int_service_alert_steps_assembled') }} as assembled
     inner join {{ ref('int_service_alert_steps_predicted') }} as predicted
         on
@@ -29,6 +41,7 @@ ladder as (
             and assembled.queue_id = predicted.queue_id
             and assembled.interval_start_at = predicted.interval_start_at
             and assembled.step = predicted.step
+    where assembled.step = 0
 
 ),
 
@@ -38,13 +51,8 @@ recommended as (
         tenant_id,
         queue_id,
         interval_start_at,
-        min(step) filter (
-            where step between 1 and 6 and service_level_after >= service_level_target
-        ) as recommended_step,
-        any_value(agents) filter (where step = 0) as agents_before,
-        any_value(service_level_after) filter (where step = 0) as service_level_before,
-        any_value(next_interval_start_at) as next_interval_start_at
-    from ladder
+        min(step) filter (where is_target_reached) as recommended_step
+    from steps
     group by 1, 2, 3
 
 ),
@@ -65,8 +73,8 @@ final as (
 
         -- numerics
         episodes.breaching_interval_count,
-        recommended.agents_before,
-        recommended.service_level_before,
+        starting_points.agents_before,
+        starting_points.service_level_before,
 
         -- strings
         episodes.breaches,
@@ -80,9 +88,14 @@ final as (
 
         -- timestamps
         episodes.closing_interval_start_at,
-        recommended.next_interval_start_at
+        starting_points.next_interval_start_at
 
     from episodes
+    left join starting_points
+        on
+            episodes.tenant_id = starting_points.tenant_id
+            and episodes.queue_id = starting_points.queue_id
+            and episodes.interval_start_at = starting_points.interval_start_at
     left join recommended
         on
             episodes.tenant_id = recommended.tenant_id
